@@ -1,0 +1,146 @@
+"""Values passed between the stages of a run: frozen, slotted, free of pandas and I/O.
+
+Sheet -> Row | Rejected -> (update) -> Outcome -> journal -> report.
+
+Field names are the contract's (`customer_id`, `address_line1`, ...; see fields.py). In a Row,
+`values` maps a field to its new text, or to None when the cell held the clear token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+
+class Status(StrEnum):
+    """What happened to one reported row (CONTRACT.md, "Statuses")."""
+
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    WOULD_UPDATE = "would_update"
+    DUPLICATE = "duplicate"
+    INVALID = "invalid"
+    NOT_FOUND = "not_found"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+    @property
+    def ok(self) -> bool:
+        """True for the statuses that leave the exit code at 0 and stay out of failed.csv."""
+        return self in _OK
+
+
+_OK = frozenset({Status.UPDATED, Status.UNCHANGED, Status.WOULD_UPDATE, Status.DUPLICATE})
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One reason a row is invalid: where (row, column as the sheet names it), what, and why."""
+
+    row: int
+    column: str
+    value: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A valid row, ready to be planned against the customer's current profile.
+
+    row: the spreadsheet's row number (first data row is 2).
+    customer_id: canonical lower-case GUID; the only form that ever reaches a URL.
+    values: field -> new text, or None to clear the field (non-blank cells only).
+    raw: the input's own header -> cell text as loaded, for failed.csv.
+    """
+
+    row: int
+    customer_id: str
+    values: Mapping[str, str | None]
+    raw: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A row that is not sent: `invalid` (with problems) or `duplicate` of an earlier row.
+
+    customer_id is as the sheet had it (it may not be a GUID at all).
+    """
+
+    row: int
+    customer_id: str
+    status: Literal[Status.INVALID, Status.DUPLICATE]
+    problems: tuple[Problem, ...]
+    raw: Mapping[str, str]
+
+    @property
+    def message(self) -> str:
+        """The problems as one line for the report."""
+        return "; ".join(f"{p.column}: {p.reason}" for p in self.problems)
+
+
+@dataclass(frozen=True, slots=True)
+class Sheet:
+    """A loaded and validated input file.
+
+    headers: the input's own header row, in order (failed.csv writes them back).
+    columns: field -> header it was read from.
+    unknown_headers: headers that map to no field (kept in failed.csv, warned about once).
+    rows: the valid rows, in row order; rejected: invalid and duplicate rows, in row order.
+    """
+
+    path: str
+    format: Literal["csv", "xlsx"]
+    sheet_name: str | None
+    headers: tuple[str, ...]
+    columns: Mapping[str, str]
+    unknown_headers: tuple[str, ...]
+    rows: tuple[Row, ...]
+    rejected: tuple[Rejected, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One field the update changed (or, in a dry run, would change)."""
+
+    field: str
+    before: str | None
+    after: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one reported row; the journal stores it and the report renders it."""
+
+    row: int
+    customer_id: str
+    status: Status
+    attempts: int = 0
+    conflicts: int = 0
+    http_status: int | None = None
+    error_code: str | None = None
+    message: str = ""
+    changes: tuple[Change, ...] = ()
+    request_id: str | None = None
+    correlation_id: str | None = None
+    duration_ms: int = 0
+
+    @property
+    def changed_fields(self) -> str:
+        """Field names, `;`-separated, as results.csv writes them."""
+        return ";".join(c.field for c in self.changes)
+
+
+@dataclass(slots=True)
+class RunStats:
+    """Counters for summary.json; one instance per run, updated by the pool only."""
+
+    requests: int = 0
+    throttled: int = 0
+    conflicts: int = 0
+    retries: int = 0
+    rate_final: float | None = None
+    rate_min: float | None = None
+    extra: dict[str, object] = field(default_factory=dict)
