@@ -1,0 +1,15 @@
+"""A Partner Center stand-in: a real HTTP server on loopback answering as the documented API does.
+
+Billing profiles (GET/PUT with etags), address validation, an OAuth token endpoint, throttling
+and seeded faults. Written from the API notes, not from pcbatch's client: it imports nothing from
+`batch` but `batch.errors`. See README.md, "Rehearse against the simulator".
+
+    async with run_simulator(SimConfig(customers=20, seed=1)) as sim:
+        ...  # sim.base_url, sim.token, sim.store, sim.log
+"""
+
+from batch.simulator.config import LoggedRequest, SimConfig
+from batch.simulator.server import Simulator, SimulatorThread, run_simulator
+from batch.simulator.store import Store
+
+__all__ = ["LoggedRequest", "SimConfig", "Simulator", "SimulatorThread", "Store", "run_simulator"]

@@ -1,0 +1,331 @@
+"""The aiohttp.web application: Partner Center's REST routes, then the login routes.
+
+A REST request goes through these steps, in this order, and the first that answers ends it:
+1. Authorization: a bearer token this server issued and that has not expired, else 401.
+2. Throttling: the partner's bucket and the (partner, customer) bucket, else 429 with
+   `Retry-After: N` and the non-standard body `{"statusCode": 429, "message": ...}`.
+3. Faults (faults.py): latency, then drop_before, hang or a 5xx.
+4. The route: GUID check (400, code 900118), unknown customer (404, code 60003), then the call.
+5. drop_after_commit: a PUT that committed has its connection closed instead of answered.
+Every answer echoes MS-RequestId and MS-CorrelationId (new ones when the request had none) and
+every JSON body starts with a UTF-8 BOM when `bom` is on. Errors are
+`{"code": <int>, "description", "data": [], "source": "PartnerFD"}`; 502 and 504 come as a
+gateway's HTML page, as a front door sends them. Unknown paths: 404, code 1000.
+
+PUT: `If-Match` (quoted or not, `W/` ignored) is required: missing or `*` is 400, code 800002.
+A stale etag is 412 (code 412) or 400 with code 2055 "Etag is no longer valid", per
+`stale_etag_status`; either way nothing is applied. The etag is checked before the body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from batch.simulator import addresses, faults, rules
+from batch.simulator.buckets import retry_after
+from batch.simulator.config import LoggedRequest
+from batch.simulator.store import dumps
+from batch.simulator.tokens import OAuthEndpoints
+
+if TYPE_CHECKING:
+    from batch.simulator.server import Simulator
+
+BOM = b"\xef\xbb\xbf"
+JSON_TYPE = "application/json; charset=utf-8"
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_GATEWAY_PAGE = (
+    "<html><head><title>{status} {reason}</title></head><body><h1>{status} {reason}</h1>"
+    "<p>The gateway did not receive a timely or valid response from the upstream server.</p>"
+    "</body></html>"
+)
+_REASONS = {
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+def error_body(code: int, description: str) -> bytes:
+    """The standard Partner Center error body (without the BOM)."""
+    return dumps({"code": code, "description": description, "data": [], "source": "PartnerFD"})
+
+
+class _Call:
+    """What the log records about one REST request while it is being answered."""
+
+    __slots__ = ("committed", "customer_id", "fault", "status")
+
+    def __init__(self, customer_id: str | None) -> None:
+        self.customer_id = customer_id
+        self.status = 0
+        self.committed = False
+        self.fault: str | None = None
+
+
+Handler = Callable[[web.Request, _Call, faults.Decision], Awaitable[tuple[int, bytes]]]
+
+
+class Rest:
+    """The REST handlers of one Simulator."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+
+    def routes(self) -> list[web.RouteDef]:
+        """REST routes; every other /v1 path answers 404 in the standard shape."""
+        return [
+            web.route("*", "/v1/customers/{customer_id}/profiles/billing", self.billing),
+            web.route("*", "/v1/validations/address", self.validations),
+            web.route("*", "/v1/{tail:.*}", self.unknown),
+        ]
+
+    async def billing(self, request: web.Request) -> web.StreamResponse:
+        """GET and PUT of a customer's billing profile."""
+        customer_id = request.match_info["customer_id"].lower()
+        if request.method == "GET":
+            return await self._serve(request, customer_id, self._get)
+        if request.method == "PUT":
+            return await self._serve(request, customer_id, self._put)
+        return await self._serve(request, customer_id, _not_allowed)
+
+    async def validations(self, request: web.Request) -> web.StreamResponse:
+        """POST /v1/validations/address."""
+        handler = self._validate if request.method == "POST" else _not_allowed
+        return await self._serve(request, None, handler)
+
+    async def unknown(self, request: web.Request) -> web.StreamResponse:
+        """Any other /v1 path."""
+        return await self._serve(request, None, _not_found)
+
+    async def _serve(
+        self, request: web.Request, customer_id: str | None, handler: Handler
+    ) -> web.StreamResponse:
+        sim = self.sim
+        config = sim.config
+        headers = request.headers
+        call = _Call(customer_id)
+        out = {
+            "Content-Type": JSON_TYPE,
+            "MS-RequestId": headers.get("MS-RequestId") or str(uuid.uuid4()),
+            "MS-CorrelationId": headers.get("MS-CorrelationId") or str(uuid.uuid4()),
+        }
+        try:
+            try:
+                partner = sim.tokens.partner(headers.get("Authorization"))
+            except rules.Refusal as refusal:
+                out["WWW-Authenticate"] = "OAuth realm=urn:cpsvc:cpid:pcbatch-simulator"
+                return self._answer(
+                    call, refusal.status, error_body(refusal.code, refusal.description), out
+                )
+            wait = sim.buckets.take(
+                sim.clock(),
+                partner,
+                customer_id,
+                (config.partner_rate, config.partner_burst),
+                (config.customer_rate, config.customer_burst),
+            )
+            if wait > 0.0:
+                seconds = retry_after(wait)
+                out["Retry-After"] = str(seconds)
+                call.fault = "throttled"
+                message = f"Rate limit is exceeded. Try again in {seconds} seconds."
+                return self._answer(call, 429, dumps({"statusCode": 429, "message": message}), out)
+            decision = sim.faults.decide(config)
+            if decision.delay_s > 0.0:
+                await asyncio.sleep(decision.delay_s)
+            if decision.before is not None:
+                fault = decision.before
+                call.fault = fault
+                if fault == "drop_before":
+                    return _drop(request)
+                if fault == "hang":
+                    await asyncio.sleep(config.hang_seconds)
+                    if request.transport is None or request.transport.is_closing():
+                        return _drop(request)  # the client gave up: nothing is handled
+                else:
+                    return self._fault(call, int(fault), out)
+            try:
+                status, body = await handler(request, call, decision)
+            except rules.Refusal as refusal:
+                status, body = refusal.status, error_body(refusal.code, refusal.description)
+            if call.committed and decision.drop_after_commit:
+                call.fault = "drop_after_commit"
+                return _drop(request)
+            return self._answer(call, status, body, out)
+        finally:
+            sim.log.append(
+                LoggedRequest(
+                    time.monotonic(),
+                    request.method,
+                    request.path,
+                    call.status,
+                    customer_id,
+                    call.committed,
+                    headers.get("MS-RequestId"),
+                    headers.get("MS-CorrelationId"),
+                    headers.get("If-Match"),
+                    headers.get("MS-PartnerCenter-Application"),
+                    call.fault,
+                )
+            )
+
+    def _answer(self, call: _Call, status: int, body: bytes, out: dict[str, str]) -> web.Response:
+        call.status = status
+        if self.sim.config.bom:
+            body = BOM + body
+        return web.Response(status=status, body=body, headers=out)
+
+    def _fault(self, call: _Call, status: int, out: dict[str, str]) -> web.Response:
+        reason = _REASONS[status]
+        if status in (502, 504):
+            out["Content-Type"] = "text/html; charset=utf-8"
+            call.status = status
+            page = _GATEWAY_PAGE.format(status=status, reason=reason).encode()
+            return web.Response(status=status, body=page, headers=out)
+        return self._answer(call, status, error_body(status, f"{reason}. Please retry later."), out)
+
+    def _customer(self, call: _Call) -> str:
+        customer_id = call.customer_id or ""
+        if not _GUID.fullmatch(customer_id):
+            raise rules.Refusal(400, 900118, "Invalid Customer Id")
+        if customer_id not in self.sim.store:
+            raise rules.Refusal(
+                404, 60003, f"Tenant not found: no customer {customer_id} for this partner."
+            )
+        return customer_id
+
+    async def _get(
+        self, request: web.Request, call: _Call, decision: faults.Decision
+    ) -> tuple[int, bytes]:
+        customer_id = self._customer(call)
+        store = self.sim.store
+        body = store.served(customer_id)
+        if decision.concurrent_writer:
+            # The other writer lands between this GET and the client's PUT: the etag just
+            # served goes stale, and the edit touches fields a billing-address job leaves alone.
+            self.sim.writer_edits += 1
+            n = self.sim.writer_edits
+            store.put_direct(
+                customer_id,
+                {
+                    "email": f"other-writer-{n}@example.com",
+                    "defaultAddress": {"addressLine2": f"Edited by another writer ({n})"},
+                },
+            )
+            call.fault = "concurrent_writer"
+        return 200, body
+
+    async def _put(
+        self, request: web.Request, call: _Call, decision: faults.Decision
+    ) -> tuple[int, bytes]:
+        customer_id = self._customer(call)
+        store = self.sim.store
+        if_match = _etag_of(request.headers.get("If-Match"))
+        if if_match is None or if_match == "*":
+            raise rules.Refusal(
+                400,
+                800002,
+                "Invalid request input: the If-Match header is required; send the etag of the"
+                ' profile you last read, e.g. If-Match: "<attributes.etag>".',
+            )
+        if if_match != store.etag(customer_id):
+            if self.sim.config.stale_etag_status == 400:
+                raise rules.Refusal(400, 2055, "Etag is no longer valid")
+            raise rules.Refusal(
+                412,
+                412,
+                "Precondition failed: the etag in If-Match is not the profile's current etag;"
+                " read the profile again.",
+            )
+        raw = await request.read()
+        try:
+            document = json.loads(raw.decode("utf-8-sig"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise rules.Refusal(
+                400, 800002, "Invalid request input: the body is not UTF-8 JSON."
+            ) from exc
+        body = store.replace(customer_id, document)
+        call.committed = True
+        return 200, body
+
+    async def _validate(
+        self, request: web.Request, call: _Call, decision: faults.Decision
+    ) -> tuple[int, bytes]:
+        raw = await request.read()
+        try:
+            document = json.loads(raw.decode("utf-8-sig"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise rules.Refusal(
+                400, 800002, "Invalid request input: the body is not UTF-8 JSON."
+            ) from exc
+        return 200, dumps(addresses.validate_address(document))
+
+
+def _etag_of(header: str | None) -> str | None:
+    """The etag in an If-Match header: quotes and a weak `W/` prefix removed; None if empty."""
+    if header is None:
+        return None
+    value = header.strip()
+    if value[:2] in ("W/", "w/"):
+        value = value[2:]
+    value = value.strip().strip('"').strip()
+    return value or None
+
+
+def _drop(request: web.Request) -> web.Response:
+    """Close the connection without an answer: the client sees a disconnect, not a status."""
+    if request.transport is not None:
+        request.transport.close()
+    return web.Response(status=499)  # never sent: the transport is already closing
+
+
+async def _not_found(
+    request: web.Request, call: _Call, decision: faults.Decision
+) -> tuple[int, bytes]:
+    return 404, error_body(1000, f"Not found: {request.method} {request.path}")
+
+
+async def _not_allowed(
+    request: web.Request, call: _Call, decision: faults.Decision
+) -> tuple[int, bytes]:
+    return 405, error_body(405, f"Method {request.method} is not allowed on {request.path}")
+
+
+def build_app(sim: Simulator) -> web.Application:
+    """The application serving one Simulator; request bodies up to 1 MiB."""
+
+    async def outside(request: web.Request) -> web.Response:
+        headers = request.headers
+        sim.log.append(
+            LoggedRequest(
+                time.monotonic(),
+                request.method,
+                request.path,
+                404,
+                None,
+                False,
+                headers.get("MS-RequestId"),
+                headers.get("MS-CorrelationId"),
+                headers.get("If-Match"),
+                headers.get("MS-PartnerCenter-Application"),
+                None,
+            )
+        )
+        body = error_body(1000, f"Not found: {request.method} {request.path}")
+        body = BOM + body if sim.config.bom else body
+        return web.Response(status=404, body=body, headers={"Content-Type": JSON_TYPE})
+
+    app = web.Application(client_max_size=1024 * 1024)
+    app.add_routes(Rest(sim).routes())
+    app.add_routes(OAuthEndpoints(sim).routes())
+    app.add_routes([web.route("*", "/{tail:.*}", outside)])
+    return app

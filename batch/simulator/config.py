@@ -1,0 +1,163 @@
+"""Every knob of the stand-in, and the record of one request it served.
+
+SimConfig is read on every request, so a test may change it while the server runs (turn faults
+off, lower a rate). Probabilities are per request in [0, 1]; the four 5xx probabilities together
+must not exceed 1. Rates are requests per second; None means unlimited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from batch.errors import ConfigError
+
+# The credentials the simulator's token endpoint accepts. They are not secrets (anyone can read
+# them here); they exist so that the OAuth flows of a client can be exercised for real.
+DEFAULT_TENANT_ID = "8f3c6a2e-0d4b-4e7a-9c51-2b7d9e4f6a10"
+DEFAULT_CLIENT_ID = "pcbatch-sim-client"
+DEFAULT_CLIENT_SECRET = "sim-client-secret-not-for-production"
+DEFAULT_REFRESH_TOKEN = "sim-refresh-token-not-for-production"
+
+_PROBABILITIES = (
+    "fail_500",
+    "fail_502",
+    "fail_503",
+    "fail_504",
+    "drop_before",
+    "drop_after_commit",
+    "hang",
+    "concurrent_writer",
+)
+
+
+@dataclass
+class SimConfig:
+    """Every setting of the stand-in; each is also a flag of `pcbatch simulate`.
+
+    Defaults give a well-behaved server: no faults, no throttling, a one-hour token, a BOM on
+    every JSON body (as the real service sends). `seed` makes customer generation and every fault
+    decision repeatable: the same seed and the same sequence of requests give the same answers.
+    """
+
+    customers: int = 0  # N generated customers (varied valid addresses, many countries)
+    customers_file: Path | None = None  # JSON {customer_tenant_id: profile(camelCase)}
+    seed: int = 0
+    stale_etag_status: int = 412  # 412, or 400 (answered with code 2055 "Etag is no longer valid")
+    partner_rate: float | None = None  # requests/s for the whole partner (None = unlimited)
+    partner_burst: int = 20  # bucket size: requests allowed at once after a quiet spell
+    customer_rate: float | None = None  # requests/s per (partner, customer)
+    customer_burst: int = 5
+    latency_ms: float = 0.0  # added to every REST answer
+    jitter_ms: float = 0.0  # plus a uniform random 0..jitter_ms
+    fail_500: float = 0.0
+    fail_502: float = 0.0
+    fail_503: float = 0.0
+    fail_504: float = 0.0
+    drop_before: float = 0.0  # connection closed before handling: nothing applied
+    drop_after_commit: float = 0.0  # per successful PUT: committed, then connection closed
+    hang: float = 0.0  # the answer waits hang_seconds first
+    hang_seconds: float = 120.0
+    concurrent_writer: float = 0.0  # per billing-profile GET: another writer edits it right after
+    token_lifetime_s: float = 3600.0
+    client_id: str = DEFAULT_CLIENT_ID
+    client_secret: str = DEFAULT_CLIENT_SECRET
+    tenant_id: str = DEFAULT_TENANT_ID
+    refresh_token: str = DEFAULT_REFRESH_TOKEN
+    bom: bool = True  # prefix every JSON body with a UTF-8 byte-order mark
+
+    def check(self) -> None:
+        """Raise ConfigError naming every setting that is out of range."""
+        problems: list[str] = []
+        for name in _PROBABILITIES:
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                problems.append(f"{name} must be a probability between 0 and 1, not {value}")
+        total_5xx = self.fail_500 + self.fail_502 + self.fail_503 + self.fail_504
+        if total_5xx > 1.0 + 1e-9:
+            problems.append(f"fail_500..fail_504 add up to {total_5xx:g}; at most 1")
+        if self.stale_etag_status not in (400, 412):
+            problems.append(f"stale_etag_status must be 412 or 400, not {self.stale_etag_status}")
+        for name in ("partner_rate", "customer_rate"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                problems.append(f"{name} must be > 0 requests/s (leave it unset for unlimited)")
+        for name in ("partner_burst", "customer_burst"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be at least 1")
+        for name in ("latency_ms", "jitter_ms", "hang_seconds", "customers"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} must not be negative")
+        if self.token_lifetime_s <= 0:
+            problems.append("token_lifetime_s must be > 0 seconds")
+        if problems:
+            raise ConfigError("simulator settings: " + "; ".join(problems))
+
+
+SETTINGS: tuple[str, ...] = tuple(f.name for f in fields(SimConfig))
+
+# Settings that are secrets in spirit: read from these environment variables, never from argv.
+FROM_ENVIRONMENT = {"client_secret": "PCSIM_CLIENT_SECRET", "refresh_token": "PCSIM_REFRESH_TOKEN"}
+
+# The --help text of each setting of `pcbatch simulate` (units included).
+HELP: dict[str, str] = {
+    "customers": "Generate N customers with varied, valid addresses in 20 countries.",
+    "customers_file": "Load customers from a JSON file {customer_tenant_id: profile} (as "
+    "--state-out writes); generated customers come after them.",
+    "seed": "Seed of customer generation, etags and every fault decision: same seed, same run.",
+    "stale_etag_status": "Answer to a PUT with a stale If-Match: 412, or 400 with code 2055 "
+    '"Etag is no longer valid".',
+    "partner_rate": "Throttle the partner at this many requests/s (429 + Retry-After); "
+    "unlimited when not given.",
+    "partner_burst": "Requests the partner may send at once after a quiet spell.",
+    "customer_rate": "Throttle each customer at this many requests/s; unlimited when not given.",
+    "customer_burst": "Requests one customer may receive at once after a quiet spell.",
+    "latency_ms": "Milliseconds added to every REST answer.",
+    "jitter_ms": "Plus a random 0..N milliseconds.",
+    "fail_500": "Probability (0..1) that a REST request is answered 500.",
+    "fail_502": "Probability that a REST request is answered 502 (a gateway's HTML page).",
+    "fail_503": "Probability that a REST request is answered 503.",
+    "fail_504": "Probability that a REST request is answered 504 (a gateway's HTML page).",
+    "drop_before": "Probability that the connection is closed before the request is handled.",
+    "drop_after_commit": "Probability that a successful PUT is committed and then its "
+    "connection closed (the answer is lost, the update is not).",
+    "hang": "Probability that the answer is held back --hang-seconds (then handled, if the "
+    "client is still there).",
+    "hang_seconds": "Seconds a hung answer is held back.",
+    "concurrent_writer": "Probability that, right after a GET of a billing profile, another "
+    "writer edits its email and addressLine2 (the client's PUT then meets a stale etag).",
+    "token_lifetime_s": "Seconds an issued bearer token stays valid.",
+    "client_id": "Client id the token endpoint accepts.",
+    "client_secret": "Client secret the token endpoint accepts (from $PCSIM_CLIENT_SECRET only).",
+    "tenant_id": "Partner tenant id: the token endpoint's tenant.",
+    "refresh_token": "Refresh token the token endpoint accepts (from $PCSIM_REFRESH_TOKEN only).",
+    "bom": "Start every JSON body with a UTF-8 byte-order mark, as Partner Center does.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedRequest:
+    """One request the stand-in received, as tests assert the client's conduct from it.
+
+    at: time.monotonic() when the answer (or the drop) happened.
+    status: the HTTP status sent, or 0 when the connection was closed without an answer
+      (drop_before, drop_after_commit, a hang the client gave up on).
+    customer_id: the URL's customer (lower case) for billing-profile calls, else None.
+    committed: a PUT that changed the store (True even when its answer was then dropped).
+    fault: what the stand-in did on purpose: "500", "502", "503", "504", "drop_before",
+      "drop_after_commit", "hang", "throttled", "concurrent_writer" (the GET after which another
+      writer edited the profile), or None.
+    Token-endpoint calls are logged too; their form (secrets) never is.
+    """
+
+    at: float
+    method: str
+    path: str
+    status: int
+    customer_id: str | None
+    committed: bool
+    request_id: str | None
+    correlation_id: str | None
+    if_match: str | None
+    application: str | None
+    fault: str | None

@@ -1,0 +1,174 @@
+"""Starting and stopping the stand-in: in the caller's event loop, or in a thread of its own.
+
+    async with run_simulator(SimConfig(customers=20, seed=1)) as sim:
+        ...  # sim.base_url, sim.token, sim.store, sim.log
+
+    with SimulatorThread(SimConfig(customers=20)) as sim:   # for sync code and subprocesses
+        ...
+
+It binds loopback addresses only (127.0.0.0/8, ::1, localhost): tokens and customer data never
+cross a network. Port 0 picks a free port; `sim.base_url` tells which.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import TracebackType
+
+from aiohttp import web
+
+from batch.errors import ConfigError
+from batch.simulator.app import build_app
+from batch.simulator.buckets import Buckets
+from batch.simulator.config import LoggedRequest, SimConfig
+from batch.simulator.faults import Faults
+from batch.simulator.seed import build_store
+from batch.simulator.store import Store
+from batch.simulator.tokens import TokenIssuer
+
+# Seconds a stopping server waits for answers in flight (a hung one would otherwise hold it).
+SHUTDOWN_TIMEOUT_S = 0.5
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback IP addresses."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class Simulator:
+    """A running stand-in: where it is, a token for it, and its state.
+
+    base_url: "http://127.0.0.1:<port>", the REST root; the login endpoints are under it too.
+    token: a bearer token issued at start, valid for config.token_lifetime_s.
+    config: read on every request; a test may change it while serving.
+    store: the profiles (profile(id), export(), put_direct(id, changes), ids()).
+    log: every request, in the order answered (LoggedRequest).
+    """
+
+    def __init__(
+        self, config: SimConfig, store: Store, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.log: list[LoggedRequest] = []
+        self.tokens = TokenIssuer(clock)
+        self.buckets = Buckets()
+        self.faults = Faults(config.seed)
+        self.writer_edits = 0  # edits made by the simulated concurrent writer so far
+        self.base_url = ""
+        self.token = ""
+
+    def issue_token(self, lifetime_s: float | None = None) -> str:
+        """A new bearer token for the configured partner (default lifetime: token_lifetime_s)."""
+        lifetime = self.config.token_lifetime_s if lifetime_s is None else lifetime_s
+        return self.tokens.issue(self.config.tenant_id, self.config.client_id, lifetime)
+
+    def export_state(self, path: Path) -> None:
+        """Write every profile as a customers file ({customer_id: profile}, UTF-8, indented)."""
+        text = json.dumps(self.store.export(), indent=2, ensure_ascii=False)
+        Path(path).write_text(text + "\n", encoding="utf-8")
+
+
+@asynccontextmanager
+async def run_simulator(
+    config: SimConfig, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[Simulator]:
+    """Serve a stand-in on host:port (0 = a free port) until the block ends.
+
+    Raises ConfigError for a non-loopback host, a bad setting, an unusable customers file or a
+    port already in use.
+    """
+    if not is_loopback(host):
+        raise ConfigError(
+            f"the simulator serves loopback only (127.0.0.1, ::1, localhost), not {host!r}"
+        )
+    config.check()
+    sim = Simulator(config, build_store(config))
+    runner = web.AppRunner(
+        build_app(sim), access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S
+    )
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host.strip("[]"), port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ConfigError(
+                f"the simulator cannot listen on {host}:{port}: {exc.strerror or exc}"
+            ) from exc
+        bound = runner.addresses[0]
+        shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+        sim.base_url = f"http://{shown}:{bound[1]}"
+        sim.token = sim.issue_token()
+        yield sim
+    finally:
+        await runner.cleanup()
+
+
+class SimulatorThread:
+    """The same server on its own event loop in a daemon thread (sync tests, subprocesses).
+
+    `with SimulatorThread(config) as sim:` returns once the server listens; leaving the block
+    stops it. Touch `sim.store` and `sim.log` from the test thread only to read, or while no
+    request is in flight.
+    """
+
+    def __init__(self, config: SimConfig, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.config = config
+        self.host = host
+        self.port = port
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._sim: Simulator | None = None
+        self._error: BaseException | None = None
+
+    def __enter__(self) -> Simulator:
+        self._thread = threading.Thread(target=self._run, name="pcbatch-simulator", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._sim is not None
+        return self._sim
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        try:
+            async with run_simulator(self.config, self.host, self.port) as sim:
+                self._sim = sim
+                self._ready.set()
+                await self._stop.wait()
+        except BaseException as exc:  # handed to the thread that waits in __enter__
+            self._error = exc
+        finally:
+            self._ready.set()
