@@ -1,0 +1,543 @@
+"""The run journal: one SQLite file per --out directory, the single source of a run's truth.
+
+Rules:
+- `out_dir/journal.sqlite`, WAL mode, `synchronous=NORMAL`: a committed outcome survives the
+  process being killed (SIGKILL); only a power cut may lose the last few, and --resume re-plans
+  those from a fresh GET, which is idempotent.
+- `start_run` stores the run and EVERY input row (valid and rejected) in one transaction, then
+  the outcomes of rejected rows. `record` is one transaction per outcome: committed on return.
+- Outcomes are appended, never updated: a row's outcome is its latest one (highest id), so the
+  history of a row across a crash and a resume stays readable.
+- A run has one session per process that worked on it (the first run, then each resume); the
+  summary adds the sessions' counters together.
+- No secret is stored: option keys that look like credentials are dropped (see jobfile.py).
+
+Tables: runs, sessions, rows (input), outcomes (appended). Times are UTC ISO 8601 (`...Z`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from batch.errors import ConfigError
+from batch.jobfile import is_secret_key
+from batch.model import Change, Outcome, Row, RunStats, Sheet, Status
+
+JOURNAL_NAME = "journal.sqlite"
+SCHEMA_VERSION = 1
+
+# A row with one of these latest outcomes is done: --resume never sends it again. `not_found`
+# and `rejected` are the service's definitive answer to this row's data (fix the row and feed
+# failed.csv back instead); `failed` (attempts exhausted, outage) and `skipped` are re-planned.
+FINAL: frozenset[Status] = frozenset(Status) - {Status.FAILED, Status.SKIPPED}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    input_path TEXT NOT NULL,
+    input_sha256 TEXT NOT NULL,
+    format TEXT NOT NULL,
+    sheet_name TEXT,
+    headers TEXT NOT NULL,          -- JSON list, the input's own header row
+    columns TEXT NOT NULL,          -- JSON object, field -> header
+    unknown_headers TEXT NOT NULL,  -- JSON list
+    options TEXT NOT NULL,          -- JSON object, secrets dropped
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    exit_code INTEGER
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    n INTEGER NOT NULL,
+    pid INTEGER NOT NULL,
+    options TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    exit_code INTEGER,
+    stats TEXT,                     -- JSON of RunStats for this session
+    PRIMARY KEY (run_id, n)
+);
+CREATE TABLE IF NOT EXISTS rows (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    row INTEGER NOT NULL,
+    customer_id TEXT NOT NULL,      -- canonical for valid rows, as the sheet had it otherwise
+    kind TEXT NOT NULL,             -- valid | invalid | duplicate
+    raw TEXT NOT NULL,              -- JSON object, header -> cell text (failed.csv)
+    planned TEXT,                   -- JSON object, field -> text or null (valid rows only)
+    PRIMARY KEY (run_id, row)
+);
+CREATE TABLE IF NOT EXISTS outcomes (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL,
+    row INTEGER NOT NULL,
+    customer_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    conflicts INTEGER NOT NULL,
+    http_status INTEGER,
+    error_code TEXT,
+    message TEXT NOT NULL,
+    changes TEXT NOT NULL,          -- JSON list of {field, before, after}
+    request_id TEXT,
+    correlation_id TEXT,
+    duration_ms INTEGER NOT NULL,
+    etag TEXT,
+    session INTEGER NOT NULL,       -- sessions.n of the process that recorded it
+    recorded_at TEXT NOT NULL,
+    FOREIGN KEY (run_id, row) REFERENCES rows(run_id, row)
+);
+CREATE INDEX IF NOT EXISTS outcomes_by_row ON outcomes(run_id, row, id);
+"""
+
+# The latest outcome of each row: the highest id wins, so a later record replaces an earlier one.
+_LATEST = "o.id = (SELECT max(id) FROM outcomes WHERE run_id = r.run_id AND row = r.row)"
+_OUTCOME_COLUMNS = (
+    "o.row, o.customer_id, o.status, o.attempts, o.conflicts, o.http_status, o.error_code,"
+    " o.message, o.changes, o.request_id, o.correlation_id, o.duration_ms"
+)
+
+
+def utc_now() -> datetime:
+    """The journal's default clock: aware UTC now."""
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """`2024-05-01T12:00:00.123Z`: UTC, milliseconds."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """One run as the journal knows it, with its sessions' counters added together.
+
+    finished_at/exit_code are None while the run is going on, or when its process died.
+    elapsed_s: the sessions' working time added (a session that died counts until its last
+    recorded outcome). stats.rate_final is the last session's, stats.rate_min the lowest.
+    """
+
+    run_id: int
+    input_path: str
+    input_sha256: str
+    format: str
+    sheet_name: str | None
+    headers: tuple[str, ...]
+    columns: Mapping[str, str]
+    unknown_headers: tuple[str, ...]
+    options: Mapping[str, object]
+    started_at: str
+    finished_at: str | None
+    exit_code: int | None
+    sessions: int
+    rows: int
+    stats: RunStats
+    elapsed_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One input row of a run with its latest outcome (None: never recorded)."""
+
+    row: int
+    customer_id: str
+    kind: str  # valid | invalid | duplicate
+    raw: Mapping[str, str]
+    outcome: Outcome | None
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_plain)
+
+
+def _plain(value: object) -> object:
+    # Options hold Paths, enums and the like: store them as the text a user would type.
+    if isinstance(value, Enum):
+        return value.value
+    return str(value)
+
+
+def _outcome(values: tuple[Any, ...]) -> Outcome:
+    (row, customer_id, status, attempts, conflicts, http_status, error_code, message, changes,
+     request_id, correlation_id, duration_ms) = values  # fmt: skip
+    return Outcome(
+        row=row,
+        customer_id=customer_id,
+        status=Status(status),
+        attempts=attempts,
+        conflicts=conflicts,
+        http_status=http_status,
+        error_code=error_code,
+        message=message,
+        changes=tuple(Change(c["field"], c["before"], c["after"]) for c in json.loads(changes)),
+        request_id=request_id,
+        correlation_id=correlation_id,
+        duration_ms=duration_ms,
+    )
+
+
+class Journal:
+    """The SQLite journal of one --out directory; one writer (the engine), any number of readers.
+
+    Use `Journal.open(out_dir)`; `start_run` (or `resume_run`) sets the run that `record` and
+    `finish_run` write to. Safe to call from one thread at a time (a lock serialises calls).
+    """
+
+    def __init__(self, db: sqlite3.Connection, path: Path, clock: Callable[[], datetime]) -> None:
+        self._db = db
+        self._path = path
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._run_id: int | None = None
+        self._session: int | None = None
+
+    @classmethod
+    def open(
+        cls, out_dir: Path, *, create: bool = True, clock: Callable[[], datetime] = utc_now
+    ) -> Journal:
+        """Open (creating out_dir and the file unless create=False) out_dir/journal.sqlite.
+
+        Raises ConfigError (exit 2) when create=False and there is no journal, or when the file
+        is not a pcbatch journal.
+        """
+        path = Path(out_dir) / JOURNAL_NAME
+        if not create and not path.is_file():
+            raise ConfigError(
+                f"no journal in {out_dir} (looked for {path}): give the --out directory of a "
+                "pcbatch run"
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # check_same_thread=False: the engine may record from a worker thread; self._lock
+        # serialises every use of the connection. isolation_level=None: we say BEGIN ourselves.
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise ConfigError(
+                    f"{path} was written by a newer pcbatch (journal schema {version}); "
+                    "upgrade pcbatch or use another --out"
+                )
+            if version < SCHEMA_VERSION:  # a new file; an open by a reader writes nothing
+                db.executescript(_SCHEMA)
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise ConfigError(
+                f"{path} is not a pcbatch journal ({exc}); use another --out or remove the file"
+            ) from exc
+        except BaseException:
+            db.close()
+            raise
+        return cls(db, path, clock)
+
+    @property
+    def path(self) -> Path:
+        """Where the journal file is."""
+        return self._path
+
+    @property
+    def run_id(self) -> int | None:
+        """The run that `record` writes to, once start_run or resume_run was called."""
+        return self._run_id
+
+    def start_run(self, sheet: Sheet, input_sha256: str, options: Mapping[str, object]) -> int:
+        """Record a new run, every input row, and the outcomes of rejected rows; return its id.
+
+        options: the run options (RunOptions as a mapping); keys that look like secrets are
+        dropped. One transaction: 100,000 rows take about a second.
+        """
+        now = iso(self._clock())
+        safe = _safe_options(options)
+        valid = [
+            (r.row, r.customer_id, "valid", _json(dict(r.raw)), _json(dict(r.values)))
+            for r in sheet.rows
+        ]
+        rejected = [
+            (r.row, r.customer_id, r.status.value, _json(dict(r.raw)), None) for r in sheet.rejected
+        ]
+        rejected_outcomes = [
+            Outcome(r.row, r.customer_id, r.status, message=r.message) for r in sheet.rejected
+        ]
+        with self._lock, self._transaction():
+            run_id = self._db.execute(
+                "INSERT INTO runs (input_path, input_sha256, format, sheet_name, headers,"
+                " columns, unknown_headers, options, started_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    sheet.path,
+                    input_sha256,
+                    sheet.format,
+                    sheet.sheet_name,
+                    _json(list(sheet.headers)),
+                    _json(dict(sheet.columns)),
+                    _json(list(sheet.unknown_headers)),
+                    _json(safe),
+                    now,
+                ),
+            ).lastrowid
+            assert run_id is not None
+            self._db.executemany(
+                f"INSERT INTO rows (run_id, row, customer_id, kind, raw, planned)"
+                f" VALUES ({run_id},?,?,?,?,?)",
+                valid + rejected,
+            )
+            self._begin_session(run_id, safe, now)
+            self._db.executemany(
+                _INSERT_OUTCOME,
+                [_outcome_params(run_id, o, None, 1, now) for o in rejected_outcomes],
+            )
+        return run_id
+
+    def resume_run(self, run_id: int, options: Mapping[str, object]) -> None:
+        """Continue run_id in a new session: clears its end, and `record` writes to it again.
+
+        The caller checks the input's sha256 against `last_run()` first (refuse or --force).
+        """
+        now = iso(self._clock())
+        with self._lock, self._transaction():
+            self._db.execute(
+                "UPDATE runs SET finished_at = NULL, exit_code = NULL WHERE id = ?", (run_id,)
+            )
+            self._begin_session(run_id, _safe_options(options), now)
+
+    def record(self, outcome: Outcome, *, etag: str | None = None) -> None:
+        """Append one row's outcome to the current run; committed (durable) on return.
+
+        etag: the etag last seen for the customer, kept for the record only. A row that is not
+        in the run is a bug (sqlite3.IntegrityError).
+        """
+        run_id = self._current()
+        params = _outcome_params(run_id, outcome, etag, self._session or 0, iso(self._clock()))
+        with self._lock:
+            # Autocommit: the INSERT is its own transaction, committed before execute returns.
+            self._db.execute(_INSERT_OUTCOME, params)
+
+    def finish_run(self, stats: RunStats, exit_code: int) -> None:
+        """Close the current session: its counters, the run's end time and exit code."""
+        run_id = self._current()
+        now = iso(self._clock())
+        with self._lock, self._transaction():
+            self._db.execute(
+                "UPDATE sessions SET finished_at = ?, exit_code = ?, stats = ?"
+                " WHERE run_id = ? AND n = ?",
+                (now, exit_code, _json(asdict(stats)), run_id, self._session),
+            )
+            self._db.execute(
+                "UPDATE runs SET finished_at = ?, exit_code = ? WHERE id = ?",
+                (now, exit_code, run_id),
+            )
+
+    def outcomes(self, run_id: int | None = None) -> list[Outcome]:
+        """Every recorded row's latest outcome, in row order (default: the last run)."""
+        run_id = self._resolve(run_id)
+        with self._lock:
+            cursor = self._db.execute(
+                f"SELECT {_OUTCOME_COLUMNS} FROM rows r JOIN outcomes o ON {_LATEST}"
+                " WHERE r.run_id = ? ORDER BY r.row",
+                (run_id,),
+            )
+            return [_outcome(values) for values in cursor]
+
+    def entries(self, run_id: int | None = None) -> Iterator[Entry]:
+        """Every input row of a run with its latest outcome, in row order; streams.
+
+        Holds a read snapshot while iterated: exhaust or close the iterator before writing.
+        """
+        run_id = self._resolve(run_id)
+        cursor = self._db.execute(
+            f"SELECT r.row, r.customer_id, r.kind, r.raw, o.id, {_OUTCOME_COLUMNS}"
+            f" FROM rows r LEFT JOIN outcomes o ON {_LATEST}"
+            " WHERE r.run_id = ? ORDER BY r.row",
+            (run_id,),
+        )
+        try:
+            for row, customer_id, kind, raw, outcome_id, *rest in cursor:
+                yield Entry(
+                    row=row,
+                    customer_id=customer_id,
+                    kind=kind,
+                    raw=json.loads(raw),
+                    outcome=None if outcome_id is None else _outcome(tuple(rest)),
+                )
+        finally:
+            cursor.close()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see one consistent state of the journal (a read transaction)."""
+        self._db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._db.execute("COMMIT")
+
+    def pending_rows(self, run_id: int) -> list[Row]:
+        """Valid rows not yet done, in row order: never recorded, or last `failed`/`skipped`.
+
+        What --resume sends again (see FINAL for why not_found/rejected are done).
+        """
+        final = sorted(s.value for s in FINAL)
+        with self._lock:
+            cursor = self._db.execute(
+                "SELECT r.row, r.customer_id, r.planned, r.raw FROM rows r"
+                f" LEFT JOIN outcomes o ON {_LATEST} WHERE r.run_id = ? AND r.kind = 'valid'"
+                f" AND (o.id IS NULL OR o.status NOT IN ({','.join('?' * len(final))}))"
+                " ORDER BY r.row",
+                (run_id, *final),
+            )
+            return [
+                Row(row=row, customer_id=cid, values=json.loads(planned), raw=json.loads(raw))
+                for row, cid, planned, raw in cursor
+            ]
+
+    def last_run(self) -> RunInfo | None:
+        """The most recent run, or None in a fresh journal."""
+        with self._lock:
+            found = self._db.execute("SELECT max(id) FROM runs").fetchone()[0]
+        return None if found is None else self.run_info(found)
+
+    def run_info(self, run_id: int) -> RunInfo:
+        """One run's record; ConfigError (exit 2) when the journal has no such run."""
+        with self._lock:
+            run = self._db.execute(
+                "SELECT id, input_path, input_sha256, format, sheet_name, headers, columns,"
+                " unknown_headers, options, started_at, finished_at, exit_code"
+                " FROM runs WHERE id = ?",
+                (run_id,),
+            ).fetchone()
+            if run is None:
+                last = self._db.execute("SELECT max(id) FROM runs").fetchone()[0]
+                raise ConfigError(
+                    f"the journal {self._path} has no run {run_id}"
+                    + (f" (its runs are 1 to {last})" if last else " (it holds no run yet)")
+                )
+            # A session whose process died has no end: it counts until its last outcome.
+            sessions = self._db.execute(
+                "SELECT started_at, coalesce(finished_at, (SELECT max(recorded_at) FROM outcomes"
+                " WHERE run_id = s.run_id AND session = s.n)), stats FROM sessions s"
+                " WHERE run_id = ? ORDER BY n",
+                (run_id,),
+            ).fetchall()
+            rows = self._db.execute(
+                "SELECT count(*) FROM rows WHERE run_id = ?", (run_id,)
+            ).fetchone()[0]
+        stats, elapsed = _add_sessions(sessions)
+        run_id, path, sha, fmt, sheet_name, headers, columns, unknown, options, *end = run
+        return RunInfo(
+            run_id, path, sha, fmt, sheet_name,
+            headers=tuple(json.loads(headers)),
+            columns=json.loads(columns),
+            unknown_headers=tuple(json.loads(unknown)),
+            options=json.loads(options),
+            started_at=end[0],
+            finished_at=end[1],
+            exit_code=end[2],
+            sessions=len(sessions),
+            rows=rows,
+            stats=stats,
+            elapsed_s=elapsed,
+        )  # fmt: skip
+
+    def close(self) -> None:
+        """Close the connection (the WAL is checkpointed into the main file)."""
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _begin_session(self, run_id: int, options: Mapping[str, object], now: str) -> None:
+        n = self._db.execute(
+            "SELECT coalesce(max(n), 0) + 1 FROM sessions WHERE run_id = ?", (run_id,)
+        ).fetchone()[0]
+        self._db.execute(
+            "INSERT INTO sessions (run_id, n, pid, options, started_at) VALUES (?,?,?,?,?)",
+            (run_id, n, os.getpid(), _json(dict(options)), now),
+        )
+        self._run_id, self._session = run_id, n
+
+    def _current(self) -> int:
+        if self._run_id is None:
+            raise RuntimeError("Journal: call start_run or resume_run before recording")
+        return self._run_id
+
+    def _resolve(self, run_id: int | None) -> int:
+        if run_id is not None:
+            return run_id
+        if self._run_id is not None:
+            return self._run_id
+        with self._lock:
+            found = self._db.execute("SELECT max(id) FROM runs").fetchone()[0]
+        if found is None:
+            raise ConfigError(f"the journal {self._path} holds no run yet")
+        return int(found)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+
+_INSERT_OUTCOME = (
+    "INSERT INTO outcomes (run_id, row, customer_id, status, attempts, conflicts, http_status,"
+    " error_code, message, changes, request_id, correlation_id, duration_ms, etag, session,"
+    " recorded_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+
+
+def _outcome_params(
+    run_id: int, o: Outcome, etag: str | None, session: int, now: str
+) -> tuple[object, ...]:
+    changes = _json([{"field": c.field, "before": c.before, "after": c.after} for c in o.changes])
+    return (run_id, o.row, o.customer_id, Status(o.status).value, o.attempts, o.conflicts,
+            o.http_status, o.error_code, o.message, changes, o.request_id, o.correlation_id,
+            o.duration_ms, etag, session, now)  # fmt: skip
+
+
+def _safe_options(options: Mapping[str, object]) -> dict[str, object]:
+    return {k: v for k, v in options.items() if not is_secret_key(str(k))}
+
+
+def _add_sessions(sessions: list[tuple[str, str | None, str | None]]) -> tuple[RunStats, float]:
+    """Counters added over sessions; rate_final the last known, rate_min the lowest."""
+    total = RunStats()
+    elapsed = 0.0
+    for started, end, stats_json in sessions:
+        if end is not None:
+            elapsed += max(
+                0.0, (datetime.fromisoformat(end) - datetime.fromisoformat(started)).total_seconds()
+            )
+        if stats_json is None:
+            continue  # the session's process died before finish_run: its counters are lost
+        s = json.loads(stats_json)
+        total.requests += s["requests"]
+        total.throttled += s["throttled"]
+        total.conflicts += s["conflicts"]
+        total.retries += s["retries"]
+        total.extra.update(s.get("extra") or {})
+        if s["rate_final"] is not None:
+            total.rate_final = s["rate_final"]
+        if s["rate_min"] is not None:
+            total.rate_min = (
+                s["rate_min"] if total.rate_min is None else min(total.rate_min, s["rate_min"])
+            )
+    return total, round(elapsed, 3)

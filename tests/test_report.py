@@ -1,0 +1,392 @@
+"""The report files, checked cell by cell, rendered from a journal."""
+
+import csv
+import json
+from pathlib import Path
+
+import openpyxl
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from batch.fields import BY_NAME, field_for_header
+from batch.journal import Journal
+from batch.model import Change, Outcome, Problem, Rejected, Row, RunStats, Sheet, Status
+from batch.report import (
+    FILES,
+    NOT_RECORDED,
+    RESULT_COLUMNS,
+    SUMMARY_KEYS,
+    neutralise,
+    unneutralise,
+    write_report,
+)
+
+HEADERS = ("Customer ID", "Street", "City", "Phone", "Notes")
+IDS = {n: f"{n:08d}-1111-4000-8000-000000000000" for n in range(2, 12)}
+
+
+def raw(n: int, phone: str = "", notes: str = "") -> dict[str, str]:
+    return {
+        "Customer ID": IDS[n].upper(),
+        "Street": f"{n} Main St",
+        "City": "Springfield",
+        "Phone": phone,
+        "Notes": notes,
+    }
+
+
+def valid(n: int, **cells: str) -> Row:
+    values = {"address_line1": f"{n} Main St", "city": "Springfield"}
+    if cells.get("phone"):
+        values["phone_number"] = cells["phone"]
+    return Row(n, IDS[n], values, raw(n, **cells))
+
+
+SHEET = Sheet(
+    path="in/customers.csv",
+    format="csv",
+    sheet_name=None,
+    headers=HEADERS,
+    columns={
+        "customer_id": "Customer ID",
+        "address_line1": "Street",
+        "city": "City",
+        "phone_number": "Phone",
+    },
+    unknown_headers=("Notes",),
+    rows=(
+        valid(2, phone="+1 425 555 0100"),
+        valid(3),
+        valid(4, notes='=HYPERLINK("http://evil")'),
+        valid(5),
+        valid(6),
+        valid(7),
+        valid(8),
+    ),
+    rejected=(
+        Rejected(
+            9,
+            "=cmd|' /C calc'!A0",
+            Status.INVALID,
+            (Problem(9, "Customer ID", "=cmd", "not a GUID"),),
+            {"Customer ID": "=cmd|' /C calc'!A0", "Street": "", "City": "", "Phone": "-"},
+        ),
+        Rejected(
+            10,
+            IDS[3],
+            Status.DUPLICATE,
+            (Problem(10, "Customer ID", IDS[3], "same as row 3"),),
+            raw(3),
+        ),
+    ),
+)
+
+OUTCOMES = [
+    Outcome(
+        2,
+        IDS[2],
+        Status.UPDATED,
+        attempts=2,
+        conflicts=1,
+        http_status=200,
+        changes=(
+            Change("address_line1", "1 Old Rd", "2 Main St"),
+            Change("phone_number", None, "+1 425 555 0100"),
+        ),
+        request_id="req-2",
+        correlation_id="corr-2",
+        duration_ms=812,
+    ),
+    Outcome(3, IDS[3], Status.UNCHANGED, attempts=1, http_status=200, duration_ms=90),
+    Outcome(
+        4,
+        IDS[4],
+        Status.UPDATED,
+        attempts=1,
+        http_status=200,
+        changes=(Change("city", "-Shelbyville", "Springfield"),),
+    ),
+    Outcome(5, IDS[5], Status.NOT_FOUND, attempts=1, http_status=404, message="no such customer"),
+    Outcome(
+        6,
+        IDS[6],
+        Status.REJECTED,
+        attempts=1,
+        http_status=400,
+        error_code="60034",
+        message="@invalid postal code",
+    ),
+    Outcome(7, IDS[7], Status.FAILED, attempts=6, http_status=503, message="service unavailable"),
+    # row 8 never recorded: its process died first
+]
+
+
+@pytest.fixture
+def report(tmp_path) -> Path:
+    journal = Journal.open(tmp_path)
+    journal.start_run(
+        SHEET,
+        "cd" * 32,
+        {"dry_run": False, "clear_token": "#CLEAR", "access_token": "eyJSECRET"},
+    )
+    for outcome in reversed(OUTCOMES):  # finishing order is not row order
+        journal.record(outcome)
+    journal.finish_run(RunStats(requests=21, throttled=3, conflicts=1, retries=4), 1)
+    write_report(tmp_path, journal)
+    journal.close()
+    return tmp_path
+
+
+def read_csv(path: Path) -> list[list[str]]:
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # Excel needs the BOM for UTF-8
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        return list(csv.reader(f))
+
+
+def by_row(lines: list[list[str]]) -> dict[str, dict[str, str]]:
+    header, *rest = lines
+    return {line[0]: dict(zip(header, line, strict=True)) for line in rest}
+
+
+def test_results_csv_has_the_contract_columns_and_every_row_in_row_order(report):
+    lines = read_csv(report / "results.csv")
+    assert tuple(lines[0]) == RESULT_COLUMNS
+    assert [line[0] for line in lines[1:]] == ["2", "3", "4", "5", "6", "7", "8", "9", "10"]
+    rows = by_row(lines)
+    assert rows["2"] == {
+        "row": "2",
+        "customer_id": IDS[2],
+        "status": "updated",
+        "attempts": "2",
+        "conflicts": "1",
+        "http_status": "200",
+        "error_code": "",
+        "message": "",
+        "changed_fields": "address_line1;phone_number",
+        "request_id": "req-2",
+        "correlation_id": "corr-2",
+        "duration_ms": "812",
+    }
+    assert (rows["6"]["status"], rows["6"]["error_code"]) == ("rejected", "60034")
+    assert rows["10"]["status"] == "duplicate"
+
+
+def test_a_row_the_journal_has_no_outcome_for_is_reported_skipped(report):
+    row = by_row(read_csv(report / "results.csv"))["8"]
+    assert (row["status"], row["message"]) == ("skipped", NOT_RECORDED)
+
+
+def test_an_invalid_row_shows_its_customer_id_as_the_sheet_had_it_but_neutralised(report):
+    row = by_row(read_csv(report / "results.csv"))["9"]
+    assert row["customer_id"] == "'=cmd|' /C calc'!A0"
+    assert row["message"] == "Customer ID: not a GUID"
+
+
+def test_text_that_a_spreadsheet_would_run_is_neutralised_in_results_csv(report):
+    rows = by_row(read_csv(report / "results.csv"))
+    assert rows["6"]["message"] == "'@invalid postal code"
+
+
+def test_summary_json_has_exactly_the_contract_keys_and_the_run_figures(report):
+    summary = json.loads((report / "summary.json").read_text(encoding="utf-8"))
+    assert tuple(summary) == SUMMARY_KEYS
+    assert summary["rows"] == 9
+    assert summary["statuses"] == {
+        "updated": 2,
+        "unchanged": 1,
+        "would_update": 0,
+        "duplicate": 1,
+        "invalid": 1,
+        "not_found": 1,
+        "rejected": 1,
+        "failed": 1,
+        "skipped": 1,
+    }
+    assert (summary["requests"], summary["throttled"], summary["retries"]) == (21, 3, 4)
+    assert (summary["dry_run"], summary["exit_code"]) == (False, 1)
+    assert summary["input"] == "in/customers.csv"
+    assert summary["started_at"].endswith("Z") and summary["finished_at"].endswith("Z")
+    assert (summary["rate_final"], summary["rate_min"]) == (None, None)
+    assert isinstance(summary["elapsed_s"], float)
+
+
+def test_failed_csv_holds_the_not_ok_rows_with_the_input_headers_values_and_error(report):
+    lines = read_csv(report / "failed.csv")
+    assert lines[0] == [*HEADERS, "error"]
+    assert lines[1:] == [
+        [IDS[5].upper(), "5 Main St", "Springfield", "", "", "not_found: no such customer"],
+        [IDS[6].upper(), "6 Main St", "Springfield", "", "", "rejected: @invalid postal code"],
+        [IDS[7].upper(), "7 Main St", "Springfield", "", "", "failed: service unavailable"],
+        [IDS[8].upper(), "8 Main St", "Springfield", "", "", f"skipped: {NOT_RECORDED}"],
+        ["'=cmd|' /C calc'!A0", "", "", "'-", "", "invalid: Customer ID: not a GUID"],
+    ]
+
+
+def test_undo_csv_puts_back_the_before_values_under_names_the_loader_knows(report):
+    lines = read_csv(report / "undo.csv")
+    assert lines == [
+        ["customer_id", "address_line1", "city", "phone_number"],
+        [IDS[2], "1 Old Rd", "", "#CLEAR"],  # phone was empty before: the run's clear token
+        [IDS[4], "", "'-Shelbyville", ""],
+    ]
+    assert [field_for_header(h) for h in lines[0]] == [BY_NAME[h] for h in lines[0]]
+
+
+def test_results_xlsx_streams_the_same_rows_with_before_and_after_values(report):
+    book = openpyxl.load_workbook(report / "results.xlsx")
+    assert book.sheetnames == ["Results", "Summary"]
+    sheet = book["Results"]
+    header = [c.value for c in sheet[1]]
+    assert header == [
+        *RESULT_COLUMNS,
+        "address_line1 before",
+        "address_line1 after",
+        "city before",
+        "city after",
+        "phone_number before",
+        "phone_number after",
+    ]
+    rows = {r[0].value: [c.value for c in r] for r in sheet.iter_rows(min_row=2)}
+    assert list(rows) == [2, 3, 4, 5, 6, 7, 8, 9, 10]
+    assert rows[2][:12] == [2, IDS[2], "updated", 2, 1, 200, None, None,
+                            "address_line1;phone_number", "req-2", "corr-2", 812]  # fmt: skip
+    assert rows[2][12:] == ["1 Old Rd", "2 Main St", None, None, None, "+1 425 555 0100"]
+    assert rows[4][14:16] == ["-Shelbyville", "Springfield"]
+
+
+def test_results_xlsx_keeps_the_header_in_view_filters_every_row_and_colours_statuses(report):
+    sheet = openpyxl.load_workbook(report / "results.xlsx")["Results"]
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == "A1:R10"
+    assert all(c.font.bold for c in sheet[1])
+    # Colours are conditional formats on the status column: one rule, one colour per status.
+    rules = [(cf.sqref, rule) for cf in sheet.conditional_formatting for rule in cf.rules]
+    assert {str(ref) for ref, _ in rules} == {"C2:C10"}
+    assert all(rule.operator == "equal" for _, rule in rules)
+    colours = {rule.formula[0].strip('"'): rule.dxf.fill.fgColor.rgb for _, rule in rules}
+    assert set(colours) == {s.value for s in Status}
+    assert len(set(colours.values())) == len(Status)
+
+
+def test_results_xlsx_stores_formula_like_text_as_text_with_excels_quote_prefix(report):
+    sheet = openpyxl.load_workbook(report / "results.xlsx")["Results"]
+    cell = next(r[1] for r in sheet.iter_rows(min_row=2) if r[0].value == 9)
+    assert (cell.value, cell.data_type, cell.quotePrefix) == ("=cmd|' /C calc'!A0", "s", True)
+    phone = next(r[17] for r in sheet.iter_rows(min_row=2) if r[0].value == 2)
+    assert (phone.value, phone.data_type, phone.quotePrefix) == ("+1 425 555 0100", "s", True)
+
+
+def test_the_summary_sheet_counts_every_status_and_charts_them(report):
+    sheet = openpyxl.load_workbook(report / "results.xlsx")["Summary"]
+    counts = {sheet.cell(r, 1).value: sheet.cell(r, 2).value for r in range(2, 11)}
+    assert counts == {s.value: n for s, n in zip(Status, [2, 1, 0, 1, 1, 1, 1, 1, 1], strict=True)}
+    figures = {r[0].value: r[1].value for r in sheet.iter_rows(min_row=12) if r[0].value}
+    assert (figures["rows"], figures["requests"], figures["exit_code"]) == (9, 21, 1)
+    assert len(sheet._charts) == 1
+    assert sheet._charts[0].title is not None
+
+
+def test_no_credential_reaches_any_report_file(report):
+    for name in FILES:
+        assert b"eyJSECRET" not in (report / name).read_bytes()
+
+
+def test_rebuilding_the_report_gives_the_same_files_and_leaves_no_temporary_ones(report):
+    before = {n: (report / n).read_bytes() for n in FILES if n != "results.xlsx"}
+    with Journal.open(report) as journal:
+        write_report(report, journal)
+    assert {n: (report / n).read_bytes() for n in before} == before
+    assert not [p.name for p in report.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_dry_run_reports_planned_changes_and_has_nothing_to_undo(tmp_path):
+    sheet = Sheet("in.csv", "csv", None, HEADERS, SHEET.columns, ("Notes",), (valid(2),), ())
+    with Journal.open(tmp_path) as journal:
+        journal.start_run(sheet, "00" * 32, {"dry_run": True})
+        journal.record(
+            Outcome(2, IDS[2], Status.WOULD_UPDATE, changes=(Change("city", "Old", "New"),))
+        )
+        journal.finish_run(RunStats(), 0)
+        write_report(tmp_path, journal)
+    assert json.loads((tmp_path / "summary.json").read_text())["dry_run"] is True
+    assert read_csv(tmp_path / "undo.csv") == [["customer_id"]]
+    assert read_csv(tmp_path / "failed.csv") == [[*HEADERS, "error"]]
+    sheet_xlsx = openpyxl.load_workbook(tmp_path / "results.xlsx")["Results"]
+    assert [c.value for c in sheet_xlsx[2]][12:] == ["Old", "New"]
+
+
+def test_failed_csv_fed_back_keeps_a_single_error_column(tmp_path):
+    headers = ("customer_id", "city", "error")
+    row = Row(2, IDS[2], {"city": "X"}, {"customer_id": IDS[2], "city": "X", "error": "old"})
+    sheet = Sheet("failed.csv", "csv", None, headers, {}, ("error",), (row,), ())
+    with Journal.open(tmp_path) as journal:
+        journal.start_run(sheet, "00" * 32, {})
+        journal.record(Outcome(2, IDS[2], Status.FAILED, message="timeout"))
+        write_report(tmp_path, journal)
+    assert read_csv(tmp_path / "failed.csv") == [
+        ["customer_id", "city", "error"],
+        [IDS[2], "X", "failed: timeout"],
+    ]
+
+
+def test_failed_csv_read_back_gives_the_input_values_exactly(report):
+    lines = read_csv(report / "failed.csv")
+    restored = [[unneutralise(v) for v in line] for line in lines]
+    header, *rows = restored
+    assert header == [*HEADERS, "error"]
+    assert dict(zip(header, rows[-1], strict=True))["Customer ID"] == "=cmd|' /C calc'!A0"
+    assert dict(zip(header, rows[-1], strict=True))["Phone"] == "-"
+
+
+def test_failed_and_undo_csv_load_as_pcbatch_input(report):
+    sheet_module = pytest.importorskip("batch.sheet")
+    failed = sheet_module.load_sheet(report / "failed.csv")
+    assert [r.customer_id for r in failed.rows] == [IDS[5], IDS[6], IDS[7], IDS[8]]
+    assert failed.unknown_headers == ("Notes", "error")
+    assert [r.row for r in failed.rejected] == [6]  # the invalid id is invalid again
+    undo = sheet_module.load_sheet(report / "undo.csv", clear_token="#CLEAR")
+    first = undo.rows[0]
+    assert (first.customer_id, dict(first.values)) == (
+        IDS[2],
+        {"address_line1": "1 Old Rd", "phone_number": None},
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="batch.sheet does not yet drop the neutralising quote (report.unneutralise)",
+)
+def test_a_phone_number_survives_the_round_trip_through_undo_csv(report):
+    sheet_module = pytest.importorskip("batch.sheet")
+    undo = sheet_module.load_sheet(report / "undo.csv", clear_token="#CLEAR")
+    assert dict(undo.rows[1].values) == {"city": "-Shelbyville"}
+
+
+@given(st.text())
+def test_unneutralise_gives_back_exactly_what_neutralise_was_given(text):
+    assert unneutralise(neutralise(text)) == text
+
+
+@given(st.text())
+def test_neutralised_text_never_begins_with_a_formula_character(text):
+    assert not neutralise(text).startswith(("=", "+", "-", "@", "\t", "\r"))
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+1 425 555 0100", "'+1 425 555 0100"),
+        ("-5", "'-5"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("'=1", "''=1"),
+        ("'s-Hertogenbosch", "'s-Hertogenbosch"),
+        ("1 Main St", "1 Main St"),
+        ("", ""),
+    ],
+)
+def test_neutralise_table(text, written):
+    assert neutralise(text) == written
