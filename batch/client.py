@@ -1,0 +1,251 @@
+"""The wire: the only client-side module that imports aiohttp; it answers in pcbatch values.
+
+One Client holds one aiohttp ClientSession whose connection pool is sized to the concurrency.
+Every call sends (CONTRACT.md, "The update of one customer"):
+
+    Authorization: Bearer <token>           from the TokenProvider, per call
+    Accept: application/json
+    MS-Contract-Version: v1
+    MS-CorrelationId: <new uuid per call>
+    MS-RequestId: <given by the caller>      the same on the retry of a call that lost its answer
+    MS-PartnerCenter-Application: pcbatch/<version>
+    Content-Type: application/json          PUT and POST
+    If-Match: "<etag>"                       PUT
+
+Answers become a `Reply`: bodies decoded as `utf-8-sig` (the service may prefix a BOM); errors
+read from `{code, description, data, source}` and from 429's `{statusCode, message}`;
+`Retry-After` read as seconds or an HTTP date. A call that gets no answer (timeout, dropped
+connection, refused connection) is a Reply with status 0 and its `fault`; aiohttp's exceptions
+never leave this module. Redirects are not followed (a token is not sent to another place).
+Customer ids are checked again here: only a canonical lower-case GUID reaches a URL.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Self
+
+import aiohttp
+
+from batch import __version__
+from batch.auth import TokenProvider
+from batch.retry import Fault, Reply, parse_retry_after
+
+APPLICATION = f"pcbatch/{__version__}"
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_EMPTY: Mapping[str, object] = {}
+
+
+def new_request_id() -> str:
+    """A fresh MS-RequestId (a random GUID)."""
+    return str(uuid.uuid4())
+
+
+class Client:
+    """Partner Center calls over one shared session; use as `async with Client(...) as client`.
+
+    base_url: REST root without trailing `/` (already checked by options.resolve_base_url).
+    timeout: seconds for one call, connection and body included (--timeout).
+    connections: size of the connection pool (--concurrency).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        tokens: TokenProvider,
+        *,
+        timeout: float,
+        connections: int,
+        application: str = APPLICATION,
+    ) -> None:
+        self._customers = base_url.rstrip("/") + "/v1/customers/"
+        self._validate = base_url.rstrip("/") + "/v1/validations/address"
+        self._tokens = tokens
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._connections = connections
+        self._base_headers = {
+            "Accept": "application/json",
+            "MS-Contract-Version": "v1",
+            "MS-PartnerCenter-Application": application,
+        }
+        self._session: aiohttp.ClientSession | None = None
+        self._rejected: str | None = None  # the token a 401 refused last (for renew)
+
+    async def __aenter__(self) -> Self:
+        connector = aiohttp.TCPConnector(limit=self._connections, limit_per_host=self._connections)
+        # trust_env stays off: proxies from the environment must not see a loopback stand-in's
+        # traffic in tests, and a token goes where --base-url says and nowhere else.
+        session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+        # aiohttp silently sends a GET or PUT again when a reused connection drops. A PUT
+        # whose answer was lost may have landed: the engine must see that (to report the row
+        # `updated` when the refetch shows its values) and pace the retry itself. No public
+        # switch exists; this is the session's own flag (checked by test_client.py).
+        if hasattr(session, "_retry_connection"):
+            session._retry_connection = False
+        self._session = session
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def get_profile(self, customer_id: str, request_id: str) -> Reply:
+        """GET the customer's billing profile."""
+        return await self._call("GET", self._profile_url(customer_id), request_id)
+
+    async def put_profile(
+        self, customer_id: str, resource: Mapping[str, object], etag: str, request_id: str
+    ) -> Reply:
+        """PUT the whole billing profile with If-Match set to `etag` (quoted)."""
+        if_match = etag if etag.startswith('"') else f'"{etag}"'
+        return await self._call(
+            "PUT", self._profile_url(customer_id), request_id, resource, if_match
+        )
+
+    async def validate_address(self, address: Mapping[str, object], request_id: str) -> Reply:
+        """POST an address to /v1/validations/address; the verdict is in the body's `status`."""
+        return await self._call("POST", self._validate, request_id, address)
+
+    async def renew_token(self) -> None:
+        """After a 401: ask the provider for a token other than the refused one."""
+        if self._rejected is not None:
+            await self._tokens.renew(self._rejected)
+
+    def _profile_url(self, customer_id: str) -> str:
+        # The loader lets only canonical GUIDs through; checked again here because this is
+        # where a bad id would address another resource (`../`, `?`, `#`).
+        if _GUID.fullmatch(customer_id) is None:
+            raise ValueError(f"not a canonical customer id: {customer_id!r}")
+        return f"{self._customers}{customer_id}/profiles/billing"
+
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        request_id: str,
+        payload: Mapping[str, object] | None = None,
+        if_match: str | None = None,
+    ) -> Reply:
+        session = self._session
+        if session is None:
+            raise RuntimeError("Client used outside `async with`")
+        token = await self._tokens.token()
+        correlation_id = str(uuid.uuid4())
+        headers = {
+            **self._base_headers,
+            "Authorization": f"Bearer {token}",
+            "MS-CorrelationId": correlation_id,
+            "MS-RequestId": request_id,
+        }
+        data = None
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+            data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        if if_match is not None:
+            headers["If-Match"] = if_match
+        try:
+            async with session.request(
+                method, url, data=data, headers=headers, allow_redirects=False
+            ) as response:
+                raw = await response.read()
+                status = response.status
+                retry_after = response.headers.get("Retry-After")
+                header_etag = response.headers.get("ETag")
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
+            return _lost(Fault.CONNECT, "could not connect", request_id, correlation_id)
+        except TimeoutError:
+            return _lost(Fault.TIMEOUT, "no answer in time", request_id, correlation_id)
+        except aiohttp.ClientError as exc:
+            why = f"connection lost ({type(exc).__name__})"
+            return _lost(Fault.DISCONNECTED, why, request_id, correlation_id)
+        if status == 401:
+            self._rejected = token
+        return _reply(status, raw, retry_after, header_etag, request_id, correlation_id)
+
+
+def _lost(fault: Fault, message: str, request_id: str, correlation_id: str) -> Reply:
+    """A call that got no answer."""
+    return Reply(
+        0,
+        _EMPTY,
+        fault=fault,
+        message=message,
+        request_id=request_id,
+        correlation_id=correlation_id,
+    )
+
+
+def _reply(
+    status: int,
+    raw: bytes,
+    retry_after: str | None,
+    header_etag: str | None,
+    request_id: str,
+    correlation_id: str,
+) -> Reply:
+    """An answer's parts as a Reply: body, etag, error code and text, Retry-After in seconds."""
+    body, text = _decode(raw)
+    etag = _etag(body, header_etag)
+    code: str | None = None
+    message = ""
+    if status >= 300:
+        code, message = _error(body, text, status)
+    return Reply(
+        status,
+        body,
+        etag=etag,
+        retry_after=parse_retry_after(retry_after, time.time()),
+        error_code=code,
+        message=message,
+        request_id=request_id,
+        correlation_id=correlation_id,
+    )
+
+
+def _decode(raw: bytes) -> tuple[Mapping[str, object], str]:
+    """(JSON object or {}, the text) of a body that may begin with a UTF-8 BOM."""
+    text = raw.decode("utf-8-sig", errors="replace")
+    if not text.strip():
+        return _EMPTY, ""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return _EMPTY, text
+    return (body if isinstance(body, dict) else _EMPTY), text
+
+
+def _get(body: Mapping[str, object], key: str) -> object:
+    """body[key], also when the service spells it in PascalCase."""
+    value = body.get(key)
+    return body.get(key[0].upper() + key[1:]) if value is None else value
+
+
+def _etag(body: Mapping[str, object], header: str | None) -> str | None:
+    attributes = _get(body, "attributes")
+    if isinstance(attributes, Mapping):
+        etag = _get(attributes, "etag")
+        if etag is not None:
+            return str(etag)
+    if header:
+        return header.removeprefix("W/").strip('"')
+    return None
+
+
+def _error(body: Mapping[str, object], text: str, status: int) -> tuple[str | None, str]:
+    """(code, description) of an error answer; 429's shape has a message and no code."""
+    code = _get(body, "code")
+    description = _get(body, "description") or _get(body, "message")
+    if description is None:
+        description = " ".join(text.split())[:200] or f"HTTP {status}"
+    return (None if code is None else str(code)), str(description)

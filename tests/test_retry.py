@@ -1,0 +1,162 @@
+"""retry.decide: one answer -> the next step; a table, no sockets."""
+
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from random import Random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from batch.model import Status
+from batch.retry import (
+    Action,
+    Fault,
+    Reply,
+    RetryPolicy,
+    Tries,
+    decide,
+    parse_retry_after,
+)
+
+POLICY = RetryPolicy()
+
+
+def reply(status: int, **kw) -> Reply:
+    return Reply(status, {}, **kw)
+
+
+@pytest.mark.parametrize(
+    ("answer", "action", "status"),
+    [
+        (reply(200), Action.DONE, None),
+        (reply(201), Action.DONE, None),
+        (reply(412), Action.REFETCH, None),
+        (reply(400, error_code="2055"), Action.REFETCH, None),
+        (reply(400, error_code="3000"), Action.GIVE_UP, Status.REJECTED),
+        (reply(400, error_code="600051"), Action.GIVE_UP, Status.REJECTED),
+        (reply(403, error_code="2032"), Action.GIVE_UP, Status.REJECTED),
+        (reply(409), Action.GIVE_UP, Status.REJECTED),
+        (reply(404), Action.GIVE_UP, Status.NOT_FOUND),
+        (reply(429, retry_after=3.0), Action.RETRY, None),
+        (reply(500), Action.RETRY, None),
+        (reply(502), Action.RETRY, None),
+        (reply(503), Action.RETRY, None),
+        (reply(504), Action.RETRY, None),
+        (reply(501), Action.GIVE_UP, Status.REJECTED),
+        (reply(0, fault=Fault.TIMEOUT), Action.RETRY, None),
+        (reply(0, fault=Fault.DISCONNECTED), Action.RETRY, None),
+        (reply(0, fault=Fault.CONNECT), Action.RETRY, None),
+        (reply(401), Action.RENEW, None),
+    ],
+)
+def test_each_answer_leads_to_the_contract_next_step(answer, action, status):
+    decision = decide(answer, Tries(), POLICY, Random(1))
+    assert decision.action is action
+    assert decision.status is status
+
+
+def test_a_second_401_on_the_same_call_aborts_the_run():
+    first = decide(reply(401), Tries(), POLICY, Random(1))
+    second = decide(reply(401), first.tries, POLICY, Random(1))
+    assert (first.action, second.action) == (Action.RENEW, Action.ABORT)
+
+
+def test_a_429_waits_exactly_its_retry_after():
+    assert decide(reply(429, retry_after=7.0), Tries(), POLICY, Random(1)).delay == 7.0
+
+
+def test_a_429_without_retry_after_waits_two_seconds():
+    assert decide(reply(429), Tries(), POLICY, Random(1)).delay == 2.0
+
+
+def test_an_absurd_retry_after_is_cut_to_the_policy_cap():
+    assert decide(reply(429, retry_after=86400.0), Tries(), POLICY, Random(1)).delay == 300.0
+
+
+def test_a_lost_answer_is_retried_with_the_same_request_id():
+    for fault in (Fault.TIMEOUT, Fault.DISCONNECTED):
+        assert decide(reply(0, fault=fault), Tries(), POLICY, Random(1)).same_request_id
+
+
+def test_an_answered_fault_or_a_refused_connection_gets_a_new_request_id():
+    assert not decide(reply(503), Tries(), POLICY, Random(1)).same_request_id
+    assert not decide(reply(0, fault=Fault.CONNECT), Tries(), POLICY, Random(1)).same_request_id
+    assert not decide(reply(429), Tries(), POLICY, Random(1)).same_request_id
+
+
+@pytest.mark.parametrize(
+    ("answer", "budget"),
+    [
+        (reply(429, retry_after=1.0), "throttle"),
+        (reply(503), "fault"),
+        (reply(0, fault=Fault.TIMEOUT), "fault"),
+        (reply(412), "conflict"),
+    ],
+)
+def test_each_budget_ends_failed_after_max_attempts_tries(answer, budget):
+    policy = RetryPolicy(max_attempts=3)
+    tries = Tries()
+    actions = []
+    for _ in range(3):
+        decision = decide(answer, tries, policy, Random(1))
+        actions.append(decision.action)
+        tries = decision.tries
+    assert Action.GIVE_UP not in actions[:2]
+    assert actions[2] is Action.GIVE_UP
+    assert decision.status is Status.FAILED
+    assert getattr(tries, budget) == 3
+
+
+def test_budgets_are_counted_each_on_its_own():
+    policy = RetryPolicy(max_attempts=3)
+    tries = Tries(throttle=2, fault=0, conflict=2)
+    assert decide(reply(503), tries, policy, Random(1)).action is Action.RETRY
+    assert decide(reply(429), Tries(fault=2, conflict=2), policy, Random(1)).action is Action.RETRY
+
+
+def test_a_new_call_keeps_only_the_conflict_budget():
+    assert Tries(throttle=4, fault=3, renew=1, conflict=2).next_call() == Tries(conflict=2)
+
+
+def test_max_attempts_one_means_no_retry_at_all():
+    policy = RetryPolicy(max_attempts=1)
+    assert decide(reply(503), Tries(), policy, Random(1)).action is Action.GIVE_UP
+    assert decide(reply(429), Tries(), policy, Random(1)).action is Action.GIVE_UP
+
+
+@given(st.integers(1, 30), st.integers(0, 2**32))
+def test_backoff_is_full_jitter_under_an_exponential_cap(n, seed):
+    policy = RetryPolicy(backoff_base=0.5, backoff_cap=30.0)
+    wait = policy.backoff(n, Random(seed))
+    assert 0.0 <= wait <= min(30.0, 0.5 * 2 ** (n - 1))
+
+
+def test_backoff_spreads_retries_instead_of_syncing_them():
+    waits = {round(POLICY.backoff(3, Random(seed)), 6) for seed in range(20)}
+    assert len(waits) == 20
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("57", 57.0), ("1.5", 1.5), (" 3 ", 3.0), ("-4", 0.0), (None, None), ("soon", None)],
+)
+def test_retry_after_in_seconds(header, expected):
+    assert parse_retry_after(header, now=1_000_000.0) == expected
+
+
+def test_retry_after_as_an_http_date_counts_from_now():
+    now = datetime(2025, 1, 31, 12, 0, 0, tzinfo=UTC)
+    header = format_datetime(now + timedelta(seconds=90), usegmt=True)
+    assert parse_retry_after(header, now.timestamp()) == 90.0
+
+
+def test_a_retry_after_date_in_the_past_means_retry_now():
+    now = datetime(2025, 1, 31, 12, 0, 0, tzinfo=UTC)
+    header = format_datetime(now - timedelta(seconds=90), usegmt=True)
+    assert parse_retry_after(header, now.timestamp()) == 0.0
+
+
+def test_a_non_finite_retry_after_is_ignored():
+    assert parse_retry_after("nan", 0.0) is None
+    assert parse_retry_after("inf", 0.0) is None

@@ -1,0 +1,275 @@
+"""update.update_customer: one customer's GET -> plan -> PUT against the stand-in, over loopback."""
+
+import asyncio
+from random import Random
+
+import pytest
+
+from batch.auth import StaticToken
+from batch.client import Client
+from batch.model import Change, Row, RunStats, Status
+from batch.pool import Pacer
+from batch.retry import RetryPolicy
+from batch.simulator import SimConfig, run_simulator
+from batch.simulator.rules import PHONE_REQUIRED
+from batch.throttle import AdaptiveRate
+from batch.update import AuthAbort, Context, update_customer
+
+UNKNOWN = "00000000-0000-4000-8000-000000000000"
+FAST = RetryPolicy(max_attempts=4, backoff_base=0.01, backoff_cap=0.02)
+
+
+def row(cid: str, **values) -> Row:
+    return Row(row=2, customer_id=cid, values=values, raw={})
+
+
+async def update(sim, the_row: Row, *, timeout=2.0, token=None, policy=FAST, **flags):
+    stats = RunStats()
+    tokens = StaticToken(token or sim.token)
+    async with Client(sim.base_url, tokens, timeout=timeout, connections=2) as client:
+        ctx = Context(
+            client=client,
+            gate=Pacer(AdaptiveRate(1000.0)),
+            policy=policy,
+            stats=stats,
+            rng=Random(1),
+            **flags,
+        )
+        outcome = await update_customer(the_row, ctx)
+    return outcome, stats
+
+
+def puts(sim):
+    return [r for r in sim.log if r.method == "PUT"]
+
+
+async def test_the_row_values_land_and_the_outcome_says_what_changed():
+    async with run_simulator(SimConfig(customers=1, seed=1)) as sim:
+        cid = sim.store.ids()[0]
+        before = sim.store.profile(cid)
+        outcome, _ = await update(sim, row(cid, city="Springfield", address_line2="Suite 9"))
+        after = sim.store.profile(cid)
+    assert outcome.status is Status.UPDATED
+    assert outcome.changes == (
+        Change("address_line2", before["defaultAddress"].get("addressLine2"), "Suite 9"),
+        Change("city", before["defaultAddress"]["city"], "Springfield"),
+    )
+    assert after["defaultAddress"]["city"] == "Springfield"
+    assert after["defaultAddress"]["addressLine2"] == "Suite 9"
+    expected_rest = {k: v for k, v in before.items() if k not in ("defaultAddress", "attributes")}
+    assert {k: v for k, v in after.items() if k not in ("defaultAddress", "attributes")} == (
+        expected_rest
+    )
+    assert (outcome.attempts, outcome.http_status) == (2, 200)
+    assert outcome.request_id == puts(sim)[0].request_id
+
+
+async def test_a_row_already_in_place_ends_unchanged_without_a_put():
+    async with run_simulator(SimConfig(customers=1, seed=1)) as sim:
+        cid = sim.store.ids()[0]
+        city = sim.store.profile(cid)["defaultAddress"]["city"]
+        outcome, _ = await update(sim, row(cid, city=city))
+        assert outcome.status is Status.UNCHANGED
+        assert puts(sim) == []
+
+
+@pytest.mark.parametrize("stale_status", [412, 400])
+async def test_a_writer_that_never_stops_exhausts_the_conflict_budget_then_theirs_survive(
+    stale_status,
+):
+    config = SimConfig(customers=1, seed=1, stale_etag_status=stale_status, concurrent_writer=1.0)
+    async with run_simulator(config) as sim:
+        cid = sim.store.ids()[0]
+        outcome, stats = await update(
+            sim,
+            row(cid, city="Springfield"),
+            policy=RetryPolicy(max_attempts=6, backoff_base=0.01),
+        )
+        # the writer edits right after every GET: the row cannot land
+        assert outcome.status is Status.FAILED
+        assert outcome.conflicts == 6
+        sim.config.concurrent_writer = 0.0
+        writer_email = sim.store.profile(cid)["email"]
+        writer_line2 = sim.store.profile(cid)["defaultAddress"]["addressLine2"]
+        landed, _ = await update(sim, row(cid, city="Springfield"))
+        final = sim.store.profile(cid)
+    assert stats.conflicts == 6
+    assert landed.status is Status.UPDATED
+    assert final["email"] == writer_email
+    assert final["defaultAddress"]["addressLine2"] == writer_line2
+    assert final["defaultAddress"]["city"] == "Springfield"
+
+
+@pytest.mark.parametrize("stale_status", [412, 400])
+async def test_one_conflict_is_refetched_and_both_writers_edits_survive(stale_status):
+    config = SimConfig(customers=1, seed=1, stale_etag_status=stale_status)
+    async with run_simulator(config) as sim:
+        cid = sim.store.ids()[0]
+        async with Client(sim.base_url, StaticToken(sim.token), timeout=2, connections=2) as c:
+
+            class WriterAfterFirstGet(Pacer):
+                calls = 0
+
+                async def ready(self):
+                    sent = await super().ready()
+                    WriterAfterFirstGet.calls += 1
+                    if WriterAfterFirstGet.calls == 2:  # between our GET and our PUT
+                        sim.store.put_direct(cid, {"email": "other@example.com"})
+                    return sent
+
+            ctx = Context(c, WriterAfterFirstGet(AdaptiveRate(1000.0)), FAST, RunStats())
+            outcome = await update_customer(row(cid, city="Springfield"), ctx)
+        final = sim.store.profile(cid)
+        statuses = [r.status for r in sim.log]
+    assert outcome.status is Status.UPDATED
+    assert outcome.conflicts == 1
+    assert statuses == [200, stale_status, 200, 200]
+    assert final["email"] == "other@example.com"
+    assert final["defaultAddress"]["city"] == "Springfield"
+
+
+async def test_a_put_lost_after_commit_ends_updated_with_one_committed_put():
+    async with run_simulator(SimConfig(customers=1, seed=1, drop_after_commit=1.0)) as sim:
+        cid = sim.store.ids()[0]
+        old_city = sim.store.profile(cid)["defaultAddress"]["city"]
+        outcome, _ = await update(sim, row(cid, city="Springfield"))
+        sent = puts(sim)
+    assert outcome.status is Status.UPDATED
+    assert outcome.changes == (Change("city", old_city, "Springfield"),)
+    assert [p.committed for p in sent] == [True, False]
+    assert sent[0].fault == "drop_after_commit"
+    # the retry of a call that lost its answer carries the same MS-RequestId
+    assert sent[0].request_id == sent[1].request_id
+
+
+async def test_server_errors_are_retried_with_new_request_ids_until_the_row_lands():
+    async with run_simulator(SimConfig(customers=1, seed=3, fail_503=0.5)) as sim:
+        cid = sim.store.ids()[0]
+        outcome, stats = await update(
+            sim,
+            row(cid, city="Springfield"),
+            policy=RetryPolicy(max_attempts=10, backoff_base=0.01),
+        )
+        failed = [r for r in sim.log if r.status == 503]
+        after_failure = [sim.log[i + 1] for i, r in enumerate(sim.log[:-1]) if r.status == 503]
+    assert outcome.status is Status.UPDATED
+    assert failed and stats.retries == len(failed)
+    assert all(a.request_id != b.request_id for a, b in zip(failed, after_failure, strict=True))
+
+
+async def test_a_server_that_keeps_failing_ends_failed_after_max_attempts():
+    async with run_simulator(SimConfig(customers=1, seed=1, fail_500=1.0)) as sim:
+        cid = sim.store.ids()[0]
+        outcome, _ = await update(sim, row(cid, city="Springfield"))
+    assert outcome.status is Status.FAILED
+    assert outcome.attempts == 4
+    assert outcome.http_status == 500
+    assert "gave up after 4 tries" in outcome.message
+
+
+async def test_a_server_slower_than_the_timeout_ends_failed_with_the_same_request_id():
+    config = SimConfig(customers=1, seed=1, hang=1.0, hang_seconds=0.4)
+    async with run_simulator(config) as sim:
+        cid = sim.store.ids()[0]
+        outcome, _ = await update(
+            sim, row(cid, city="Springfield"), timeout=0.2, policy=RetryPolicy(2, 0.01)
+        )
+        while len(sim.log) < 2:  # the stand-in logs a hung call when its hang is over
+            await asyncio.sleep(0.05)
+        ids = [r.request_id for r in sim.log]
+    assert outcome.status is Status.FAILED
+    assert outcome.http_status is None
+    assert "no answer in time" in outcome.message
+    assert len(ids) == 2 and len(set(ids)) == 1
+
+
+async def test_an_unknown_customer_ends_not_found():
+    async with run_simulator(SimConfig(customers=1, seed=1)) as sim:
+        outcome, _ = await update(sim, row(UNKNOWN, city="Springfield"))
+    assert outcome.status is Status.NOT_FOUND
+    assert (outcome.http_status, outcome.error_code) == (404, "60003")
+
+
+async def test_a_refused_update_ends_rejected_with_the_service_code():
+    async with run_simulator(SimConfig(customers=60, seed=1)) as sim:
+        cid = next(
+            c
+            for c in sim.store.ids()
+            if sim.store.profile(c)["defaultAddress"]["country"] in PHONE_REQUIRED
+        )
+        outcome, _ = await update(sim, row(cid, phone_number=None))
+    assert outcome.status is Status.REJECTED
+    assert (outcome.http_status, outcome.error_code) == (400, "600051")
+    assert "phone" in outcome.message
+
+
+async def test_a_dry_run_reads_and_plans_but_sends_no_put():
+    async with run_simulator(SimConfig(customers=1, seed=1)) as sim:
+        cid = sim.store.ids()[0]
+        before = sim.store.profile(cid)
+        outcome, _ = await update(sim, row(cid, city="Springfield"), dry_run=True)
+        assert outcome.status is Status.WOULD_UPDATE
+        assert outcome.changes[0].after == "Springfield"
+        assert puts(sim) == []
+        assert sim.store.profile(cid) == before
+
+
+async def test_a_refused_address_ends_rejected_with_the_suggestions():
+    async with run_simulator(SimConfig(customers=1, seed=1)) as sim:
+        cid = sim.store.ids()[0]
+        outcome, _ = await update(
+            sim, row(cid, address_line1="UNKNOWN road 1"), validate_addresses=True
+        )
+        assert outcome.status is Status.REJECTED
+        assert outcome.message.startswith("address not verified (None)")
+        assert puts(sim) == []
+
+
+async def test_a_zip_that_lost_its_zero_is_refused_with_the_padded_suggestion():
+    async with run_simulator(SimConfig(customers=30, seed=1)) as sim:
+        cid = next(
+            c for c in sim.store.ids() if sim.store.profile(c)["defaultAddress"]["country"] == "US"
+        )
+        outcome, _ = await update(
+            sim, row(cid, postal_code="2134", state="MA"), validate_addresses=True, dry_run=True
+        )
+    assert outcome.status is Status.REJECTED
+    assert "StreetPartial" in outcome.message and "02134" in outcome.message
+
+
+async def test_a_verified_address_is_checked_once_then_put():
+    async with run_simulator(SimConfig(customers=1, seed=1)) as sim:
+        cid = sim.store.ids()[0]
+        outcome, _ = await update(sim, row(cid, address_line2="Floor 3"), validate_addresses=True)
+        methods = [r.method for r in sim.log]
+    assert outcome.status is Status.UPDATED
+    assert methods == ["GET", "POST", "PUT"]
+
+
+async def test_a_dry_run_with_validation_checks_the_address_but_sends_no_put():
+    async with run_simulator(SimConfig(customers=1, seed=1)) as sim:
+        cid = sim.store.ids()[0]
+        outcome, _ = await update(
+            sim, row(cid, address_line2="Floor 3"), validate_addresses=True, dry_run=True
+        )
+        methods = [r.method for r in sim.log]
+    assert outcome.status is Status.WOULD_UPDATE
+    assert methods == ["GET", "POST"]
+
+
+async def test_a_contact_change_needs_no_address_validation():
+    async with run_simulator(SimConfig(customers=1, seed=1)) as sim:
+        cid = sim.store.ids()[0]
+        await update(sim, row(cid, email="new@example.com"), validate_addresses=True)
+        assert [r.method for r in sim.log] == ["GET", "PUT"]
+
+
+async def test_a_token_refused_twice_aborts_the_run():
+    async with run_simulator(SimConfig(customers=1, seed=1)) as sim:
+        cid = sim.store.ids()[0]
+        with pytest.raises(AuthAbort) as caught:
+            await update(sim, row(cid, city="Springfield"), token="expired-or-bogus")
+        assert [r.status for r in sim.log] == [401, 401]
+    assert caught.value.outcome.status is Status.REJECTED
+    assert "401" in str(caught.value)
+    assert "expired-or-bogus" not in str(caught.value)
