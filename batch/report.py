@@ -39,6 +39,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from batch.cells import FORMULA_START, neutralise
 from batch.errors import ConfigError
 from batch.fields import CUSTOMER_ID, FIELDS, normalise_header
 from batch.journal import Entry, Journal, RunInfo
@@ -79,7 +80,6 @@ ERROR_COLUMN = "error"
 DEFAULT_CLEAR_TOKEN = "#N/A"
 NOT_RECORDED = "not attempted: the run stopped before this row (pcbatch run --resume continues it)"
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _XLSX_MAX = 32767  # characters in one Excel cell
 _FILLS = {
     Status.UPDATED: "C6EFCE",
@@ -92,27 +92,6 @@ _FILLS = {
     Status.FAILED: "FFC7CE",
     Status.SKIPPED: "FFE699",
 }
-
-
-def neutralise(text: str) -> str:
-    """`=HYPERLINK(...)` -> `'=HYPERLINK(...)`: text a spreadsheet would run stays text.
-
-    A `'` is added when the text, past any leading `'`, begins with a FORMULA_START character;
-    so `'=x` becomes `''=x` and `unneutralise` gives back exactly what came in, always.
-    """
-    return "'" + text if text.lstrip("'").startswith(FORMULA_START) else text
-
-
-def unneutralise(text: str) -> str:
-    """The inverse of `neutralise`, for the loader of pcbatch's own csv files.
-
-    Drops one leading `'` when a formula character follows the `'`s: `'+1 425` -> `+1 425`,
-    while `'s-Hertogenbosch` stays as it is. Trap: a cell typed as `'=x` by a person (not
-    written by pcbatch) also loses its `'`.
-    """
-    if text.startswith("'") and text.lstrip("'").startswith(FORMULA_START):
-        return text[1:]
-    return text
 
 
 def write_report(out_dir: Path, journal: Journal, run_id: int | None = None) -> Path:

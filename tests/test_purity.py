@@ -3,7 +3,17 @@
 import subprocess
 import sys
 
-PURE = ["batch.errors", "batch.model", "batch.fields"]
+PURE = [
+    "batch.errors",
+    "batch.model",
+    "batch.fields",
+    "batch.cells",
+    "batch.validate",
+    "batch.plan",
+    "batch.retry",
+    "batch.throttle",
+    "batch.options",
+]
 IO_MODULES = ["aiohttp", "pandas", "sqlite3", "asyncio", "openpyxl", "msal"]
 
 

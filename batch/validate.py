@@ -1,0 +1,255 @@
+"""Loaded rows -> valid Rows and Rejected ones, each problem named by row and column. Pure.
+
+Rules (CONTRACT.md, "Input"):
+
+- Cells are text, already trimmed (cells.py). A blank cell leaves its field alone; a fully blank
+  row is dropped and not reported.
+- The clear token (cells.is_clear) clears a field: the value becomes None. Clearing a required
+  field (fields.Field.required) or the customer id is a problem.
+- Any other Excel error value (`#REF!`, `#VALUE!`...) is a problem in any column.
+- `customer_id` must be a GUID, any case, braces allowed; only `canonical_guid`'s lower-case output
+  ever leaves this module, so text such as `../../v1/customers/<guid>` can never reach a URL.
+- `country`: ISO 3166-1 alpha-2, any case, sent upper case. `postal_code` of a row whose country
+  is the US or a territory with US ZIP codes (PR, VI, GU, AS, MP): 5 digits or ZIP+4. A row
+  without a country cell keeps the profile's country, unknown offline, so its ZIP is not checked.
+- Lengths are fields.py's, counted in UTF-16 code units as the .NET service counts them.
+- Phone numbers and postal codes in scientific notation (`4.255551E+09`, what Excel writes to a
+  csv for a long number) lost their digits before they reached us: a problem.
+- The same customer (by canonical id) on several rows: identical rows (same values for every
+  known field) -> the first counts, the others are `duplicate`; rows that differ -> every one
+  of them `invalid`, naming the other rows and the columns that differ.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from batch.cells import excel_error, is_clear
+from batch.fields import BY_NAME, CUSTOMER_ID, Field
+from batch.model import Problem, Rejected, Row, Status
+
+_GUID = re.compile(
+    r"(\{)?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?(1)\})",
+    re.ASCII,
+)
+_US_ZIP = re.compile(r"[0-9]{5}(-[0-9]{4})?", re.ASCII)
+_SCIENTIFIC = re.compile(r"[+-]?[0-9]+([.,][0-9]+)?[eE][+-]?[0-9]+", re.ASCII)
+_US_ZIP_COUNTRIES = frozenset({"US", "PR", "VI", "GU", "AS", "MP"})
+_NUMBERS_ONLY = frozenset({"phone_number", "postal_code"})
+
+# ISO 3166-1 alpha-2, officially assigned codes (249), as of 2024.
+_ISO_CODES = """
+    AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR
+    BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ
+    EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW
+    GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY
+    KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV
+    MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY
+    QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG
+    TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM
+    ZW
+"""
+ISO_COUNTRIES: frozenset[str] = frozenset(_ISO_CODES.split())
+_COUNTRY_HINTS = {  # the codes people write instead
+    "UK": "the United Kingdom is GB",
+    "EL": "Greece is GR",
+    "USA": "the United States is US",
+}
+
+_GUID_EXAMPLE = "0f8fad5b-d9cb-469f-a165-70867728950e"
+
+
+def canonical_guid(text: str) -> str | None:
+    """`{0F8FAD5B-...}` -> `0f8fad5b-...`: the lower-case GUID, or None if the text is not one.
+
+    Accepts any case and one pair of braces around the GUID, with surrounding spaces. Anything
+    else (no hyphens, `urn:uuid:`, extra characters, a path) is None.
+    """
+    match = _GUID.fullmatch(text.strip())
+    return match.group(2).lower() if match else None
+
+
+def validate_rows(
+    records: Iterable[tuple[int, Mapping[str, str]]],
+    columns: Mapping[str, str],
+    clear_token: str,
+) -> tuple[list[Row], list[Rejected]]:
+    """Checks loaded rows; returns the valid rows and the rejected ones, each in row order.
+
+    records: (spreadsheet row number, {header: trimmed cell text}) for every header.
+    columns: field name -> the header it is read from; must include `customer_id`.
+    clear_token: the cell text that clears a field (CONTRACT: default `#N/A`).
+    """
+    specs = [(BY_NAME[n], h) for n, h in columns.items() if n != CUSTOMER_ID]
+    checked = [
+        _check(number, cells, columns[CUSTOMER_ID], specs, clear_token)
+        for number, cells in records
+        if any(cells.values())
+    ]
+    _mark_duplicates(checked, columns)
+    rows: list[Row] = []
+    rejected: list[Rejected] = []
+    for c in checked:
+        if c.duplicate_of is not None:
+            reason = f"same customer and values as row {c.duplicate_of}; only that row counts"
+            problem = Problem(c.row, columns[CUSTOMER_ID], c.id_text, reason)
+            rejected.append(Rejected(c.row, c.id_text, Status.DUPLICATE, (problem,), c.raw))
+        elif c.problems or c.customer_id is None:
+            problems = tuple(c.problems)
+            rejected.append(Rejected(c.row, c.id_text, Status.INVALID, problems, c.raw))
+        else:
+            rows.append(Row(c.row, c.customer_id, c.values, c.raw))
+    return rows, rejected
+
+
+@dataclass(slots=True)
+class _Checked:
+    """One row after its own checks, before duplicates are looked at."""
+
+    row: int
+    id_text: str
+    customer_id: str | None
+    values: dict[str, str | None]
+    raw: Mapping[str, str]
+    problems: list[Problem] = field(default_factory=list)
+    duplicate_of: int | None = None
+
+
+def _check(
+    number: int,
+    cells: Mapping[str, str],
+    id_header: str,
+    specs: list[tuple[Field, str]],
+    clear_token: str,
+) -> _Checked:
+    """One row's own checks: customer id, every known cell, then the US ZIP rule."""
+    problems: list[Problem] = []
+    id_text = cells.get(id_header, "")
+    customer_id = canonical_guid(id_text)
+    if customer_id is None:
+        problems.append(Problem(number, id_header, id_text, _id_problem(id_text, clear_token)))
+    values: dict[str, str | None] = {}
+    for spec, header in specs:
+        text = cells.get(header, "")
+        if text:
+            value, reason = _cell(spec, text, clear_token)
+            if reason is None:
+                values[spec.name] = value
+            else:
+                problems.append(Problem(number, header, text, reason))
+    zip_reason = _zip_problem(values)
+    if zip_reason is not None:
+        header = next(h for f, h in specs if f.name == "postal_code")
+        problems.append(Problem(number, header, cells[header], zip_reason))
+    return _Checked(number, id_text, customer_id, values, cells, problems)
+
+
+def _id_problem(text: str, clear_token: str) -> str:
+    """Why a customer id cell is not a GUID, and what to do."""
+    if not text:
+        return (
+            "blank: every row needs the customer's tenant id (a GUID); fill it in or delete the row"
+        )
+    if is_clear(text, clear_token):
+        return "the customer id cannot be cleared; fill in the customer's tenant id (a GUID)"
+    if excel_error(text):
+        return "an Excel error value, not a customer id; fix the cell or its formula"
+    return (
+        f"not a customer tenant id (a GUID like {_GUID_EXAMPLE}, braces allowed);"
+        " copy it from Partner Center"
+    )
+
+
+def _cell(spec: Field, text: str, clear_token: str) -> tuple[str | None, str | None]:
+    """(value to send, None) for a good non-blank cell, or (None, reason) for a bad one."""
+    if text[0] == "#" or text == clear_token:  # one cheap test keeps the common case fast
+        if is_clear(text, clear_token):
+            if spec.required:
+                return None, (
+                    f"{clear_token} would clear a field Partner Center requires;"
+                    " leave the cell blank to keep the current value, or fill it in"
+                )
+            return None, None
+        error = excel_error(text)
+        if error is not None:
+            return None, (
+                f"an Excel error value, not a value; fix the cell or its formula"
+                f" (to clear the field, type {clear_token})"
+            )
+    if spec.name == "country":
+        code = text.upper()
+        return (code, None) if code in ISO_COUNTRIES else (None, _country_problem(code))
+    if spec.name in _NUMBERS_ONLY and _SCIENTIFIC.fullmatch(text):
+        return None, (
+            "a number in scientific notation: its digits were lost when the file was saved;"
+            " type the full number, with the column formatted as text"
+        )
+    # .NET counts UTF-16 code units, at most two per character: short text needs no counting.
+    if spec.max_len is not None and len(text) * 2 > spec.max_len:
+        length = len(text.encode("utf-16-le")) // 2
+        if length > spec.max_len:
+            return None, (
+                f"{length} characters long; Partner Center takes at most {spec.max_len}: shorten it"
+            )
+    return text, None
+
+
+def _country_problem(code: str) -> str:
+    """Why a country cell is not an ISO code, with the likely right one when we know it."""
+    hint = _COUNTRY_HINTS.get(code, "two letters such as US, GB or DE")
+    return f"not an ISO 3166-1 alpha-2 country code ({hint})"
+
+
+def _zip_problem(values: Mapping[str, str | None]) -> str | None:
+    """Why the row's postal code is not a US ZIP code, when the row sets a US country."""
+    zip_code = values.get("postal_code")
+    if not zip_code or values.get("country") not in _US_ZIP_COUNTRIES:
+        return None
+    if _US_ZIP.fullmatch(zip_code):
+        return None
+    reason = "not a US ZIP code (5 digits or ZIP+4 like 98052-6399)"
+    if zip_code.isdigit() and len(zip_code) < 5:
+        return reason + "; if the leading zero was lost, format the column as text or 00000"
+    if zip_code.isdigit() and len(zip_code) == 9:
+        return reason + "; write ZIP+4 with its hyphen, or format the column as 00000-0000"
+    return reason
+
+
+def _mark_duplicates(checked: list[_Checked], columns: Mapping[str, str]) -> None:
+    """Marks later identical rows of a customer `duplicate_of` the first; differing rows invalid."""
+    by_customer: dict[str, list[_Checked]] = {}
+    for c in checked:
+        if c.customer_id is not None:
+            by_customer.setdefault(c.customer_id, []).append(c)
+    for group in by_customer.values():
+        if len(group) == 1:
+            continue
+        contents = [_content(c, columns) for c in group]
+        if all(content == contents[0] for content in contents):
+            for c in group[1:]:
+                c.duplicate_of = group[0].row
+            continue
+        differing = ", ".join(
+            header
+            for name, header in columns.items()
+            if len({content.get(name, "") for content in contents}) > 1
+        )
+        for c in group:
+            others = [str(o.row) for o in group if o is not c]
+            where = f"row {others[0]}" if len(others) == 1 else f"rows {', '.join(others)}"
+            reason = (
+                f"the same customer is on {where} with other values (in {differing});"
+                " keep one row per customer"
+            )
+            c.problems.append(Problem(c.row, columns[CUSTOMER_ID], c.id_text, reason))
+
+
+def _content(c: _Checked, columns: Mapping[str, str]) -> dict[str, str | None]:
+    """What a row asks for, to compare rows: each field's value, or its text when invalid."""
+    return {
+        name: c.values[name] if name in c.values else c.raw.get(header, "")
+        for name, header in columns.items()
+        if name != CUSTOMER_ID and c.raw.get(header)
+    }

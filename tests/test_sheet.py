@@ -1,0 +1,439 @@
+"""Loading real xlsx and csv files: values exactly as Excel shows them, and clear file errors."""
+
+import hashlib
+import math
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+
+from batch.errors import ConfigError, InputError
+from batch.model import Problem, Row, Status
+from batch.sheet import input_sha256, load_sheet
+
+A = "0f8fad5b-d9cb-469f-a165-70867728950e"
+B = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+def xlsx(path, rows, formats=None, sheets=("Customers",)):
+    """Writes rows (row 1 the headers) to the first of `sheets`; formats {(row, col): fmt}."""
+    book = Workbook()
+    book.active.title = sheets[0]
+    for name in sheets[1:]:
+        book.create_sheet(name)
+    ws = book.active
+    for row in rows:
+        ws.append(row)
+    for (r, c), fmt in (formats or {}).items():
+        ws.cell(row=r, column=c).number_format = fmt
+    book.save(path)
+    return path
+
+
+def patch(path, part, change):
+    """Rewrites one XML part of an xlsx in place with change(text) -> text."""
+    with zipfile.ZipFile(path) as old:
+        parts = {name: old.read(name) for name in old.namelist()}
+    before = parts[part].decode()
+    after = change(before)
+    assert after != before, "the patch did not apply"
+    parts[part] = after.encode()
+    with zipfile.ZipFile(path, "w") as new:
+        for name, data in parts.items():
+            new.writestr(name, data)
+    return path
+
+
+def values(sheet):
+    return {r.row: dict(r.values) for r in sheet.rows}
+
+
+# --- xlsx values --------------------------------------------------------------------------------
+
+
+def test_a_zip_stored_as_a_number_keeps_the_leading_zero_its_format_shows(tmp_path):
+    path = xlsx(
+        tmp_path / "in.xlsx",
+        [["Customer ID", "ZIP", "Country"], [A, 2134, "US"], [B, 980526399, "US"]],
+        formats={(2, 2): "00000", (3, 2): "00000-0000"},
+    )
+    assert values(load_sheet(path)) == {
+        2: {"postal_code": "02134", "country": "US"},
+        3: {"postal_code": "98052-6399", "country": "US"},
+    }
+
+
+def test_a_zip_stored_as_a_number_without_the_format_is_caught(tmp_path):
+    path = xlsx(tmp_path / "in.xlsx", [["Customer ID", "ZIP", "Country"], [A, 2134, "US"]])
+    sheet = load_sheet(path)
+    assert sheet.rows == ()
+    assert [(p.row, p.column, p.value) for p in sheet.rejected[0].problems] == [(2, "ZIP", "2134")]
+
+
+def test_a_phone_number_stored_as_a_number_reads_as_its_digits(tmp_path):
+    path = xlsx(
+        tmp_path / "in.xlsx",
+        [["Customer ID", "Phone"], [A, 4255551234.0], [B, 4255551234]],
+    )
+    assert values(load_sheet(path)) == {
+        2: {"phone_number": "4255551234"},
+        3: {"phone_number": "4255551234"},
+    }
+
+
+def test_excel_error_cells_clear_with_na_and_invalidate_the_row_otherwise(tmp_path):
+    path = xlsx(
+        tmp_path / "in.xlsx",
+        [["Customer ID", "Address Line 2", "City"], [A, "#N/A", "Paris"], [B, "x", "#REF!"]],
+    )
+    with zipfile.ZipFile(path) as z:  # openpyxl stores these as error cells, as Excel does
+        assert len(re.findall(r't="e"', z.read("xl/worksheets/sheet1.xml").decode())) == 2
+    sheet = load_sheet(path)
+    assert values(sheet) == {2: {"address_line2": None, "city": "Paris"}}
+    assert [(p.row, p.column, p.value) for p in sheet.rejected[0].problems] == [
+        (3, "City", "#REF!")
+    ]
+
+
+def test_unicode_text_is_kept_and_trimmed(tmp_path):
+    path = xlsx(
+        tmp_path / "in.xlsx",
+        [["Customer ID ", " City"], [f"  {A}\t", " Köln "], [B, "東京都 千代田区"]],
+    )
+    sheet = load_sheet(path)
+    assert sheet.headers == ("Customer ID", "City")
+    assert values(sheet) == {2: {"city": "Köln"}, 3: {"city": "東京都 千代田区"}}
+
+
+def test_booleans_and_dates_read_as_excel_shows_them_in_iso_form(tmp_path):
+    import datetime as dt
+
+    path = xlsx(
+        tmp_path / "in.xlsx",
+        [["Customer ID", "Street", "City"], [A, True, dt.datetime(2024, 3, 1)]],
+    )
+    assert values(load_sheet(path)) == {2: {"address_line1": "TRUE", "city": "2024-03-01"}}
+
+
+def test_blank_rows_are_dropped_and_row_numbers_are_the_spreadsheets(tmp_path):
+    path = xlsx(
+        tmp_path / "in.xlsx",
+        [["Customer ID", "City"], [A, "Paris"], [None, None], [None, "   "], ["bad", "Lyon"]],
+    )
+    sheet = load_sheet(path)
+    assert [r.row for r in sheet.rows] == [2]
+    assert [r.row for r in sheet.rejected] == [5]
+
+
+def test_a_formula_counts_as_the_value_excel_saved_with_it(tmp_path):
+    path = xlsx(
+        tmp_path / "in.xlsx",
+        [["Customer ID", "City", "ZIP"], [A, "placeholder", 1]],
+        formats={(2, 3): "00000"},
+    )
+
+    def formulas(xml):
+        xml = re.sub(
+            r'<c r="B2"[^>]*>.*?</c>',
+            '<c r="B2" t="str"><f>UPPER("paris")</f><v>PARIS</v></c>',
+            xml,
+        )
+        return re.sub(r'(<c r="C2"[^>]*>)<v>1</v>', r"\1<f>2000+134</f><v>2134</v>", xml)
+
+    patch(path, "xl/worksheets/sheet1.xml", formulas)
+    assert values(load_sheet(path)) == {2: {"city": "PARIS", "postal_code": "02134"}}
+
+
+def test_a_formula_saved_without_its_result_is_refused_naming_the_cell(tmp_path):
+    path = xlsx(tmp_path / "in.xlsx", [["Customer ID", "City"], [A, "placeholder"]])
+    patch(
+        path,
+        "xl/worksheets/sheet1.xml",
+        lambda xml: re.sub(r'<c r="B2"[^>]*>.*?</c>', '<c r="B2"><f>A1</f></c>', xml),
+    )
+    with pytest.raises(InputError) as caught:
+        load_sheet(path)
+    assert str(caught.value) == (
+        f"{path}: cell B2 holds a formula saved without its result (the file was not saved by"
+        " Excel); open it in Excel and save it"
+    )
+
+
+def test_a_workbook_that_records_a_wrong_size_still_loads_every_row(tmp_path):
+    rows = [["Customer ID", "City"], [A, "Paris"], [B, "Lyon"]]
+    path = xlsx(tmp_path / "in.xlsx", rows)
+    patch(path, "xl/worksheets/sheet1.xml", lambda xml: xml.replace('ref="A1:B3"', 'ref="A1"'))
+    assert values(load_sheet(path)) == {2: {"city": "Paris"}, 3: {"city": "Lyon"}}
+
+
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
+OFFICE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
+def handmade(path, sheet_xml, strings_xml, date1904=False):
+    """A workbook as Excel saves it: shared strings, styles, `x:` prefixed tags, a chart sheet."""
+    parts = {
+        "_rels/.rels": f'<Relationships xmlns="{RELS}"><Relationship Id="rId1"'
+        f' Type="{OFFICE}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": f'<x:workbook xmlns:x="{MAIN}" xmlns:r="{OFFICE}"><x:workbookPr'
+        f' date1904="{int(date1904)}"/><x:sheets><x:sheet name="Chart" sheetId="2" r:id="rId9"/>'
+        '<x:sheet name="Data" sheetId="1" r:id="rId1"/></x:sheets></x:workbook>',
+        "xl/_rels/workbook.xml.rels": f'<Relationships xmlns="{RELS}">'
+        f'<Relationship Id="rId1" Type="{OFFICE}/worksheet" Target="/xl/worksheets/s1.xml"/>'
+        f'<Relationship Id="rId9" Type="{OFFICE}/chartsheet" Target="chartsheets/c1.xml"/>'
+        f'<Relationship Id="rId2" Type="{OFFICE}/sharedStrings" Target="sharedStrings.xml"/>'
+        f'<Relationship Id="rId3" Type="{OFFICE}/styles" Target="styles.xml"/>'
+        "</Relationships>",
+        "xl/styles.xml": f'<x:styleSheet xmlns:x="{MAIN}"><x:numFmts count="1"><x:numFmt'
+        ' numFmtId="164" formatCode="00000"/></x:numFmts><x:cellXfs count="3">'
+        '<x:xf numFmtId="0"/><x:xf numFmtId="164"/><x:xf numFmtId="14"/></x:cellXfs>'
+        "</x:styleSheet>",
+        "xl/sharedStrings.xml": f'<x:sst xmlns:x="{MAIN}">{strings_xml}</x:sst>',
+        "xl/worksheets/s1.xml": f'<x:worksheet xmlns:x="{MAIN}"><x:sheetData>{sheet_xml}'
+        "</x:sheetData></x:worksheet>",
+    }
+    with zipfile.ZipFile(path, "w") as z:
+        for name, text in parts.items():
+            z.writestr(name, text)
+    return path
+
+
+def test_a_workbook_saved_by_excel_reads_shared_strings_styles_and_dates(tmp_path):
+    strings = (
+        "<x:si><x:t>Customer ID</x:t></x:si>"
+        "<x:si><x:t>City</x:t></x:si>"
+        "<x:si><x:t>ZIP</x:t></x:si>"
+        "<x:si><x:r><x:rPr><x:b/></x:rPr><x:t>San </x:t></x:r><x:r><x:t>José</x:t></x:r></x:si>"
+        f"<x:si><x:t>{A}</x:t></x:si>"
+        "<x:si><x:t>Tōkyō</x:t><x:rPh sb='0' eb='2'><x:t>トウキョウ</x:t></x:rPh></x:si>"
+        "<x:si><x:t>Street</x:t></x:si>"
+        "<x:si><x:t>Line_x000D_</x:t></x:si>"
+        "<x:si><x:t>a_x005F_x0041_b</x:t></x:si>"
+    )
+    sheet_xml = (
+        '<x:row r="1"><x:c r="A1" t="s"><x:v>0</x:v></x:c><x:c r="B1" t="s"><x:v>1</x:v></x:c>'
+        '<x:c r="C1" t="s"><x:v>2</x:v></x:c><x:c r="E1" t="s"><x:v>6</x:v></x:c></x:row>'
+        '<x:row r="3"><x:c r="A3" t="s"><x:v>4</x:v></x:c><x:c r="B3" t="s"><x:v>3</x:v></x:c>'
+        '<x:c r="C3" s="1"><x:v>2134</x:v></x:c><x:c r="E3" t="s"><x:v>7</x:v></x:c></x:row>'
+        f'<x:row r="4"><x:c r="A4" t="inlineStr"><x:is><x:t>{B}</x:t></x:is></x:c>'
+        '<x:c r="B4" t="s"><x:v>5</x:v></x:c><x:c r="C4" s="2"><x:v>45352</x:v></x:c>'
+        '<x:c r="E4" t="s"><x:v>8</x:v></x:c></x:row>'
+    )
+    sheet = load_sheet(handmade(tmp_path / "excel.xlsx", sheet_xml, strings))
+    assert (sheet.sheet_name, sheet.headers) == ("Data", ("Customer ID", "City", "ZIP", "Street"))
+    assert values(sheet) == {
+        3: {"city": "San José", "postal_code": "02134", "address_line1": "Line"},
+        4: {"city": "Tōkyō", "postal_code": "2024-03-01", "address_line1": "a_x0041_b"},
+    }
+
+
+def test_the_1904_date_system_is_honoured(tmp_path):
+    strings = "<x:si><x:t>Customer ID</x:t></x:si><x:si><x:t>City</x:t></x:si>"
+    sheet_xml = (
+        '<x:row r="1"><x:c r="A1" t="s"><x:v>0</x:v></x:c><x:c r="B1" t="s"><x:v>1</x:v></x:c>'
+        f'</x:row><x:row r="2"><x:c r="A2" t="str"><x:v>{A}</x:v></x:c><x:c r="B2" s="2">'
+        "<x:v>1</x:v></x:c></x:row>"
+    )
+    sheet = load_sheet(handmade(tmp_path / "mac.xlsx", sheet_xml, strings, date1904=True))
+    assert values(sheet) == {2: {"city": "1904-01-02"}}  # day 1 in 1900 is 1900-01-01
+
+
+# --- xlsx structure and file errors -------------------------------------------------------------
+
+
+def test_the_first_sheet_is_read_unless_one_is_named_in_any_case(tmp_path):
+    book = Workbook()
+    book.active.title = "Notes"
+    book.active.append(["nothing here"])
+    march = book.create_sheet("March")
+    march.append(["Customer ID", "City"])
+    march.append([A, "Paris"])
+    book.save(tmp_path / "in.xlsx")
+    assert load_sheet(tmp_path / "in.xlsx", "march").sheet_name == "March"
+    with pytest.raises(InputError, match="no customer id column"):
+        load_sheet(tmp_path / "in.xlsx")
+
+
+def test_an_unknown_sheet_is_refused_listing_the_sheets_there_are(tmp_path):
+    path = xlsx(tmp_path / "in.xlsx", [["Customer ID"]], sheets=("Customers", "Old"))
+    with pytest.raises(InputError) as caught:
+        load_sheet(path, "April")
+    assert str(caught.value) == f'{path}: no sheet named "April"; the sheets are "Customers", "Old"'
+
+
+def test_a_sheet_without_a_customer_id_column_is_refused_listing_headers_and_aliases(tmp_path):
+    path = xlsx(tmp_path / "in.xlsx", [["Tenant", "City"], [A, "Paris"]])
+    with pytest.raises(InputError) as caught:
+        load_sheet(path)
+    assert str(caught.value) == (
+        f'{path}: no customer id column. Headers found in row 1: "Tenant", "City". Name the'
+        " column one of: customerid, customertenantid, tenantid, microsoftid, customer (case,"
+        " spaces and punctuation are ignored, e.g. Customer ID)"
+    )
+
+
+def test_unknown_headers_are_kept_and_listed_and_blank_header_columns_ignored(tmp_path):
+    path = xlsx(
+        tmp_path / "in.xlsx",
+        [["Customer ID", "Notes", None, "Tenant Name"], [A, "call first", "stray", "Contoso"]],
+    )
+    sheet = load_sheet(path)
+    assert sheet.unknown_headers == ("Notes", "Tenant Name")
+    assert sheet.columns == {"customer_id": "Customer ID"}
+    assert sheet.rows[0].raw == {"Customer ID": A, "Notes": "call first", "Tenant Name": "Contoso"}
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        (["Customer ID", "ZIP", "Postal Code"], 'columns "ZIP" (B) and "Postal Code" (C) both hold'
+         " postal_code; keep one of them"),
+        (["Customer ID", "Notes", "City", "Notes"], 'two columns are named "Notes" (B and D);'
+         " rename one of them"),
+    ],
+)  # fmt: skip
+def test_an_ambiguous_header_row_is_refused(tmp_path, headers, message):
+    path = xlsx(tmp_path / "in.xlsx", [headers])
+    with pytest.raises(InputError) as caught:
+        load_sheet(path)
+    assert str(caught.value) == f"{path}: {message}"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("in.xlsx", b"not a zip", "not an Excel workbook (File is not a zip file); open it in"
+         " Excel and save it as .xlsx (a password-protected workbook must be saved without its"
+         " password)"),
+        ("in.xls", b"\xd0\xcf\x11\xe0", "the old .xls format is not read; save it as .xlsx from"
+         " Excel"),
+        ("in.txt", b"Customer ID\n", "unknown file type .txt; pcbatch reads .xlsx, .xlsm and .csv"),
+        ("in.csv", "Customer ID,City\nx,Montréal\n".encode("cp1252"), 'not UTF-8 text (invalid'
+         ' continuation byte); in Excel, save it as "CSV UTF-8 (Comma delimited)"'),
+    ],
+)  # fmt: skip
+def test_a_file_that_cannot_be_read_is_refused_saying_what_to_do(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(InputError) as caught:
+        load_sheet(path)
+    assert str(caught.value) == f"{path}: {message}"
+
+
+def test_a_damaged_workbook_is_an_input_error(tmp_path):
+    path = xlsx(tmp_path / "in.xlsx", [["Customer ID"], [A]])
+    patch(path, "xl/worksheets/sheet1.xml", lambda xml: xml[: len(xml) // 2])
+    with pytest.raises(InputError, match="the sheet is damaged"):
+        load_sheet(path)
+
+
+def test_a_missing_file_and_a_sheet_of_a_csv_are_refused(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        load_sheet(tmp_path / "nope.xlsx")
+    (tmp_path / "in.csv").write_text("Customer ID\n", encoding="utf-8")
+    with pytest.raises(InputError, match="a csv file has no sheets; leave out --sheet"):
+        load_sheet(tmp_path / "in.csv", "Sheet1")
+
+
+def test_a_blank_clear_token_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="--clear-token must not be blank"):
+        load_sheet(tmp_path / "in.csv", clear_token=" ")
+
+
+# --- csv ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig"])
+def test_a_csv_reads_with_or_without_a_byte_order_mark(tmp_path, encoding):
+    path = tmp_path / "in.csv"
+    text = f"Customer ID,ZIP,Country,Phone\n{A},02134,US,4255551234\n{B},#N/A,FR,\n"
+    path.write_text(text, encoding=encoding)
+    sheet = load_sheet(path)
+    assert sheet.headers == ("Customer ID", "ZIP", "Country", "Phone")
+    assert values(sheet) == {
+        2: {"postal_code": "02134", "country": "US", "phone_number": "4255551234"},
+    }
+    assert sheet.rejected[0].problems[0] == Problem(
+        3,
+        "ZIP",
+        "#N/A",
+        "#N/A would clear a field Partner Center requires; leave the cell blank to keep the"
+        " current value, or fill it in",
+    )
+
+
+def test_a_csv_separated_by_semicolons_as_some_excel_locales_save_it_reads_too(tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text(f"Customer ID;City;Street\n{A};Köln;Hohe Str. 1, Hof\n", encoding="utf-8")
+    assert values(load_sheet(path)) == {2: {"city": "Köln", "address_line1": "Hohe Str. 1, Hof"}}
+
+
+def test_csv_blank_lines_count_in_row_numbers_and_quoted_newlines_do_not(tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text(
+        f'Customer ID,Street\n{A},"1 Main St\nBuilding 2"\n\n,\n{B},2 High St\n', encoding="utf-8"
+    )
+    sheet = load_sheet(path)
+    assert [(r.row, r.values["address_line1"]) for r in sheet.rows] == [
+        (2, "1 Main St\nBuilding 2"),
+        (5, "2 High St"),
+    ]
+
+
+def test_a_malformed_or_empty_csv_is_an_input_error(tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text(f"Customer ID,City\n{A},Paris,extra\n", encoding="utf-8")
+    with pytest.raises(InputError, match="not a well-formed csv file"):
+        load_sheet(path)
+    path.write_text("", encoding="utf-8")
+    with pytest.raises(InputError, match="Headers found in row 1: none"):
+        load_sheet(path)
+
+
+def test_the_quote_that_guards_a_formula_in_failed_csv_comes_off_when_read_back(tmp_path):
+    path = tmp_path / "failed.csv"
+    path.write_text(f"Customer ID,Phone,City\n{A},'+1 425 555 0100,'s-Hertogenbosch\n", "utf-8")
+    assert values(load_sheet(path)) == {
+        2: {"phone_number": "+1 425 555 0100", "city": "'s-Hertogenbosch"}
+    }
+
+
+# --- what leaves the loader ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["customers.xlsx", "customers.csv"])
+def test_nothing_but_plain_str_and_none_leaves_the_loader(name):
+    sheet = load_sheet(SAMPLES / name)
+    for row in [*sheet.rows, *sheet.rejected]:
+        assert type(row.row) is int
+        assert type(row.customer_id) is str
+        assert all(type(k) is str and type(v) is str for k, v in row.raw.items())
+    for row in sheet.rows:
+        assert all(type(k) is str and (v is None or type(v) is str) for k, v in row.values.items())
+        assert not any(isinstance(v, float) and math.isnan(v) for v in row.values.values())
+    for rejected in sheet.rejected:
+        assert all(type(p.value) is str and type(p.row) is int for p in rejected.problems)
+
+
+def test_the_sample_xlsx_and_csv_load_to_the_same_rows():
+    from_xlsx, from_csv = (
+        load_sheet(SAMPLES / "customers.xlsx"),
+        load_sheet(SAMPLES / "customers.csv"),
+    )
+    assert from_xlsx.rows == from_csv.rows
+    assert from_xlsx.rejected == from_csv.rejected
+    assert (from_xlsx.format, from_csv.format) == ("xlsx", "csv")
+    assert [r.status for r in from_xlsx.rejected].count(Status.DUPLICATE) == 1
+    assert isinstance(from_xlsx.rows[0], Row)
+
+
+def test_the_input_hash_is_the_sha256_of_the_files_bytes(tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_bytes(b"Customer ID\n")
+    assert input_sha256(path) == hashlib.sha256(b"Customer ID\n").hexdigest()
+    with pytest.raises(InputError):
+        input_sha256(tmp_path / "missing.csv")
