@@ -1,0 +1,231 @@
+"""Where bearer tokens come from: the TokenProvider protocol and the credential sets of the env.
+
+Credential sets (CONTRACT.md, "Credentials"; environment only, never flags), first match wins:
+
+    PC_ACCESS_TOKEN                               a bearer token used as it is (StaticToken)
+    PC_TENANT_ID PC_CLIENT_ID PC_REFRESH_TOKEN    app+user: refresh-token grant; a public client,
+      (+ PC_CLIENT_SECRET or ..._CERTIFICATE_PATH)  or a confidential one with its credential
+    PC_TENANT_ID PC_CLIENT_ID PC_CLIENT_SECRET    app-only: client credentials with a secret
+    PC_TENANT_ID PC_CLIENT_ID PC_CLIENT_CERTIFICATE_PATH
+                                                  app-only with a certificate: a PEM file with
+                                                  the certificate and its private key (the key's
+                                                  password, if any: PC_CLIENT_CERTIFICATE_PASSWORD)
+    the token cache of `pcbatch login`            app+user for a person (batch.login)
+
+$PC_AUTHORITY replaces the cloud's login host (batch.auth_msal.resolve_authority). A set that is
+incomplete, or no set at all, is a ConfigError naming the variables (never their values).
+
+Rules every provider keeps:
+- `token()` is cheap and may be called before every request (cache inside the provider).
+- `renew(rejected)` is called after a 401 with the token that was refused; when another caller
+  has renewed already (the current token differs from `rejected`) it returns the current token
+  without a new request, so 32 workers meeting one expiry cause one renewal, not 32.
+- A token never appears in a repr, a log line or an exception message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from batch.errors import AuthFailed, ConfigError
+
+log = logging.getLogger(__name__)
+
+ACCESS_TOKEN = "PC_ACCESS_TOKEN"
+APP_ONLY = ("PC_TENANT_ID", "PC_CLIENT_ID", "PC_CLIENT_SECRET")
+APP_ONLY_CERT = ("PC_TENANT_ID", "PC_CLIENT_ID", "PC_CLIENT_CERTIFICATE_PATH")
+APP_USER = ("PC_TENANT_ID", "PC_CLIENT_ID", "PC_REFRESH_TOKEN")
+CERT_PASSWORD = "PC_CLIENT_CERTIFICATE_PASSWORD"
+_ALL = (ACCESS_TOKEN, *APP_ONLY, "PC_CLIENT_CERTIFICATE_PATH", "PC_REFRESH_TOKEN")
+RENEW_EARLY_S = 300.0  # renew at most this many seconds before expiry...
+RENEW_EARLY_SHARE = 0.2  # ...or at this share of the lifetime before it, whichever is less
+RETRY_S = 30.0  # after a failed early renewal, try again within this many seconds
+
+
+class TokenProvider(Protocol):
+    """Gives the bearer token for the next request, and a fresh one after a 401."""
+
+    async def token(self) -> str:
+        """The token to send now."""
+        ...
+
+    async def renew(self, rejected: str) -> str:
+        """A token other than `rejected` if one can be had, else `rejected` itself."""
+        ...
+
+
+class StaticToken:
+    """A bearer token used as it is (PC_ACCESS_TOKEN); it cannot be renewed."""
+
+    __slots__ = ("_token",)
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    async def token(self) -> str:
+        """The token, as given."""
+        return self._token
+
+    async def renew(self, rejected: str) -> str:
+        """The same token: a static token has no way to renew (a second 401 ends the run)."""
+        return self._token
+
+    def __repr__(self) -> str:
+        return "StaticToken(<hidden>)"
+
+
+class SignInError(Exception):
+    """No token could be had from the login server; the message is for people, without secrets."""
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """A token from the login server and its lifetime in seconds (counted from the request)."""
+
+    token: str = field(repr=False)
+    lifetime_s: float
+
+
+def renew_at(obtained_at: float, lifetime_s: float) -> float:
+    """When to renew a token obtained at `obtained_at` (seconds) that lives `lifetime_s`.
+
+    min(5 min, 20% of the lifetime) before it expires: a one-hour token at 55 min, a 2 s one at
+    1.6 s.
+    """
+    return obtained_at + lifetime_s - min(RENEW_EARLY_S, RENEW_EARLY_SHARE * lifetime_s)
+
+
+class RenewingToken:
+    """A TokenProvider over a sync fetch (run in a thread): cached, renewed early, one at a time.
+
+    fetch: returns a new Grant on every call, or raises SignInError.
+    what: the credentials in words for messages, e.g. "app-only credentials (PC_TENANT_ID, ...)".
+    clock: seconds, monotonic; a test may move it by hand.
+    """
+
+    __slots__ = (
+        "_clock",
+        "_expires_at",
+        "_failure",
+        "_fetch",
+        "_inflight",
+        "_renew_at",
+        "_token",
+        "what",
+    )
+
+    def __init__(
+        self, fetch: Callable[[], Grant], what: str, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._fetch = fetch
+        self.what = what
+        self._clock = clock
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._renew_at = 0.0
+        self._failure: AuthFailed | ConfigError | None = None
+        self._inflight: asyncio.Future[str] | None = None
+
+    async def token(self) -> str:
+        """The current token; renewed first when it is due (early, see renew_at)."""
+        token = self._token
+        if token is not None and self._clock() < self._renew_at:
+            return token
+        return await self._shared()
+
+    async def renew(self, rejected: str) -> str:
+        """A token other than `rejected`: the current one if another caller renewed already.
+
+        Raises AuthFailed (or ConfigError before any token) when no new token can be had.
+        """
+        if self._token is not None and self._token != rejected:
+            return self._token
+        token = await self._shared()
+        if token == rejected:  # the renewal failed and kept the token that was refused
+            raise self._failure or AuthFailed(f"could not renew the token for {self.what}")
+        return token
+
+    async def _shared(self) -> str:
+        # Callers that arrive while a fetch runs wait for it and share its token or its error.
+        if self._inflight is None:
+            self._inflight = asyncio.ensure_future(self._renewed())
+        return await asyncio.shield(self._inflight)
+
+    async def _renewed(self) -> str:
+        try:
+            started = self._clock()
+            if self._token is None:
+                log.info("signing in with %s", self.what)
+            try:
+                grant = await asyncio.to_thread(self._fetch)
+            except SignInError as exc:
+                return self._failed(str(exc))
+            self._token = grant.token
+            self._expires_at = started + grant.lifetime_s
+            self._renew_at = renew_at(started, grant.lifetime_s)
+            self._failure = None
+            log.debug("token for %s valid for %.0f s", self.what, grant.lifetime_s)
+            return grant.token
+        finally:
+            self._inflight = None
+
+    def _failed(self, message: str) -> str:
+        """Keep a still-valid token after a failed renewal, or raise for people to act on."""
+        if self._token is None:
+            raise ConfigError(f"could not sign in with {self.what}: {message}")
+        self._failure = AuthFailed(f"could not renew the token of {self.what}: {message}")
+        now = self._clock()
+        left = self._expires_at - now
+        if left <= 0:
+            raise self._failure
+        self._renew_at = now + min(RETRY_S, left / 2)
+        log.warning(
+            "could not renew the token yet (%s); the current one stays valid for %.0f s",
+            message,
+            left,
+        )
+        return self._token
+
+    def __repr__(self) -> str:
+        return f"RenewingToken({self.what}, <token hidden>)"
+
+
+def provider_from_env(env: Mapping[str, str], cloud: str) -> TokenProvider:
+    """The provider for the credentials in `env` (for the cloud's authority); no request yet.
+
+    Raises ConfigError naming the variables when no credential set is complete.
+    """
+    token = env.get(ACCESS_TOKEN, "").strip()
+    if token:
+        return StaticToken(token)
+    present = {name for name in _ALL if env.get(name, "").strip()}
+    if any(set(names) <= present for names in (APP_ONLY, APP_ONLY_CERT, APP_USER)):
+        from batch.auth_msal import app_provider  # msal is imported only when it is needed
+
+        return app_provider(env, cloud)
+    from batch.login import cached_provider
+
+    cached = cached_provider(env, cloud)
+    if cached is not None:
+        return cached
+    found = f" (found only {', '.join(sorted(present))}{_missing(present)})" if present else ""
+    raise ConfigError(
+        f"no complete set of credentials in the environment{found}; set {ACCESS_TOKEN}, or "
+        f"{', '.join(APP_ONLY)} (or PC_CLIENT_CERTIFICATE_PATH instead of the secret) for "
+        f"app-only, or {', '.join(APP_USER)} for app+user, or sign in once with `pcbatch login`"
+    )
+
+
+def _missing(present: set[str]) -> str:
+    """`; missing X for app-only` for the set that lacks the fewest variables."""
+    sets = {"app-only": APP_ONLY, "app+user": APP_USER}
+    if "PC_CLIENT_CERTIFICATE_PATH" in present:
+        sets["app-only"] = APP_ONLY_CERT
+    flow, names = min(sets.items(), key=lambda item: len(set(item[1]) - present))
+    lacking = [name for name in names if name not in present]
+    return f"; missing {', '.join(lacking)} for {flow}"

@@ -1,0 +1,374 @@
+"""Signing in through MSAL: app-only and app+user tokens, renewed before they expire.
+
+Rules:
+- Scopes: app-only asks for `https://api.partnercenter.microsoft.com/.default`, app+user for
+  `https://api.partnercenter.microsoft.com/user_impersonation` (MSAL adds openid, profile and
+  offline_access).
+- Authority: the cloud's login host (options.CLOUDS) + `/<tenant>`; `PC_AUTHORITY` replaces the
+  host. It must be https, except on a loopback host: `PC_AUTHORITY=http://127.0.0.1:8479` (the
+  stand-in) makes MSAL see `https://127.0.0.1:8479/<tenant>` (MSAL accepts https authorities
+  only) and gives MSAL, through its documented `http_client` parameter, a client that sends that
+  host's requests over plain http and refuses every other host. MSAL's internals are not touched.
+- The fetchers here (AppOnly, AppUser) are synchronous, as MSAL is; auth.RenewingToken caches
+  their tokens, runs them in a thread and shares one renewal between all workers. Each fetch asks
+  the login server for a new token: MSAL's own access-token cache is emptied first, through
+  TokenCache's public API, because it would hand back the token that a 401 just refused.
+- Certificates: a PEM file with the certificate and its private key; the SHA-1 thumbprint that
+  MSAL sends as `x5t` is computed from the certificate (as the app registration shows it).
+- No secret or token in a repr, a log line or an exception message. MSAL's logger is held at
+  WARNING and its PII logging stays off.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import msal
+import requests
+
+from batch.auth import CERT_PASSWORD, Grant, RenewingToken, SignInError
+from batch.errors import ConfigError
+from batch.options import CLOUDS, is_loopback
+
+AUDIENCE = "https://api.partnercenter.microsoft.com"
+SCOPE_APP = f"{AUDIENCE}/.default"
+SCOPE_USER = f"{AUDIENCE}/user_impersonation"
+LOGIN_TIMEOUT_S = 30.0  # seconds for one request to the login server
+_PRIVATE_KEY = re.compile(
+    rb"-----BEGIN ((?:RSA |EC |ENCRYPTED )?PRIVATE KEY)-----.+?-----END \1-----", re.DOTALL
+)
+
+# What to check, by the OAuth error the login server answered.
+_HINTS = {
+    "invalid_client": "check the client secret (its value, not its id; not expired) or that the "
+    "certificate is uploaded to the app registration",
+    "unauthorized_client": "check the client id and that the app is registered in this tenant",
+    "invalid_grant": "the refresh token is expired or revoked: get a new one (`pcbatch login`, "
+    "or the consent of the secure application model)",
+    "invalid_scope": "check that the app has the Partner Center API permission",
+    "invalid_request": "check the tenant id (PC_TENANT_ID or --tenant)",
+    "invalid_tenant": "check the tenant id (PC_TENANT_ID or --tenant)",
+    "interaction_required": "sign in again with `pcbatch login`",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Authority:
+    """Where MSAL signs in.
+
+    root: the https authority host MSAL is given, e.g. https://login.microsoftonline.com.
+    loopback: for a stand-in on loopback, the plain-http root that `root` stands for.
+    explicit: set by PC_AUTHORITY (then MSAL's instance discovery is off: the host is trusted).
+    """
+
+    root: str
+    loopback: str | None = None
+    explicit: bool = False
+
+    def url(self, tenant: str) -> str:
+        """The authority URL for a tenant (id, domain, `organizations`)."""
+        return f"{self.root}/{tenant}"
+
+
+def resolve_authority(env: Mapping[str, str], cloud: str) -> Authority:
+    """$PC_AUTHORITY, else the cloud's login host. Raises ConfigError for a URL not allowed.
+
+    https only, except http on a loopback host; no user, password, path, query or fragment.
+    """
+    given = env.get("PC_AUTHORITY", "").strip()
+    if not given:
+        return Authority(CLOUDS[cloud].authority)
+    try:
+        parts = urlsplit(given)
+        host = parts.hostname
+        parts.port  # noqa: B018 (reading it validates the port)
+    except ValueError as exc:
+        raise ConfigError(f"PC_AUTHORITY {given!r} is not a URL ({exc})") from None
+    if parts.scheme not in ("https", "http") or not host:
+        raise ConfigError(
+            f"PC_AUTHORITY {given!r} must be the https:// URL of a login host, e.g. "
+            "https://login.microsoftonline.us"
+        )
+    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
+        raise ConfigError(
+            f"PC_AUTHORITY {given!r} must not carry a user, password, query or fragment"
+        )
+    if parts.path.strip("/"):
+        raise ConfigError(
+            f"PC_AUTHORITY {given!r} must be the login host alone, without a tenant: the tenant "
+            "comes from PC_TENANT_ID (or --tenant)"
+        )
+    netloc = parts.netloc.lower()
+    if parts.scheme == "http":
+        if not is_loopback(host):
+            raise ConfigError(
+                f"PC_AUTHORITY {given!r} uses plain http:// on a non-loopback host; secrets must "
+                "not cross a network in clear: use https:// (http:// is for a loopback stand-in)"
+            )
+        return Authority(f"https://{netloc}", loopback=f"http://{netloc}", explicit=True)
+    return Authority(f"https://{netloc}", explicit=True)
+
+
+class LoginHttp:
+    """The http_client MSAL is given: requests with a timeout; a loopback stand-in over http.
+
+    For Authority(loopback=...) every URL on the https placeholder host goes to the loopback
+    root over plain http, and any other host is refused (nothing leaves the machine).
+    """
+
+    def __init__(self, authority: Authority, timeout: float = LOGIN_TIMEOUT_S) -> None:
+        self._session = requests.Session()
+        self._timeout = timeout
+        self._placeholder = authority.root if authority.loopback else None
+        self._loopback = authority.loopback
+        if authority.loopback:
+            self._session.trust_env = False  # no proxy from the environment for loopback
+
+    def _url(self, url: str) -> str:
+        if self._placeholder is None or self._loopback is None:
+            return url
+        if url == self._placeholder or url.startswith(self._placeholder + "/"):
+            return self._loopback + url[len(self._placeholder) :]
+        raise requests.ConnectionError(
+            f"refused to send a login request to {urlsplit(url).netloc}: PC_AUTHORITY allows "
+            f"only {self._loopback}"
+        )
+
+    def get(self, url: str, params: Any = None, headers: Any = None, **kwargs: Any) -> Any:
+        """GET, as requests does."""
+        kwargs.setdefault("timeout", self._timeout)
+        return self._session.get(self._url(url), params=params, headers=headers, **kwargs)
+
+    def post(
+        self, url: str, params: Any = None, data: Any = None, headers: Any = None, **kwargs: Any
+    ) -> Any:
+        """POST, as requests does."""
+        kwargs.setdefault("timeout", self._timeout)
+        return self._session.post(
+            self._url(url), params=params, data=data, headers=headers, **kwargs
+        )
+
+    def close(self) -> None:
+        """Close the connections."""
+        self._session.close()
+
+
+def grant_of(result: Mapping[str, Any] | None) -> Grant:
+    """The Grant in an MSAL result, or SignInError with the server's reason and what to check."""
+    if result and result.get("access_token"):
+        return Grant(str(result["access_token"]), float(result.get("expires_in") or 3600))
+    if not result:
+        raise SignInError("no token came back, and there was no error either")
+    error = str(result.get("error") or "unknown_error")
+    # Entra's descriptions end with trace and correlation ids on further lines: keep the first.
+    description = str(result.get("error_description") or "").strip().splitlines()
+    detail = f" ({description[0]})" if description else ""
+    hint = f"; {_HINTS[error]}" if error in _HINTS else ""
+    raise SignInError(f"the login server answered {error}{detail}{hint}")
+
+
+def call_msal(authority: Authority, step: Callable[[], Grant]) -> Grant:
+    """Run one MSAL step, turning network and authority errors into SignInError."""
+    try:
+        return step()
+    except requests.RequestException as exc:
+        raise SignInError(
+            f"could not reach the login server {authority.loopback or authority.root} "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
+    except ValueError as exc:  # MSAL: the authority's OpenID configuration could not be had
+        raise SignInError(f"the login server {authority.root} is not usable: {exc}") from None
+
+
+def msal_options(authority: Authority) -> dict[str, Any]:
+    """Keyword arguments every MSAL application of pcbatch gets (http client, discovery, PII)."""
+    msal_log = logging.getLogger("msal")
+    if msal_log.level == logging.NOTSET:
+        msal_log.setLevel(logging.WARNING)
+    options: dict[str, Any] = {
+        "http_client": LoginHttp(authority),
+        "enable_pii_log": False,
+        "token_cache": msal.TokenCache(),
+    }
+    if authority.explicit:
+        options["instance_discovery"] = False
+    return options
+
+
+def forget_access_tokens(cache: msal.TokenCache) -> None:
+    """Drop every access token from an MSAL cache, so the next acquire asks the server."""
+    kind = msal.TokenCache.CredentialType.ACCESS_TOKEN
+    for item in list(cache.search(kind)):
+        cache.remove_at(item)
+
+
+class AppOnly:
+    """Fetches app-only tokens (client credentials) with a secret or a certificate."""
+
+    def __init__(
+        self, authority: Authority, tenant: str, client_id: str, credential: object, what: str
+    ) -> None:
+        self._authority = authority
+        self._tenant = tenant
+        self._client_id = client_id
+        self._credential = credential
+        self.what = what
+        self._app: msal.ConfidentialClientApplication | None = None
+
+    def __call__(self) -> Grant:
+        return call_msal(self._authority, self._fetch)
+
+    def _fetch(self) -> Grant:
+        if self._app is None:
+            self._app = msal.ConfidentialClientApplication(
+                self._client_id,
+                client_credential=self._credential,
+                authority=self._authority.url(self._tenant),
+                **msal_options(self._authority),
+            )
+        forget_access_tokens(self._app.token_cache)
+        return grant_of(self._app.acquire_token_for_client([SCOPE_APP]))
+
+    def __repr__(self) -> str:
+        return f"AppOnly({self.what})"
+
+
+class AppUser:
+    """Fetches app+user tokens with a refresh token (public client, or confidential with one)."""
+
+    def __init__(
+        self,
+        authority: Authority,
+        tenant: str,
+        client_id: str,
+        refresh_token: str,
+        credential: object | None,
+        what: str,
+    ) -> None:
+        self._authority = authority
+        self._tenant = tenant
+        self._client_id = client_id
+        self._refresh_token = refresh_token
+        self._credential = credential
+        self.what = what
+        self._app: msal.ClientApplication | None = None
+
+    def __call__(self) -> Grant:
+        return call_msal(self._authority, self._fetch)
+
+    def _fetch(self) -> Grant:
+        if self._app is None:
+            options = msal_options(self._authority)
+            url = self._authority.url(self._tenant)
+            if self._credential is None:
+                self._app = msal.PublicClientApplication(self._client_id, authority=url, **options)
+            else:
+                self._app = msal.ConfidentialClientApplication(
+                    self._client_id, client_credential=self._credential, authority=url, **options
+                )
+        result = self._app.acquire_token_by_refresh_token(self._refresh_token, [SCOPE_USER])
+        grant = grant_of(result)
+        # Entra answers a new refresh token with each use: carry on with the newest one.
+        self._refresh_token = str(result.get("refresh_token") or self._refresh_token)
+        return grant
+
+    def __repr__(self) -> str:
+        return f"AppUser({self.what})"
+
+
+def certificate_credential(path_text: str, password: str | None) -> dict[str, str]:
+    """MSAL's certificate credential from a PEM file holding a certificate and its private key.
+
+    Raises ConfigError naming the file and what is wrong with it (never the key).
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    path = Path(path_text).expanduser()
+    where = f"PC_CLIENT_CERTIFICATE_PATH {path}"
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read it ({exc.strerror or exc})") from None
+    try:
+        certificate = x509.load_pem_x509_certificate(data)
+    except ValueError:
+        raise ConfigError(
+            f"{where} holds no PEM certificate (-----BEGIN CERTIFICATE-----); from a .pfx: "
+            "openssl pkcs12 -in app.pfx -out app.pem -nodes"
+        ) from None
+    match = _PRIVATE_KEY.search(data)
+    if match is None:
+        raise ConfigError(
+            f"{where} holds no private key (-----BEGIN PRIVATE KEY-----): the file must hold "
+            "the certificate and its private key"
+        )
+    try:
+        key = serialization.load_pem_private_key(
+            match.group(0), password.encode() if password else None
+        )
+    except TypeError:  # encrypted without a password, or a password for a plain key
+        state = "is encrypted: set" if not password else "is not encrypted: unset"
+        raise ConfigError(f"the private key in {where} {state} {CERT_PASSWORD}") from None
+    except ValueError:
+        raise ConfigError(
+            f"the private key in {where} cannot be read (is {CERT_PASSWORD} right?)"
+        ) from None
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    if key.public_key().public_bytes(*spki) != certificate.public_key().public_bytes(*spki):
+        raise ConfigError(f"the private key in {where} does not belong to its certificate")
+    if certificate.not_valid_after_utc <= datetime.now(UTC):
+        raise ConfigError(
+            f"the certificate in {where} expired on {certificate.not_valid_after_utc:%Y-%m-%d}"
+        )
+    credential = {
+        "private_key": match.group(0).decode("ascii"),
+        # x5t: the SHA-1 thumbprint, as Entra's app registration lists the certificate.
+        "thumbprint": certificate.fingerprint(hashes.SHA1()).hex().upper(),
+    }
+    if password:
+        credential["passphrase"] = password
+    return credential
+
+
+def app_provider(env: Mapping[str, str], cloud: str) -> RenewingToken:
+    """The provider for the app-only or app+user set in `env` (batch.auth says which is used).
+
+    Nothing is sent yet; a certificate file is read and checked now.
+    """
+    tenant = env.get("PC_TENANT_ID", "").strip()
+    client_id = env.get("PC_CLIENT_ID", "").strip()
+    secret = env.get("PC_CLIENT_SECRET", "").strip()
+    certificate = env.get("PC_CLIENT_CERTIFICATE_PATH", "").strip()
+    if secret and certificate:
+        raise ConfigError(
+            "both PC_CLIENT_SECRET and PC_CLIENT_CERTIFICATE_PATH are set: set only one"
+        )
+    authority = resolve_authority(env, cloud)
+    credential: object | None = None
+    variable = ""
+    if secret:
+        credential, variable = secret, "PC_CLIENT_SECRET"
+    elif certificate:
+        password = env.get(CERT_PASSWORD) or None
+        credential = certificate_credential(certificate, password)
+        variable = "PC_CLIENT_CERTIFICATE_PATH"
+    where = f"tenant {tenant}, client id {client_id}, at {authority.loopback or authority.root}"
+    refresh_token = env.get("PC_REFRESH_TOKEN", "").strip()
+    if refresh_token:
+        names = "PC_REFRESH_TOKEN" + (f" + {variable}" if variable else "")
+        what = f"app+user credentials ({names}; {where})"
+        fetch: Callable[[], Grant] = AppUser(
+            authority, tenant, client_id, refresh_token, credential, what
+        )
+    else:
+        what = f"app-only credentials ({variable}; {where})"
+        fetch = AppOnly(authority, tenant, client_id, credential, what)
+    return RenewingToken(fetch, what)

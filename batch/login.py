@@ -1,0 +1,237 @@
+"""`pcbatch login` / `logout`: a person's device-code sign-in, kept in a token cache file.
+
+The file is `$XDG_CONFIG_HOME/pcbatch/token_cache.json`, else `~/.config/pcbatch/token_cache.json`
+(`%APPDATA%\\pcbatch\\token_cache.json` on Windows). It holds a refresh token, which stays good
+for weeks, so: its folder is made 0700, the file is written 0600 under a temporary name and then
+renamed, and a file that someone else owns or may read is refused, never used (as ssh does).
+
+Its JSON: `{"version": 1, "client_id", "tenant", "cloud", "authority" ($PC_AUTHORITY at sign-in,
+or null for the cloud's), "username", "msal": <MSAL's SerializableTokenCache text>}`.
+
+A run that finds no credential variable uses it (cached_provider): each renewal is MSAL's
+`acquire_token_silent(force_refresh=True)` with the refresh token, under the same rules as every
+provider (auth.RenewingToken); the file is written again whenever MSAL rotates the refresh token.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import msal
+
+from batch.auth import Grant, RenewingToken, SignInError
+from batch.auth_msal import SCOPE_USER, Authority, call_msal, grant_of, msal_options
+from batch.auth_msal import resolve_authority as _resolve
+from batch.errors import AuthFailed, ConfigError
+
+CACHE_NAME = "token_cache.json"
+VERSION = 1
+
+
+def config_dir(env: Mapping[str, str]) -> Path:
+    """pcbatch's folder in the user's config dir: $XDG_CONFIG_HOME/pcbatch or ~/.config/pcbatch."""
+    xdg = env.get("XDG_CONFIG_HOME", "").strip()
+    if xdg and os.path.isabs(xdg):
+        return Path(xdg) / "pcbatch"
+    if os.name == "nt" and env.get("APPDATA"):
+        return Path(env["APPDATA"]) / "pcbatch"
+    home = env.get("HOME") or str(Path.home())
+    return Path(home) / ".config" / "pcbatch"
+
+
+def cache_path(env: Mapping[str, str]) -> Path:
+    """Where `pcbatch login` keeps the token cache."""
+    return config_dir(env) / CACHE_NAME
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """Who signed in, where: what a later run needs besides MSAL's cache (nothing secret)."""
+
+    client_id: str
+    tenant: str
+    cloud: str
+    authority: str | None  # $PC_AUTHORITY at sign-in; None: the cloud's login host
+    username: str | None
+
+    def resolve(self) -> Authority:
+        """The Authority the refresh token was issued by."""
+        return _resolve({"PC_AUTHORITY": self.authority} if self.authority else {}, self.cloud)
+
+
+def read_cache(path: Path) -> tuple[Login, str] | None:
+    """(Login, MSAL cache text) from the file; None when there is none.
+
+    Raises ConfigError for a file others may read or own, or one that cannot be used.
+    """
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(f"the token cache {path} cannot be read ({exc.strerror})") from None
+    if os.name == "posix" and (stat.st_mode & 0o077 or stat.st_uid != os.getuid()):
+        raise ConfigError(
+            f"the token cache {path} may be read by others (mode {stat.st_mode & 0o777:o}, owner "
+            f"uid {stat.st_uid}) and holds a refresh token: it is not used. Remove it with "
+            "`pcbatch logout` and sign in again with `pcbatch login`"
+        )
+    damaged = (
+        f"the token cache {path} is damaged or from another version of pcbatch: remove it "
+        "with `pcbatch logout` and sign in again with `pcbatch login`"
+    )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        login = Login(
+            **{key: data[key] for key in ("client_id", "tenant", "cloud", "authority", "username")}
+        )
+        state = data["msal"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ConfigError(damaged) from None
+    if data.get("version") != VERSION or not isinstance(state, str):
+        raise ConfigError(damaged)
+    return login, state
+
+
+def write_cache(path: Path, login: Login, state: str) -> None:
+    """Write the file atomically, readable by its owner only (folder 0700, file 0600)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if os.name == "posix":
+        os.chmod(path.parent, 0o700)  # our own folder: tighten it if it was made looser
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.unlink(missing_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    with os.fdopen(os.open(temporary, flags, 0o600), "w", encoding="utf-8") as file:
+        json.dump({"version": VERSION, **asdict(login), "msal": state}, file)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
+
+
+def sign_in(
+    env: Mapping[str, str],
+    *,
+    cloud: str,
+    tenant: str,
+    client_id: str,
+    show: Callable[[str], None],
+) -> tuple[Login, Path]:
+    """Device-code sign-in for a person; stores the token cache. Returns who and where.
+
+    show: called once with the text a person needs (the verification URL and the code).
+    Blocks until the person signs in, the code expires (about 15 min), or Ctrl-C.
+    Raises AuthFailed when the sign-in is refused or expires, ConfigError for bad options.
+    """
+    authority = _resolve(env, cloud)
+    login = Login(client_id, tenant, cloud, env.get("PC_AUTHORITY", "").strip() or None, None)
+    cache = msal.SerializableTokenCache()
+    apps: list[msal.PublicClientApplication] = []
+
+    def step() -> Grant:
+        options = {**msal_options(authority), "token_cache": cache}
+        app = msal.PublicClientApplication(client_id, authority=authority.url(tenant), **options)
+        apps.append(app)
+        flow = app.initiate_device_flow(scopes=[SCOPE_USER])
+        if "user_code" not in flow:
+            grant_of(flow)  # raises SignInError with the server's reason
+        show(
+            flow.get("message")
+            or f"To sign in, open {flow['verification_uri']} and enter the code "
+            f"{flow['user_code']}."
+        )
+        return grant_of(app.acquire_token_by_device_flow(flow))
+
+    try:
+        call_msal(authority, step)
+    except SignInError as exc:
+        raise AuthFailed(f"sign-in failed: {exc}") from None
+    accounts = apps[-1].get_accounts() if apps else []
+    username = (accounts[0].get("username") or None) if accounts else None
+    login = Login(client_id, tenant, cloud, login.authority, username)
+    path = cache_path(env)
+    write_cache(path, login, cache.serialize())
+    return login, path
+
+
+def sign_out(env: Mapping[str, str]) -> Path | None:
+    """Remove the token cache; its path, or None when there was none."""
+    path = cache_path(env)
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return None
+    return path
+
+
+class CachedLogin:
+    """Fetches app+user tokens with the refresh token in the cache file, and keeps it current."""
+
+    def __init__(self, path: Path, login: Login, state: str, what: str) -> None:
+        self._path = path
+        self._login = login
+        self._authority = login.resolve()
+        self._cache = msal.SerializableTokenCache()
+        self._cache.deserialize(state)
+        self.what = what
+        self._app: msal.PublicClientApplication | None = None
+
+    def __call__(self) -> Grant:
+        return call_msal(self._authority, self._fetch)
+
+    def _fetch(self) -> Grant:
+        login = self._login
+        if self._app is None:
+            options = {**msal_options(self._authority), "token_cache": self._cache}
+            self._app = msal.PublicClientApplication(
+                login.client_id, authority=self._authority.url(login.tenant), **options
+            )
+        app = self._app
+        accounts = app.get_accounts(username=login.username) if login.username else []
+        accounts = accounts or app.get_accounts()
+        result = None
+        if accounts:
+            result = app.acquire_token_silent_with_error(
+                [SCOPE_USER], account=accounts[0], force_refresh=True
+            )
+        if result is None:
+            raise SignInError(
+                f"the token cache {self._path} holds no usable sign-in: sign in again with "
+                "`pcbatch login`"
+            )
+        grant = grant_of(result)
+        if self._cache.has_state_changed:  # a new refresh token: keep it for the next run
+            write_cache(self._path, login, self._cache.serialize())
+        return grant
+
+    def __repr__(self) -> str:
+        return f"CachedLogin({self.what})"
+
+
+def cached_provider(env: Mapping[str, str], cloud: str) -> RenewingToken | None:
+    """The provider over the `pcbatch login` cache, or None when there is no cache file.
+
+    Raises ConfigError when the cache is unusable, or was made for another cloud or authority.
+    """
+    path = cache_path(env)
+    loaded = read_cache(path)
+    if loaded is None:
+        return None
+    login, state = loaded
+    if login.cloud != cloud:
+        raise ConfigError(
+            f"`pcbatch login` signed in to the {login.cloud} cloud, and this run is for {cloud}: "
+            f"run `pcbatch login --cloud {cloud}`, or run with --cloud {login.cloud}"
+        )
+    given = env.get("PC_AUTHORITY", "").strip() or None
+    if given is not None and given != login.authority:
+        raise ConfigError(
+            f"`pcbatch login` signed in at {login.authority or 'the cloud login host'}, and "
+            f"PC_AUTHORITY is {given}: sign in again with `pcbatch login` under this PC_AUTHORITY"
+        )
+    who = login.username or "the signed-in user"
+    what = f"the `pcbatch login` token cache of {who} (tenant {login.tenant}, {path})"
+    return RenewingToken(CachedLogin(path, login, state, what), what)
