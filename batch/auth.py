@@ -21,6 +21,12 @@ Rules every provider keeps:
   has renewed already (the current token differs from `rejected`) it returns the current token
   without a new request, so 32 workers meeting one expiry cause one renewal, not 32.
 - A token never appears in a repr, a log line or an exception message.
+
+RenewingToken (every signed-in flow) renews a token min(5 min, 20% of its lifetime) before it
+expires, with one fetch that all callers share; they go on with the current token meanwhile
+and wait only in the last half of that margin. A failed renewal keeps a token that is still
+valid (and tries again within RETRY_S); otherwise the first failure is a ConfigError (exit 2:
+nothing was sent with it yet) and a later one AuthFailed (exit 3).
 """
 
 from __future__ import annotations
@@ -128,13 +134,21 @@ class RenewingToken:
         self._token: str | None = None
         self._expires_at = 0.0
         self._renew_at = 0.0
-        self._failure: AuthFailed | ConfigError | None = None
+        self._failure: AuthFailed | None = None
         self._inflight: asyncio.Future[str] | None = None
 
     async def token(self) -> str:
-        """The current token; renewed first when it is due (early, see renew_at)."""
+        """The current token; a due one is renewed behind the callers' backs while it is good.
+
+        Callers wait for a renewal only before the first token, or when less than half of the
+        early margin is left (see renew_at): a slow login server does not stall the workers.
+        """
         token = self._token
-        if token is not None and self._clock() < self._renew_at:
+        now = self._clock()
+        if token is not None and now < self._renew_at:
+            return token
+        if token is not None and now < (self._renew_at + self._expires_at) / 2:
+            self._start()
             return token
         return await self._shared()
 
@@ -152,9 +166,16 @@ class RenewingToken:
 
     async def _shared(self) -> str:
         # Callers that arrive while a fetch runs wait for it and share its token or its error.
+        return await asyncio.shield(self._start())
+
+    def _start(self) -> asyncio.Future[str]:
+        """The fetch in flight, started now if there is none."""
         if self._inflight is None:
-            self._inflight = asyncio.ensure_future(self._renewed())
-        return await asyncio.shield(self._inflight)
+            task = asyncio.ensure_future(self._renewed())
+            # A renewal nobody waits for may fail: the next caller meets its error anyway.
+            task.add_done_callback(lambda done: done.cancelled() or done.exception())
+            self._inflight = task
+        return self._inflight
 
     async def _renewed(self) -> str:
         try:

@@ -16,6 +16,7 @@ provider (auth.RenewingToken); the file is written again whenever MSAL rotates t
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -27,6 +28,8 @@ from batch.auth import Grant, RenewingToken, SignInError
 from batch.auth_msal import SCOPE_USER, Authority, call_msal, grant_of, msal_options
 from batch.auth_msal import resolve_authority as _resolve
 from batch.errors import AuthFailed, ConfigError
+
+log = logging.getLogger(__name__)
 
 CACHE_NAME = "token_cache.json"
 VERSION = 1
@@ -153,7 +156,13 @@ def sign_in(
     username = (accounts[0].get("username") or None) if accounts else None
     login = Login(client_id, tenant, cloud, login.authority, username)
     path = cache_path(env)
-    write_cache(path, login, cache.serialize())
+    try:
+        write_cache(path, login, cache.serialize())
+    except OSError as exc:
+        raise ConfigError(
+            f"signed in, but the token cache {path} cannot be written ({exc.strerror or exc}): "
+            "set XDG_CONFIG_HOME to a folder of yours and run `pcbatch login` again"
+        ) from None
     return login, path
 
 
@@ -204,7 +213,15 @@ class CachedLogin:
             )
         grant = grant_of(result)
         if self._cache.has_state_changed:  # a new refresh token: keep it for the next run
-            write_cache(self._path, login, self._cache.serialize())
+            try:
+                write_cache(self._path, login, self._cache.serialize())
+            except OSError as exc:  # the token in hand is good: this run goes on regardless
+                log.warning(
+                    "could not save the renewed token cache %s (%s); a later run may need "
+                    "`pcbatch login` again",
+                    self._path,
+                    exc.strerror or exc,
+                )
         return grant
 
     def __repr__(self) -> str:
@@ -227,7 +244,7 @@ def cached_provider(env: Mapping[str, str], cloud: str) -> RenewingToken | None:
             f"run `pcbatch login --cloud {cloud}`, or run with --cloud {login.cloud}"
         )
     given = env.get("PC_AUTHORITY", "").strip() or None
-    if given is not None and given != login.authority:
+    if given is not None and _resolve(env, cloud) != login.resolve():
         raise ConfigError(
             f"`pcbatch login` signed in at {login.authority or 'the cloud login host'}, and "
             f"PC_AUTHORITY is {given}: sign in again with `pcbatch login` under this PC_AUTHORITY"

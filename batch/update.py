@@ -211,7 +211,9 @@ class _Customer:
                 f"Partner Center refused the credentials again after renewing them (401 on "
                 f"row {self.row.row}, customer {self.row.customer_id}: {_describe(reply)}); "
                 "check that the token is valid, not expired, and issued for "
-                "https://api.partnercenter.microsoft.com",
+                "https://api.partnercenter.microsoft.com, that the app is registered in Partner "
+                "Center (Account settings > App management) and its Partner Center API "
+                "permission has admin consent, and that the user has the Admin agent role",
                 outcome,
             )
         if reply.status == 403 and not self.ctx.any_success:
@@ -220,7 +222,8 @@ class _Customer:
                 f"Partner Center answered 403 Forbidden before any call of this run succeeded "
                 f"(row {self.row.row}: {_describe(reply)}); the app or user lacks Partner Center "
                 "permissions: check the app registration's Partner Center API permission and "
-                "the user's Partner Center role (e.g. Admin agent)",
+                "its admin consent, the app's registration in Partner Center (App management), "
+                "and the user's Partner Center role (e.g. Admin agent)",
                 outcome,
             )
         message = _describe(reply)

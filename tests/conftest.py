@@ -30,6 +30,24 @@ def _config(config: SimConfig | None, changes: Mapping[str, object]) -> SimConfi
     return dataclasses.replace(config or DEFAULT, **changes)
 
 
+@pytest.fixture(autouse=True)
+def _isolated_user_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    """No test sees the developer's own `pcbatch login` cache or PC_* credentials."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
+    for name in (
+        "PC_ACCESS_TOKEN",
+        "PC_TENANT_ID",
+        "PC_CLIENT_ID",
+        "PC_CLIENT_SECRET",
+        "PC_CLIENT_CERTIFICATE_PATH",
+        "PC_CLIENT_CERTIFICATE_PASSWORD",
+        "PC_REFRESH_TOKEN",
+        "PC_AUTHORITY",
+        "PC_BASE_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:
     async with run_simulator(dataclasses.replace(DEFAULT)) as server:

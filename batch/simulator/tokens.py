@@ -15,6 +15,12 @@ Answers are Entra's shapes: `{token_type, access_token, expires_in, ext_expires_
 `{"error", "error_description": "AADSTS...", "error_codes"}` with 400 (401 for invalid_client).
 Tokens are JWT-shaped but opaque: the server knows them by value, so they cannot be forged, and
 they expire `token_lifetime_s` after issue on the server's clock. No secret is ever logged.
+
+For tests of a client's sign-in (`sim.tokens`): `issued_access_tokens()` / `issued_refresh_tokens()`
+list what was handed out (to grep outputs for leaks); `revoke_all()` makes every token issued so far
+answer 401 (a rotated secret), `access_withdrawn = True` every token, new ones too (the app lost its
+Partner Center access); `trust_certificate(pem)` makes client assertions need an RS256 signature by
+that certificate (see assertions.py).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from batch.simulator.assertions import TrustedCertificates
 from batch.simulator.config import LoggedRequest
 from batch.simulator.rules import Refusal
 
@@ -63,7 +70,16 @@ def jwt_claims(token: str) -> dict[str, object]:
 class TokenIssuer:
     """Issues and checks access tokens, refresh tokens and device codes; clock injectable."""
 
-    __slots__ = ("_access", "_clock", "_device", "_refresh", "_wall")
+    __slots__ = (
+        "_access",
+        "_certificates",
+        "_clock",
+        "_device",
+        "_refresh",
+        "_revoked",
+        "_wall",
+        "access_withdrawn",
+    )
 
     def __init__(
         self, clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time
@@ -73,6 +89,9 @@ class TokenIssuer:
         self._access: dict[str, tuple[str, float]] = {}  # token -> (partner, expires at)
         self._refresh: set[str] = set()
         self._device: dict[str, int] = {}  # device code -> polls so far
+        self._revoked: set[str] = set()
+        self._certificates = TrustedCertificates()
+        self.access_withdrawn = False  # True: every bearer token is refused (401)
 
     def issue(self, partner: str, client_id: str, lifetime_s: float) -> str:
         """A new access token for the partner (tenant id), valid for lifetime_s seconds."""
@@ -104,7 +123,29 @@ class TokenIssuer:
         partner, expires_at = grant
         if self._clock() >= expires_at:
             raise Refusal(401, 400, "Access denied: the bearer token has expired.")
+        if self.access_withdrawn or token.strip() in self._revoked:
+            raise Refusal(401, 400, "Access denied: the bearer token has been revoked.")
         return partner
+
+    def issued_access_tokens(self) -> tuple[str, ...]:
+        """Every access token issued so far, oldest first."""
+        return tuple(self._access)
+
+    def issued_refresh_tokens(self) -> tuple[str, ...]:
+        """Every refresh token issued so far (not the configured one)."""
+        return tuple(self._refresh)
+
+    def revoke_all(self) -> None:
+        """Refuse every access token issued so far (401); tokens issued later work."""
+        self._revoked.update(self._access)
+
+    def trust_certificate(self, pem: bytes) -> None:
+        """From now on a client assertion must be signed (RS256) by a trusted certificate."""
+        self._certificates.add(pem)
+
+    def assertion_signed(self, assertion: str) -> bool:
+        """True when no certificate is trusted, or the JWT is unexpired and signed by one."""
+        return not self._certificates or self._certificates.verify(assertion, self._wall())
 
     def new_refresh_token(self) -> str:
         """A refresh token this server will accept from now on."""
@@ -285,7 +326,9 @@ class OAuthEndpoints:
         assertion = form.get("client_assertion")
         if isinstance(assertion, str):
             claims = jwt_claims(assertion)
-            if claims.get("iss") == claims.get("sub") == client_id:
+            if claims.get("iss") == claims.get("sub") == client_id and (
+                self.sim.tokens.assertion_signed(assertion)
+            ):
                 return client_id
         return None
 

@@ -1,0 +1,113 @@
+"""Whole runs signed in with app credentials: tokens that expire, get revoked, or stop working.
+
+Each test runs `run_job` against the stand-in, whose token endpoint issues the tokens, and
+counts the token requests in its log.
+"""
+
+import asyncio
+import csv
+
+import pytest
+
+from batch.errors import ConfigError
+from batch.options import RunOptions
+from batch.run import run_job
+
+
+def sheet(tmp_path, ids):
+    path = tmp_path / "in.csv"
+    lines = ["Customer ID,City"] + [f"{cid},Newtown {i}" for i, cid in enumerate(ids)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def app_env(sim):
+    config = sim.config
+    return {
+        "PC_TENANT_ID": config.tenant_id,
+        "PC_CLIENT_ID": config.client_id,
+        "PC_CLIENT_SECRET": config.client_secret,
+        "PC_AUTHORITY": sim.base_url,
+    }
+
+
+def options(sim, tmp_path, **changes):
+    values = {
+        "input": sheet(tmp_path, sim.store.ids()),
+        "base_url": sim.base_url,
+        "out": tmp_path / "out",
+        "concurrency": 4,
+        "rate": 20.0,
+        "timeout": 5.0,
+        **changes,
+    }
+    return RunOptions(**values)
+
+
+def token_requests(sim):
+    return [e for e in sim.log if e.method == "POST" and e.path.endswith("/token")]
+
+
+def rest(sim):
+    return [e for e in sim.log if e.path.startswith("/v1/")]
+
+
+def statuses(out):
+    with (out / "results.csv").open(encoding="utf-8-sig", newline="") as f:
+        return [row["status"] for row in csv.DictReader(f)]
+
+
+async def after_requests(sim, n, act):
+    """Call act() once the stand-in has answered n REST requests."""
+    while len(rest(sim)) < n:
+        await asyncio.sleep(0.005)
+    act()
+
+
+async def test_tokens_that_expire_every_second_are_renewed_and_every_row_lands(make_sim, tmp_path):
+    sim = await make_sim(customers=12, token_lifetime_s=1.0)
+    result = await run_job(options(sim, tmp_path, rate=10.0), app_env(sim))  # about 2.4 s
+    assert result.exit_code == 0
+    assert statuses(tmp_path / "out") == ["updated"] * 12
+    assert len(token_requests(sim)) >= 2
+
+
+async def test_tokens_revoked_mid_run_are_renewed_once_and_the_run_carries_on(make_sim, tmp_path):
+    sim = await make_sim(customers=12)
+    watcher = asyncio.create_task(after_requests(sim, 6, sim.tokens.revoke_all))
+    result = await run_job(options(sim, tmp_path), app_env(sim))
+    await watcher
+    assert result.exit_code == 0
+    assert statuses(tmp_path / "out") == ["updated"] * 12
+    assert any(e.status == 401 for e in rest(sim))
+    assert len(token_requests(sim)) == 2  # the first token, and one renewal for every worker
+
+
+async def test_a_401_after_renewal_aborts_the_run_with_exit_3_and_a_complete_report(
+    make_sim, tmp_path
+):
+    sim = await make_sim(customers=12)
+
+    def withdraw():
+        sim.tokens.access_withdrawn = True
+
+    watcher = asyncio.create_task(after_requests(sim, 4, withdraw))
+    result = await run_job(options(sim, tmp_path, concurrency=1, rate=10.0), app_env(sim))
+    await watcher
+    assert result.exit_code == 3
+    assert "refused the credentials again after renewing them" in str(result.stopped)
+    found = statuses(tmp_path / "out")
+    assert found.count("updated") == 2 and found.count("rejected") == 1
+    assert found.count("skipped") == 9
+    assert len(token_requests(sim)) == 2
+
+
+async def test_refused_app_credentials_stop_the_run_before_its_journal(make_sim, tmp_path):
+    sim = await make_sim(customers=3)
+    env = {**app_env(sim), "PC_CLIENT_SECRET": "not-the-secret"}
+    with pytest.raises(ConfigError, match="invalid_client") as caught:
+        await run_job(options(sim, tmp_path), env)
+    assert ConfigError.exit_code == 2
+    assert "not-the-secret" not in str(caught.value)
+    assert not (tmp_path / "out").exists()
+    assert rest(sim) == []
