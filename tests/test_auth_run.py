@@ -111,3 +111,29 @@ async def test_refused_app_credentials_stop_the_run_before_its_journal(make_sim,
     assert "not-the-secret" not in str(caught.value)
     assert not (tmp_path / "out").exists()
     assert rest(sim) == []
+
+
+async def test_a_403_on_the_first_customers_aborts_with_exit_3_and_no_update(make_sim, tmp_path):
+    sim = await make_sim(customers=30, forbidden=True)
+    result = await run_job(options(sim, tmp_path, concurrency=2), app_env(sim))
+    assert result.exit_code == 3
+    assert "lacks Partner Center permissions" in str(result.stopped)
+    found = statuses(tmp_path / "out")
+    assert len(found) == 30 and set(found) == {"rejected", "skipped"}
+    assert found.count("skipped") >= 27  # stopped at once, not one failure per row
+    assert not any(e.method == "PUT" for e in rest(sim))
+
+
+async def test_a_403_after_the_run_has_succeeded_refuses_only_that_customer(make_sim, tmp_path):
+    sim = await make_sim(customers=6)
+
+    def forbid():
+        sim.config.forbidden = True
+
+    watcher = asyncio.create_task(after_requests(sim, 4, forbid))
+    result = await run_job(options(sim, tmp_path, concurrency=1, rate=20.0), app_env(sim))
+    await watcher
+    assert result.exit_code == 1
+    found = statuses(tmp_path / "out")
+    assert found[:2] == ["updated", "updated"]
+    assert found[2:] == ["rejected"] * 4

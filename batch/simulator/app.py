@@ -1,7 +1,8 @@
 """The aiohttp.web application: Partner Center's REST routes, then the login routes.
 
 A REST request goes through these steps, in this order, and the first that answers ends it:
-1. Authorization: a bearer token this server issued and that has not expired, else 401.
+1. Authorization: a bearer token this server issued and that has not expired, else 401;
+   with `forbidden` on, 403 code 900150 (the token is good, its rights are not).
 2. Throttling: the partner's bucket and the (partner, customer) bucket, else 429 with
    `Retry-After: N` and the non-standard body `{"statusCode": 429, "message": ...}`.
 3. Faults (faults.py): latency, then drop_before, hang or a 5xx.
@@ -52,6 +53,9 @@ _REASONS = {
     503: "Service Unavailable",
     504: "Gateway Timeout",
 }
+
+
+_FORBIDDEN = "The supplied role does not have the rights to perform the requested operation"
 
 
 def error_body(code: int, description: str) -> bytes:
@@ -126,6 +130,8 @@ class Rest:
                 return self._answer(
                     call, refusal.status, error_body(refusal.code, refusal.description), out
                 )
+            if config.forbidden:
+                return self._answer(call, 403, error_body(900150, _FORBIDDEN), out)
             wait = sim.buckets.take(
                 sim.clock(),
                 partner,

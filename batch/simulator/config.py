@@ -65,6 +65,7 @@ class SimConfig:
     tenant_id: str = DEFAULT_TENANT_ID
     refresh_token: str = DEFAULT_REFRESH_TOKEN
     bom: bool = True  # prefix every JSON body with a UTF-8 byte-order mark
+    forbidden: bool = False  # every REST call 403, code 900150: the app lacks PC permissions
 
     def check(self) -> None:
         """Raise ConfigError naming every setting that is out of range."""
@@ -132,6 +133,8 @@ HELP: dict[str, str] = {
     "tenant_id": "Partner tenant id: the token endpoint's tenant.",
     "refresh_token": "Refresh token the token endpoint accepts (from $PCSIM_REFRESH_TOKEN only).",
     "bom": "Start every JSON body with a UTF-8 byte-order mark, as Partner Center does.",
+    "forbidden": "Answer every REST call 403 with code 900150, as Partner Center does when the "
+    "app or user lacks Partner Center permissions (valid token, wrong rights).",
 }
 
 
