@@ -184,9 +184,9 @@ def _setup_logging(log_format: str, level: int, console: Console | None) -> None
 
 
 async def _run_watched(
-    options: RunOptions, env: dict[str, str], console: Console | None
+    options: RunOptions, env: dict[str, str], console: Console | None, *, force: bool = False
 ) -> RunResult:
-    """run_job with a rich progress bar on `console` (None: no bar)."""
+    """run_job with a rich progress bar on `console` (None: no bar); force: --force."""
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
     from rich.progress import Progress as Bar
 
@@ -194,7 +194,7 @@ async def _run_watched(
     from batch.run import run_job
 
     if console is None:
-        return await run_job(options, env)
+        return await run_job(options, env, force=force)
     bar = Bar(
         TextColumn("rows"),
         BarColumn(),
@@ -220,7 +220,7 @@ async def _run_watched(
         bar.update(task, total=rows)
 
     with bar:
-        return await run_job(options, env, on_progress=show, on_started=started)
+        return await run_job(options, env, on_progress=show, on_started=started, force=force)
 
 
 def _print_summary(result: RunResult) -> None:
@@ -247,8 +247,8 @@ def _print_summary(result: RunResult) -> None:
     console.print(f"report: {result.out_dir}", markup=False, highlight=False, soft_wrap=True)
 
 
-def _go(options: RunOptions, env: dict[str, str]) -> RunResult:
-    """Set up logging and the progress bar as the options say, then run."""
+def _go(options: RunOptions, env: dict[str, str], *, force: bool = False) -> RunResult:
+    """Set up logging and the progress bar as the options say, then run (force: --force)."""
     from rich.console import Console
 
     watching = not (options.quiet or options.no_progress) and sys.stderr.isatty()
@@ -256,7 +256,7 @@ def _go(options: RunOptions, env: dict[str, str]) -> RunResult:
     # A person watching the bar sees progress there; the log then shows only what went wrong.
     level = logging.WARNING if options.quiet or watching else logging.INFO
     _setup_logging(options.log_format, level, console)
-    return asyncio.run(_run_watched(options, env, console))
+    return asyncio.run(_run_watched(options, env, console, force=force))
 
 
 @cli.command("run")
@@ -344,9 +344,16 @@ def _go(options: RunOptions, env: dict[str, str]) -> RunResult:
     help="A cell holding this text clears the field.",
 )
 @click.option(
-    "--resume",
+    "--resume/--no-resume",
+    default=False,
+    help="Continue the last run of this --out from its journal: rows already done are not "
+    "sent again. --no-resume overrides `resume = true` in a job file.",
+)
+@click.option(
+    "--force",
     is_flag=True,
-    help="Continue the last interrupted run of this --out (not available yet).",
+    help="With --resume: continue although INPUT changed since the run started (the rows "
+    "as the journal holds them are sent).",
 )
 @click.option(
     "--log-format",
@@ -365,14 +372,19 @@ def run(ctx: click.Context, input_path: Path | None, job: Path | None, **flags: 
     (no PUT when nothing changes). Credentials come from the environment: PC_ACCESS_TOKEN (or
     the app credentials, see README). Prints a summary and writes the report into --out.
     Exit 0: every row ok; 1: some row not ok; 2: nothing sent (bad input or options);
-    3: credentials refused; 4: --out locked by another run; 75: stopped early.
+    3: credentials refused; 4: --out locked by another run; 75: stopped early (--max-duration,
+    failure budget); 130: interrupted (SIGINT/SIGTERM). After 75, 130 or a crash, the same
+    command with --resume continues the run.
 
     \b
     Example:
       pcbatch run customers.xlsx --dry-run --out reports/check
       pcbatch run customers.xlsx --limit 5 --out reports/canary
       pcbatch run customers.xlsx --rate 20 --out reports/full
+      pcbatch run customers.xlsx --rate 20 --out reports/full --resume
+      pcbatch run --job jobs/nightly-billing.toml
     """
+    force = bool(flags.pop("force"))  # never from a job file: a deliberate, one-off choice
     given: dict[str, object] = {
         name: value
         for name, value in flags.items()
@@ -387,7 +399,7 @@ def run(ctx: click.Context, input_path: Path | None, job: Path | None, **flags: 
         job_values = load_job(job)
         given["job"] = job
     options = merge_options(job_values, given)
-    result = _go(options, dict(os.environ))
+    result = _go(options, dict(os.environ), force=force)
     _print_summary(result)
     ctx.exit(result.exit_code)
 

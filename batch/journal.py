@@ -10,9 +10,11 @@ Rules:
   history of a row across a crash and a resume stays readable.
 - A run has one session per process that worked on it (the first run, then each resume); the
   summary adds the sessions' counters together.
+- `record_put` is called just before each PUT is sent (one transaction, committed on return):
+  after a crash, `puts_sent` tells --resume which rows had a PUT that may have landed.
 - No secret is stored: option keys that look like credentials are dropped (see jobfile.py).
 
-Tables: runs, sessions, rows (input), outcomes (appended). Times are UTC ISO 8601 (`...Z`).
+The tables and the row <-> value conversions are in journal_schema.py.
 """
 
 from __future__ import annotations
@@ -21,90 +23,43 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
-from enum import Enum
 from pathlib import Path
-from typing import Any
 
 from batch.errors import ConfigError
 from batch.jobfile import is_secret_key
+from batch.journal_schema import (
+    INSERT_OUTCOME,
+    INSERT_PUT,
+    LATEST,
+    OUTCOME_COLUMNS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    Entry,
+    RunInfo,
+    add_sessions,
+    changes_from_json,
+    changes_json,
+    outcome_from_row,
+    outcome_params,
+    to_json,
+)
 from batch.model import Change, Outcome, Row, RunStats, Sheet, Status
 
+__all__ = ["FINAL", "JOURNAL_NAME", "Entry", "Journal", "RunInfo", "iso", "utc_now"]
+
 JOURNAL_NAME = "journal.sqlite"
-SCHEMA_VERSION = 1
 
 # A row with one of these latest outcomes is done: --resume never sends it again. `not_found`
 # and `rejected` are the service's definitive answer to this row's data (fix the row and feed
 # failed.csv back instead); `failed` (attempts exhausted, outage) and `skipped` are re-planned.
 FINAL: frozenset[Status] = frozenset(Status) - {Status.FAILED, Status.SKIPPED}
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY,
-    input_path TEXT NOT NULL,
-    input_sha256 TEXT NOT NULL,
-    format TEXT NOT NULL,
-    sheet_name TEXT,
-    headers TEXT NOT NULL,          -- JSON list, the input's own header row
-    columns TEXT NOT NULL,          -- JSON object, field -> header
-    unknown_headers TEXT NOT NULL,  -- JSON list
-    options TEXT NOT NULL,          -- JSON object, secrets dropped
-    started_at TEXT NOT NULL,
-    finished_at TEXT,
-    exit_code INTEGER
-);
-CREATE TABLE IF NOT EXISTS sessions (
-    run_id INTEGER NOT NULL REFERENCES runs(id),
-    n INTEGER NOT NULL,
-    pid INTEGER NOT NULL,
-    options TEXT NOT NULL,
-    started_at TEXT NOT NULL,
-    finished_at TEXT,
-    exit_code INTEGER,
-    stats TEXT,                     -- JSON of RunStats for this session
-    PRIMARY KEY (run_id, n)
-);
-CREATE TABLE IF NOT EXISTS rows (
-    run_id INTEGER NOT NULL REFERENCES runs(id),
-    row INTEGER NOT NULL,
-    customer_id TEXT NOT NULL,      -- canonical for valid rows, as the sheet had it otherwise
-    kind TEXT NOT NULL,             -- valid | invalid | duplicate
-    raw TEXT NOT NULL,              -- JSON object, header -> cell text (failed.csv)
-    planned TEXT,                   -- JSON object, field -> text or null (valid rows only)
-    PRIMARY KEY (run_id, row)
-);
-CREATE TABLE IF NOT EXISTS outcomes (
-    id INTEGER PRIMARY KEY,
-    run_id INTEGER NOT NULL,
-    row INTEGER NOT NULL,
-    customer_id TEXT NOT NULL,
-    status TEXT NOT NULL,
-    attempts INTEGER NOT NULL,
-    conflicts INTEGER NOT NULL,
-    http_status INTEGER,
-    error_code TEXT,
-    message TEXT NOT NULL,
-    changes TEXT NOT NULL,          -- JSON list of {field, before, after}
-    request_id TEXT,
-    correlation_id TEXT,
-    duration_ms INTEGER NOT NULL,
-    etag TEXT,
-    session INTEGER NOT NULL,       -- sessions.n of the process that recorded it
-    recorded_at TEXT NOT NULL,
-    FOREIGN KEY (run_id, row) REFERENCES rows(run_id, row)
-);
-CREATE INDEX IF NOT EXISTS outcomes_by_row ON outcomes(run_id, row, id);
-"""
-
-# The latest outcome of each row: the highest id wins, so a later record replaces an earlier one.
-_LATEST = "o.id = (SELECT max(id) FROM outcomes WHERE run_id = r.run_id AND row = r.row)"
-_OUTCOME_COLUMNS = (
-    "o.row, o.customer_id, o.status, o.attempts, o.conflicts, o.http_status, o.error_code,"
-    " o.message, o.changes, o.request_id, o.correlation_id, o.duration_ms"
-)
+# ... except a `rejected` answered 401 or 403: a refusal of the run's credentials (exit 3) or
+# permissions says nothing about the row, so once they are fixed --resume asks again.
+CREDENTIAL_REFUSALS = (401, 403)
 
 
 def utc_now() -> datetime:
@@ -115,74 +70,6 @@ def utc_now() -> datetime:
 def iso(moment: datetime) -> str:
     """`2024-05-01T12:00:00.123Z`: UTC, milliseconds."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass(frozen=True, slots=True)
-class RunInfo:
-    """One run as the journal knows it, with its sessions' counters added together.
-
-    finished_at/exit_code are None while the run is going on, or when its process died.
-    elapsed_s: the sessions' working time added (a session that died counts until its last
-    recorded outcome). stats.rate_final is the last session's, stats.rate_min the lowest.
-    """
-
-    run_id: int
-    input_path: str
-    input_sha256: str
-    format: str
-    sheet_name: str | None
-    headers: tuple[str, ...]
-    columns: Mapping[str, str]
-    unknown_headers: tuple[str, ...]
-    options: Mapping[str, object]
-    started_at: str
-    finished_at: str | None
-    exit_code: int | None
-    sessions: int
-    rows: int
-    stats: RunStats
-    elapsed_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One input row of a run with its latest outcome (None: never recorded)."""
-
-    row: int
-    customer_id: str
-    kind: str  # valid | invalid | duplicate
-    raw: Mapping[str, str]
-    outcome: Outcome | None
-
-
-def _json(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_plain)
-
-
-def _plain(value: object) -> object:
-    # Options hold Paths, enums and the like: store them as the text a user would type.
-    if isinstance(value, Enum):
-        return value.value
-    return str(value)
-
-
-def _outcome(values: tuple[Any, ...]) -> Outcome:
-    (row, customer_id, status, attempts, conflicts, http_status, error_code, message, changes,
-     request_id, correlation_id, duration_ms) = values  # fmt: skip
-    return Outcome(
-        row=row,
-        customer_id=customer_id,
-        status=Status(status),
-        attempts=attempts,
-        conflicts=conflicts,
-        http_status=http_status,
-        error_code=error_code,
-        message=message,
-        changes=tuple(Change(c["field"], c["before"], c["after"]) for c in json.loads(changes)),
-        request_id=request_id,
-        correlation_id=correlation_id,
-        duration_ms=duration_ms,
-    )
 
 
 class Journal:
@@ -229,8 +116,10 @@ class Journal:
                     f"{path} was written by a newer pcbatch (journal schema {version}); "
                     "upgrade pcbatch or use another --out"
                 )
-            if version < SCHEMA_VERSION:  # a new file; an open by a reader writes nothing
-                db.executescript(_SCHEMA)
+            # A new file, or one of an older schema: SCHEMA only adds what is missing. A
+            # journal already at this version is opened without a write (readers too).
+            if version < SCHEMA_VERSION:
+                db.executescript(SCHEMA)
                 db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
             db.close()
@@ -261,11 +150,12 @@ class Journal:
         now = iso(self._clock())
         safe = _safe_options(options)
         valid = [
-            (r.row, r.customer_id, "valid", _json(dict(r.raw)), _json(dict(r.values)))
+            (r.row, r.customer_id, "valid", to_json(dict(r.raw)), to_json(dict(r.values)))
             for r in sheet.rows
         ]
         rejected = [
-            (r.row, r.customer_id, r.status.value, _json(dict(r.raw)), None) for r in sheet.rejected
+            (r.row, r.customer_id, r.status.value, to_json(dict(r.raw)), None)
+            for r in sheet.rejected
         ]
         rejected_outcomes = [
             Outcome(r.row, r.customer_id, r.status, message=r.message) for r in sheet.rejected
@@ -279,10 +169,10 @@ class Journal:
                     input_sha256,
                     sheet.format,
                     sheet.sheet_name,
-                    _json(list(sheet.headers)),
-                    _json(dict(sheet.columns)),
-                    _json(list(sheet.unknown_headers)),
-                    _json(safe),
+                    to_json(list(sheet.headers)),
+                    to_json(dict(sheet.columns)),
+                    to_json(list(sheet.unknown_headers)),
+                    to_json(safe),
                     now,
                 ),
             ).lastrowid
@@ -294,8 +184,8 @@ class Journal:
             )
             self._begin_session(run_id, safe, now)
             self._db.executemany(
-                _INSERT_OUTCOME,
-                [_outcome_params(run_id, o, None, 1, now) for o in rejected_outcomes],
+                INSERT_OUTCOME,
+                [outcome_params(run_id, o, None, 1, now) for o in rejected_outcomes],
             )
         return run_id
 
@@ -318,10 +208,37 @@ class Journal:
         in the run is a bug (sqlite3.IntegrityError).
         """
         run_id = self._current()
-        params = _outcome_params(run_id, outcome, etag, self._session or 0, iso(self._clock()))
+        params = outcome_params(run_id, outcome, etag, self._session or 0, iso(self._clock()))
         with self._lock:
             # Autocommit: the INSERT is its own transaction, committed before execute returns.
-            self._db.execute(_INSERT_OUTCOME, params)
+            self._db.execute(INSERT_OUTCOME, params)
+
+    def record_put(self, row: int, changes: Sequence[Change], *, etag: str | None = None) -> None:
+        """Note that a PUT carrying `changes` is about to be sent for row; durable on return.
+
+        Call it before sending: if the process dies before the row's outcome is recorded,
+        `puts_sent` tells --resume that the profile may hold the row's values because of us.
+        etag: the If-Match the PUT is sent with, for the record only.
+        """
+        run_id = self._current()
+        params = (run_id, row, changes_json(changes), etag, self._session or 0)
+        with self._lock:
+            self._db.execute(INSERT_PUT, (*params, iso(self._clock())))
+
+    def puts_sent(self, run_id: int) -> dict[int, tuple[Change, ...]]:
+        """Row -> the changes of the latest PUT sent for it in any session of the run.
+
+        A PUT whose answer never came (a crash, a lost connection) may have landed: a row
+        re-planned by --resume that finds nothing to change then ended `updated` with these
+        changes, not `unchanged`.
+        """
+        with self._lock:
+            cursor = self._db.execute(
+                "SELECT row, changes FROM puts p WHERE run_id = ? AND id ="
+                " (SELECT max(id) FROM puts WHERE run_id = p.run_id AND row = p.row)",
+                (run_id,),
+            )
+            return {row: changes_from_json(changes) for row, changes in cursor}
 
     def finish_run(self, stats: RunStats, exit_code: int) -> None:
         """Close the current session: its counters, the run's end time and exit code."""
@@ -331,7 +248,7 @@ class Journal:
             self._db.execute(
                 "UPDATE sessions SET finished_at = ?, exit_code = ?, stats = ?"
                 " WHERE run_id = ? AND n = ?",
-                (now, exit_code, _json(asdict(stats)), run_id, self._session),
+                (now, exit_code, to_json(asdict(stats)), run_id, self._session),
             )
             self._db.execute(
                 "UPDATE runs SET finished_at = ?, exit_code = ? WHERE id = ?",
@@ -343,11 +260,11 @@ class Journal:
         run_id = self._resolve(run_id)
         with self._lock:
             cursor = self._db.execute(
-                f"SELECT {_OUTCOME_COLUMNS} FROM rows r JOIN outcomes o ON {_LATEST}"
+                f"SELECT {OUTCOME_COLUMNS} FROM rows r JOIN outcomes o ON {LATEST}"
                 " WHERE r.run_id = ? ORDER BY r.row",
                 (run_id,),
             )
-            return [_outcome(values) for values in cursor]
+            return [outcome_from_row(values) for values in cursor]
 
     def entries(self, run_id: int | None = None) -> Iterator[Entry]:
         """Every input row of a run with its latest outcome, in row order; streams.
@@ -356,8 +273,8 @@ class Journal:
         """
         run_id = self._resolve(run_id)
         cursor = self._db.execute(
-            f"SELECT r.row, r.customer_id, r.kind, r.raw, o.id, {_OUTCOME_COLUMNS}"
-            f" FROM rows r LEFT JOIN outcomes o ON {_LATEST}"
+            f"SELECT r.row, r.customer_id, r.kind, r.raw, o.id, {OUTCOME_COLUMNS}"
+            f" FROM rows r LEFT JOIN outcomes o ON {LATEST}"
             " WHERE r.run_id = ? ORDER BY r.row",
             (run_id,),
         )
@@ -368,7 +285,7 @@ class Journal:
                     customer_id=customer_id,
                     kind=kind,
                     raw=json.loads(raw),
-                    outcome=None if outcome_id is None else _outcome(tuple(rest)),
+                    outcome=None if outcome_id is None else outcome_from_row(rest),
                 )
         finally:
             cursor.close()
@@ -385,16 +302,18 @@ class Journal:
     def pending_rows(self, run_id: int) -> list[Row]:
         """Valid rows not yet done, in row order: never recorded, or last `failed`/`skipped`.
 
-        What --resume sends again (see FINAL for why not_found/rejected are done).
+        What --resume sends again (see FINAL for why not_found/rejected are done, and
+        CREDENTIAL_REFUSALS for the `rejected` that are not).
         """
         final = sorted(s.value for s in FINAL)
         with self._lock:
             cursor = self._db.execute(
                 "SELECT r.row, r.customer_id, r.planned, r.raw FROM rows r"
-                f" LEFT JOIN outcomes o ON {_LATEST} WHERE r.run_id = ? AND r.kind = 'valid'"
-                f" AND (o.id IS NULL OR o.status NOT IN ({','.join('?' * len(final))}))"
+                f" LEFT JOIN outcomes o ON {LATEST} WHERE r.run_id = ? AND r.kind = 'valid'"
+                f" AND (o.id IS NULL OR o.status NOT IN ({','.join('?' * len(final))})"
+                "  OR (o.status = ? AND o.http_status IN (?, ?)))"
                 " ORDER BY r.row",
-                (run_id, *final),
+                (run_id, *final, Status.REJECTED.value, *CREDENTIAL_REFUSALS),
             )
             return [
                 Row(row=row, customer_id=cid, values=json.loads(planned), raw=json.loads(raw))
@@ -432,7 +351,7 @@ class Journal:
             rows = self._db.execute(
                 "SELECT count(*) FROM rows WHERE run_id = ?", (run_id,)
             ).fetchone()[0]
-        stats, elapsed = _add_sessions(sessions)
+        stats, elapsed = add_sessions(sessions)
         run_id, path, sha, fmt, sheet_name, headers, columns, unknown, options, *end = run
         return RunInfo(
             run_id, path, sha, fmt, sheet_name,
@@ -466,7 +385,7 @@ class Journal:
         ).fetchone()[0]
         self._db.execute(
             "INSERT INTO sessions (run_id, n, pid, options, started_at) VALUES (?,?,?,?,?)",
-            (run_id, n, os.getpid(), _json(dict(options)), now),
+            (run_id, n, os.getpid(), to_json(dict(options)), now),
         )
         self._run_id, self._session = run_id, n
 
@@ -497,47 +416,5 @@ class Journal:
         self._db.execute("COMMIT")
 
 
-_INSERT_OUTCOME = (
-    "INSERT INTO outcomes (run_id, row, customer_id, status, attempts, conflicts, http_status,"
-    " error_code, message, changes, request_id, correlation_id, duration_ms, etag, session,"
-    " recorded_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-)
-
-
-def _outcome_params(
-    run_id: int, o: Outcome, etag: str | None, session: int, now: str
-) -> tuple[object, ...]:
-    changes = _json([{"field": c.field, "before": c.before, "after": c.after} for c in o.changes])
-    return (run_id, o.row, o.customer_id, Status(o.status).value, o.attempts, o.conflicts,
-            o.http_status, o.error_code, o.message, changes, o.request_id, o.correlation_id,
-            o.duration_ms, etag, session, now)  # fmt: skip
-
-
 def _safe_options(options: Mapping[str, object]) -> dict[str, object]:
     return {k: v for k, v in options.items() if not is_secret_key(str(k))}
-
-
-def _add_sessions(sessions: list[tuple[str, str | None, str | None]]) -> tuple[RunStats, float]:
-    """Counters added over sessions; rate_final the last known, rate_min the lowest."""
-    total = RunStats()
-    elapsed = 0.0
-    for started, end, stats_json in sessions:
-        if end is not None:
-            elapsed += max(
-                0.0, (datetime.fromisoformat(end) - datetime.fromisoformat(started)).total_seconds()
-            )
-        if stats_json is None:
-            continue  # the session's process died before finish_run: its counters are lost
-        s = json.loads(stats_json)
-        total.requests += s["requests"]
-        total.throttled += s["throttled"]
-        total.conflicts += s["conflicts"]
-        total.retries += s["retries"]
-        total.extra.update(s.get("extra") or {})
-        if s["rate_final"] is not None:
-            total.rate_final = s["rate_final"]
-        if s["rate_min"] is not None:
-            total.rate_min = (
-                s["rate_min"] if total.rate_min is None else min(total.rate_min, s["rate_min"])
-            )
-    return total, round(elapsed, 3)

@@ -115,12 +115,7 @@ class RunLock:
         f = self.path.open("a+", encoding="utf-8")
         if not _try_lock(f):
             f.close()
-            holder = _read_holder(self.path)
-            raise RunLocked(
-                f"another pcbatch run holds the lock of {self.out_dir} ({holder.describe()}); "
-                "nothing was done: wait for it to end, or use another --out "
-                f"(lock file: {self.path})"
-            )
+            raise _locked(self.out_dir, _read_holder(self.path))
         started = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         record = {"pid": os.getpid(), "host": socket.gethostname(), "started_at": started}
         f.seek(0)
@@ -153,6 +148,25 @@ class RunLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def check_free(out_dir: Path) -> None:
+    """Raise RunLocked (exit 4) at once when a run holds out_dir's lock; creates nothing.
+
+    For a run to refuse before its slow steps (reading the sheet, signing in); it must still
+    take the lock with RunLock afterwards, which is what decides.
+    """
+    holder = current_holder(out_dir)
+    if holder is not None:
+        raise _locked(Path(out_dir), holder)
+
+
+def _locked(out_dir: Path, holder: Holder) -> RunLocked:
+    return RunLocked(
+        f"another pcbatch run holds the lock of {out_dir} ({holder.describe()}); "
+        "nothing was done: wait for it to end, or use another --out "
+        f"(lock file: {out_dir / LOCK_NAME})"
+    )
 
 
 def current_holder(out_dir: Path) -> Holder | None:

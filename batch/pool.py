@@ -1,15 +1,18 @@
 """The worker pool: --concurrency customers in flight, one shared pace, counters, stopping.
 
-- Pacing (Pacer): every call of every worker, retries included, passes one aiolimiter limiter
-  whose rate follows throttle.AdaptiveRate. aiolimiter's bucket lets `max_rate` calls through at
-  once after a quiet spell, so the usual AsyncLimiter(rate, 1) would send 2 x rate in the first
-  second. RateLimiter's bucket holds 2 requests, or 20 ms worth at high rates (AsyncLimiter(b,
-  b/rate)): just enough to absorb the event loop's timer granularity (epoll sleeps whole
-  milliseconds; a bucket of 1 loses ~10% at 100/s), and never more than b above the rate over
-  any window. A 429 pauses every worker until its Retry-After moment, not just the throttled one.
+- Pacing (Pacer): every call of every worker, retries included, passes one RateLimiter whose
+  rate follows throttle.AdaptiveRate. Its pace is throttle.Spacing: one request every 1/rate s,
+  at the rate of the moment, no burst even after a quiet spell (send times are reserved ahead,
+  so the event loop's late timers do not slow it down). An aiolimiter limiter built once at the
+  ceiling (--rate) holds the user's promise on its own, through aiolimiter's public API only;
+  its bucket (2 requests, or 20 ms worth at high rates) is there so that it never holds back a
+  request the spacing let go a timer tick late. A 429 pauses every worker until its
+  Retry-After moment, not just the throttled one, and voids the send times reserved before it.
 - Stopping (Stop): the pool checks the flag before starting each customer; whoever sets it
   (an auth abort, --max-duration, the failure budget, a signal handler) leaves the customers in
   flight to finish, and every row not started ends `skipped`. The first reason set wins.
+  Stop.now (a second signal, or the grace after the first running out) also cancels the
+  customers in flight: they end `skipped` with a note that a PUT may have been sent.
 - Rows past --limit end `skipped` without a call. Outcomes land in completion order through
   `on_outcome` (the journal sorts them back into row order).
 """
@@ -19,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from random import Random
 
@@ -27,48 +30,69 @@ from aiolimiter import AsyncLimiter
 
 from batch.client import Client
 from batch.errors import AuthFailed, PcbatchError, StoppedEarly
-from batch.model import Outcome, Row, RunStats, Status
+from batch.model import Change, Outcome, Row, RunStats, Status
 from batch.options import RunOptions
+from batch.resume import settle
 from batch.retry import Reply
-from batch.throttle import AdaptiveRate
+from batch.throttle import AdaptiveRate, Spacing
 from batch.update import AuthAbort, Context, update_customer
 
 log = logging.getLogger(__name__)
 
 FAILURE_BUDGET_AFTER = 20  # customers finished before the failure budget is judged
-BURST_S = 0.02  # seconds of requests the limiter may let through at once (at least 2)
+CUT_SHORT = (
+    "cut short by an immediate stop while in flight (a PUT may have been sent): "
+    "pcbatch run --resume reads the profile again"
+)
+BURST_S = 0.02  # seconds of requests the ceiling limiter lets through at once (at least 2)
 
 
-class RateLimiter(AsyncLimiter):
-    """An AsyncLimiter with (almost) no burst above the rate, whose rate can change in use.
+class RateLimiter:
+    """At most `rate` requests per second for all callers together, with no burst above it.
 
-    rate: requests per second. The bucket holds `burst_for(rate)` requests: 2, or 20 ms worth
-    at rates above 100/s.
+    ceiling: requests/s (> 0), the most it ever allows; set_rate() moves the rate below it.
+    acquire() returns the loop time the caller may send at. Trap: one instance per event loop.
     """
 
-    def __init__(self, rate: float) -> None:
-        burst = burst_for(rate)
-        super().__init__(burst, burst / rate)
+    def __init__(self, ceiling: float) -> None:
+        self.ceiling = ceiling
+        self._rate = ceiling
+        self._spacing = Spacing()
+        burst = burst_for(ceiling)
+        self._cap = AsyncLimiter(burst, burst / ceiling)
 
     @property
     def rate(self) -> float:
         """Requests per second allowed now."""
-        return self.max_rate / self.time_period
+        return self._rate
 
     def set_rate(self, rate: float) -> None:
-        """Change the rate from now on; waiters are re-timed."""
-        # Drain at the old rate up to now first, so the change does not apply to time past.
-        self._leak()
-        self.max_rate = burst_for(rate)
-        # A smaller bucket is full at most: what was sent at the old rate is not owed at the new.
-        self._level = min(self._level, self.max_rate)
-        self.time_period = self.max_rate / rate
-        self._rate_per_sec = rate
-        self._wake_next()
+        """Allow `rate` requests/s (at most the ceiling) from the next request on."""
+        self._rate = min(rate, self.ceiling)
+
+    def hold(self, until: float) -> None:
+        """Let nothing through before loop time `until`; callers already waiting wait again."""
+        self._spacing.hold(asyncio.get_running_loop().time(), until)
+
+    async def acquire(self) -> float:
+        """Wait for this caller's turn; returns the loop time it may send at (now)."""
+        loop = asyncio.get_running_loop()
+        spacing = self._spacing
+        while True:
+            generation = spacing.generation
+            now = loop.time()
+            at = spacing.reserve(now, self._rate)
+            if at > now:
+                await asyncio.sleep(at - now)
+            await self._cap.acquire()
+            # A hold (429) while this caller slept voids its turn: it was spaced for a rate the
+            # service has just refused, and may fall inside the pause.
+            if spacing.generation == generation:
+                return loop.time()
 
 
 def burst_for(rate: float) -> float:
-    """The limiter's bucket size for a rate: 2 requests, or 20 ms worth when that is more."""
+    """The ceiling limiter's bucket for a rate: 2 requests, or 20 ms worth when that is more."""
     return max(2.0, rate * BURST_S)
 
 
@@ -77,8 +101,8 @@ class Pacer:
 
     def __init__(self, controller: AdaptiveRate) -> None:
         self.controller = controller
-        self.limiter = RateLimiter(controller.rate)
-        self._pause_until = 0.0  # loop time before which no call is sent
+        self.limiter = RateLimiter(controller.ceiling)
+        self.limiter.set_rate(controller.rate)
 
     @property
     def rate(self) -> float:
@@ -87,15 +111,7 @@ class Pacer:
 
     async def ready(self) -> float:
         """Wait for a 429 pause and the limiter; returns the loop time the call is sent."""
-        loop = asyncio.get_running_loop()
-        while True:
-            wait = self._pause_until - loop.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            await self.limiter.acquire()
-            # A pause may have begun while this call waited in the limiter's queue.
-            if loop.time() >= self._pause_until:
-                return loop.time()
+        return await self.limiter.acquire()
 
     def answered(self, reply: Reply, sent_at: float, delay: float) -> None:
         """Feed an answer to the adaptive rate; a 429 pauses every worker for `delay` s."""
@@ -103,26 +119,32 @@ class Pacer:
             return  # no answer says nothing about the rate
         now = asyncio.get_running_loop().time()
         if reply.status == 429:
-            self._pause_until = max(self._pause_until, now + delay)
+            self.limiter.hold(now + delay)
             rate = self.controller.on_throttle(now, sent_at=sent_at, pause=delay)
         else:
             rate = self.controller.on_success(now)
-        if rate != self.limiter.rate:
-            self.limiter.set_rate(rate)
+        self.limiter.set_rate(rate)
 
 
 class Stop:
     """A flag the pool checks before starting each customer; the first reason set wins."""
 
-    __slots__ = ("reason",)
+    __slots__ = ("cancel", "reason")
 
     def __init__(self) -> None:
         self.reason: PcbatchError | None = None
+        self.cancel: Callable[[], None] | None = None  # set by run_pool while it runs
 
     def set(self, reason: PcbatchError) -> None:
         """Stop starting customers; `reason` becomes the run's error (and exit code)."""
         if self.reason is None:
             self.reason = reason
+
+    def now(self, reason: PcbatchError) -> None:
+        """Stop at once: as set(), and cancel the customers in flight (they end `skipped`)."""
+        self.set(reason)
+        if self.cancel is not None:
+            self.cancel()
 
     @property
     def is_set(self) -> bool:
@@ -159,11 +181,15 @@ async def run_pool(
     stop: Stop | None = None,
     rng: Random | None = None,
     pacer: Pacer | None = None,
+    sent_before: Mapping[int, tuple[Change, ...]] | None = None,
 ) -> PoolResult:
     """Update every row's customer; every row gets exactly one outcome through `on_outcome`.
 
     pacer: the shared pace; default a Pacer on AdaptiveRate(options.rate).
+    sent_before: for --resume, row -> changes of a PUT an earlier session sent (resume.settle).
+    on_outcome is called (the journal records) before the row counts as done in on_progress.
     """
+    sent_before = sent_before or {}
     stop = stop or Stop()
     stats = RunStats()
     pacer = pacer or Pacer(AdaptiveRate(options.rate))
@@ -223,7 +249,10 @@ async def run_pool(
                 land(_skipped(row, f"not started: {stop.reason}"))
                 continue
             try:
-                outcome = await update_customer(row, ctx)
+                outcome = settle(await update_customer(row, ctx), sent_before.get(row.row))
+            except asyncio.CancelledError:  # Stop.now: its outcome is the note, then it ends
+                land(_skipped(row, CUT_SHORT))
+                raise
             except AuthAbort as abort:
                 stop.set(AuthFailed(str(abort)))
                 outcome = abort.outcome
@@ -232,9 +261,21 @@ async def run_pool(
                 outcome = Outcome(row.row, row.customer_id, Status.FAILED, message=str(exc))
             land(outcome)
 
-    async with asyncio.TaskGroup() as group:
-        for _ in range(min(options.concurrency, max(limit, 1))):
-            group.create_task(worker())
+    workers: list[asyncio.Task[None]] = []
+
+    def cancel_workers() -> None:
+        for task in workers:
+            task.cancel()  # a cancelled task ends alone: a TaskGroup lets the others run on
+
+    stop.cancel = cancel_workers
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(options.concurrency, max(limit, 1))):
+                workers.append(group.create_task(worker()))
+    finally:
+        stop.cancel = None
+    for row in queue:  # left by workers cancelled by Stop.now
+        land(_skipped(row, f"not started: {stop.reason}"))
     stats.rate_final = pacer.controller.rate
     stats.rate_min = pacer.controller.minimum
     return PoolResult(stats, stop.reason)

@@ -164,12 +164,6 @@ def test_failed_csv_fed_back_retries_just_those_rows(make_sim_thread, tmp_path):
     assert sim.store.profile(UNKNOWN)["defaultAddress"]["city"] == "Newtown 2"
 
 
-def test_resume_is_refused_until_it_exists(tmp_path):
-    result = invoke(["run", str(sheet(tmp_path, [UNKNOWN])), "--resume"], token="t")
-    assert result.exit_code == 2
-    assert "--resume" in result.stderr
-
-
 def test_run_help_lists_every_option_of_the_contract():
     result = CliRunner().invoke(cli, ["run", "--help"])
     assert result.exit_code == 0

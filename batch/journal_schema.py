@@ -1,0 +1,230 @@
+"""The journal's tables, and the conversion of their rows to and from pcbatch values.
+
+Tables (journal.py says how they are used):
+
+    runs      one per run: the input (path, sha256, headers) and the run's options
+    sessions  one per process that worked on a run (the first, then each --resume)
+    rows      every input row of a run: valid (with its planned values), invalid, duplicate
+    outcomes  appended as each row ends; a row's outcome is its latest (highest id)
+    puts      appended just before each PUT is sent: the changes it carries (schema 2), so
+              that --resume can tell a PUT that landed before a crash from a profile that
+              already held the row's values
+
+Versions: `PRAGMA user_version`. 1: runs, sessions, rows, outcomes. 2: adds `puts`. Every
+statement of SCHEMA is `IF NOT EXISTS`, so running it upgrades any older journal in place.
+Times are UTC ISO 8601 text (`2025-01-31T02:00:00.000Z`); structured values are compact JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from batch.model import Change, Outcome, RunStats, Status
+
+SCHEMA_VERSION = 2
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    input_path TEXT NOT NULL,
+    input_sha256 TEXT NOT NULL,
+    format TEXT NOT NULL,
+    sheet_name TEXT,
+    headers TEXT NOT NULL,          -- JSON list, the input's own header row
+    columns TEXT NOT NULL,          -- JSON object, field -> header
+    unknown_headers TEXT NOT NULL,  -- JSON list
+    options TEXT NOT NULL,          -- JSON object, secrets dropped
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    exit_code INTEGER
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    n INTEGER NOT NULL,
+    pid INTEGER NOT NULL,
+    options TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    exit_code INTEGER,
+    stats TEXT,                     -- JSON of RunStats for this session
+    PRIMARY KEY (run_id, n)
+);
+CREATE TABLE IF NOT EXISTS rows (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    row INTEGER NOT NULL,
+    customer_id TEXT NOT NULL,      -- canonical for valid rows, as the sheet had it otherwise
+    kind TEXT NOT NULL,             -- valid | invalid | duplicate
+    raw TEXT NOT NULL,              -- JSON object, header -> cell text (failed.csv)
+    planned TEXT,                   -- JSON object, field -> text or null (valid rows only)
+    PRIMARY KEY (run_id, row)
+);
+CREATE TABLE IF NOT EXISTS outcomes (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL,
+    row INTEGER NOT NULL,
+    customer_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    conflicts INTEGER NOT NULL,
+    http_status INTEGER,
+    error_code TEXT,
+    message TEXT NOT NULL,
+    changes TEXT NOT NULL,          -- JSON list of {field, before, after}
+    request_id TEXT,
+    correlation_id TEXT,
+    duration_ms INTEGER NOT NULL,
+    etag TEXT,
+    session INTEGER NOT NULL,       -- sessions.n of the process that recorded it
+    recorded_at TEXT NOT NULL,
+    FOREIGN KEY (run_id, row) REFERENCES rows(run_id, row)
+);
+CREATE INDEX IF NOT EXISTS outcomes_by_row ON outcomes(run_id, row, id);
+CREATE TABLE IF NOT EXISTS puts (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL,
+    row INTEGER NOT NULL,
+    changes TEXT NOT NULL,          -- JSON list of {field, before, after}
+    etag TEXT,                      -- the If-Match it is sent with
+    session INTEGER NOT NULL,
+    recorded_at TEXT NOT NULL,
+    FOREIGN KEY (run_id, row) REFERENCES rows(run_id, row)
+);
+CREATE INDEX IF NOT EXISTS puts_by_row ON puts(run_id, row, id);
+"""
+
+# The latest outcome of each row: the highest id wins, so a later record replaces an earlier one.
+LATEST = "o.id = (SELECT max(id) FROM outcomes WHERE run_id = r.run_id AND row = r.row)"
+OUTCOME_COLUMNS = (
+    "o.row, o.customer_id, o.status, o.attempts, o.conflicts, o.http_status, o.error_code,"
+    " o.message, o.changes, o.request_id, o.correlation_id, o.duration_ms"
+)
+INSERT_OUTCOME = (
+    "INSERT INTO outcomes (run_id, row, customer_id, status, attempts, conflicts, http_status,"
+    " error_code, message, changes, request_id, correlation_id, duration_ms, etag, session,"
+    " recorded_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+INSERT_PUT = (
+    "INSERT INTO puts (run_id, row, changes, etag, session, recorded_at) VALUES (?,?,?,?,?,?)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """One run as the journal knows it, with its sessions' counters added together.
+
+    finished_at/exit_code are None while the run is going on, or when its process died.
+    elapsed_s: the sessions' working time added (a session that died counts until its last
+    recorded outcome). stats.rate_final is the last session's, stats.rate_min the lowest.
+    """
+
+    run_id: int
+    input_path: str
+    input_sha256: str
+    format: str
+    sheet_name: str | None
+    headers: tuple[str, ...]
+    columns: Mapping[str, str]
+    unknown_headers: tuple[str, ...]
+    options: Mapping[str, object]
+    started_at: str
+    finished_at: str | None
+    exit_code: int | None
+    sessions: int
+    rows: int
+    stats: RunStats
+    elapsed_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One input row of a run with its latest outcome (None: never recorded)."""
+
+    row: int
+    customer_id: str
+    kind: str  # valid | invalid | duplicate
+    raw: Mapping[str, str]
+    outcome: Outcome | None
+
+
+def to_json(value: object) -> str:
+    """Compact JSON, non-ASCII kept; Paths, enums and the like as the text a user would type."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_plain)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Enum):
+        return value.value
+    return str(value)
+
+
+def changes_json(changes: Sequence[Change]) -> str:
+    """The `changes` column: a JSON list of {field, before, after}."""
+    return to_json([{"field": c.field, "before": c.before, "after": c.after} for c in changes])
+
+
+def changes_from_json(text: str) -> tuple[Change, ...]:
+    """The inverse of changes_json."""
+    return tuple(Change(c["field"], c["before"], c["after"]) for c in json.loads(text))
+
+
+def outcome_from_row(values: Sequence[Any]) -> Outcome:
+    """An Outcome from the OUTCOME_COLUMNS of one result row."""
+    (row, customer_id, status, attempts, conflicts, http_status, error_code, message, changes,
+     request_id, correlation_id, duration_ms) = values  # fmt: skip
+    return Outcome(
+        row=row,
+        customer_id=customer_id,
+        status=Status(status),
+        attempts=attempts,
+        conflicts=conflicts,
+        http_status=http_status,
+        error_code=error_code,
+        message=message,
+        changes=changes_from_json(changes),
+        request_id=request_id,
+        correlation_id=correlation_id,
+        duration_ms=duration_ms,
+    )
+
+
+def outcome_params(
+    run_id: int, o: Outcome, etag: str | None, session: int, now: str
+) -> tuple[object, ...]:
+    """The parameters of INSERT_OUTCOME for one outcome."""
+    return (run_id, o.row, o.customer_id, Status(o.status).value, o.attempts, o.conflicts,
+            o.http_status, o.error_code, o.message, changes_json(o.changes), o.request_id,
+            o.correlation_id, o.duration_ms, etag, session, now)  # fmt: skip
+
+
+def add_sessions(sessions: list[tuple[str, str | None, str | None]]) -> tuple[RunStats, float]:
+    """Counters added over sessions (started_at, end, stats JSON); and the seconds worked.
+
+    rate_final is the last known, rate_min the lowest. A session with no end counts no time.
+    """
+    total = RunStats()
+    elapsed = 0.0
+    for started, end, stats_json in sessions:
+        if end is not None:
+            elapsed += max(
+                0.0, (datetime.fromisoformat(end) - datetime.fromisoformat(started)).total_seconds()
+            )
+        if stats_json is None:
+            continue  # the session's process died before finish_run: its counters are lost
+        s = json.loads(stats_json)
+        total.requests += s["requests"]
+        total.throttled += s["throttled"]
+        total.conflicts += s["conflicts"]
+        total.retries += s["retries"]
+        total.extra.update(s.get("extra") or {})
+        if s["rate_final"] is not None:
+            total.rate_final = s["rate_final"]
+        if s["rate_min"] is not None:
+            total.rate_min = (
+                s["rate_min"] if total.rate_min is None else min(total.rate_min, s["rate_min"])
+            )
+    return total, round(elapsed, 3)

@@ -1,0 +1,173 @@
+"""Stops for schedulers: --max-duration and the failure budget (exit 75), the lock (exit 4)."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import replace
+
+from click.testing import CliRunner
+
+from batch.cli import cli
+from batch.journal import Journal
+from batch.lock import LOCK_NAME
+from batch.options import RunOptions
+from batch.pool import FAILURE_BUDGET_AFTER
+from batch.run import run_job
+
+FAST = {"rate": 1000.0, "timeout": 2.0, "backoff_base": 0.001, "backoff_cap": 0.002}
+
+
+def write_sheet(path, ids):
+    lines = ["Customer ID,City"] + [f"{cid},Newtown {i}" for i, cid in enumerate(ids)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def report(out):
+    with (out / "results.csv").open(encoding="utf-8-sig", newline="") as f:
+        lines = list(csv.DictReader(f))
+    assert len({line["row"] for line in lines}) == len(lines), "a row is reported twice"
+    return lines
+
+
+def summary(out):
+    return json.loads((out / "summary.json").read_text(encoding="utf-8"))
+
+
+def options_for(sim, tmp_path, **changes):
+    sheet = write_sheet(tmp_path / "in.csv", sim.store.ids())
+    return RunOptions(input=sheet, base_url=sim.base_url, out=tmp_path / "out", **FAST, **changes)
+
+
+def committed(sim):
+    return Counter(r.customer_id for r in sim.log if r.committed)
+
+
+async def test_an_outage_stops_the_run_within_a_few_dozen_customers_and_resume_finishes(
+    make_sim, tmp_path
+):
+    sim = await make_sim(customers=150, fail_503=1.0)
+    options = options_for(sim, tmp_path, concurrency=8, max_attempts=2)
+    env = {"PC_ACCESS_TOKEN": sim.token}
+
+    stopped = await run_job(options, env)
+
+    touched = {r.customer_id for r in sim.log}
+    assert stopped.exit_code == 75
+    assert "failure budget" in str(stopped.stopped)
+    assert len(touched) <= FAILURE_BUDGET_AFTER + options.concurrency  # not the whole sheet
+    lines = report(tmp_path / "out")
+    assert len(lines) == 150
+    assert Counter(line["status"] for line in lines) == {
+        "failed": len(touched),
+        "skipped": 150 - len(touched),
+    }
+    assert summary(tmp_path / "out")["exit_code"] == 75
+
+    sim.config.fail_503 = 0.0  # the outage is over
+    resumed = await run_job(replace(options, resume=True), env)
+
+    assert resumed.exit_code == 0
+    assert {line["status"] for line in report(tmp_path / "out")} == {"updated"}
+    assert committed(sim) == Counter(sim.store.ids())  # one PUT each, the failed ones included
+
+
+async def test_failures_within_the_budget_let_the_run_finish(make_sim, tmp_path):
+    # One try per call and one customer at a time: the same seed fails the same customers.
+    sim = await make_sim(customers=40, seed=5, fail_500=0.12)
+    options = options_for(sim, tmp_path, concurrency=1, max_attempts=1)
+
+    result = await run_job(options, {"PC_ACCESS_TOKEN": sim.token})
+
+    counts = Counter(line["status"] for line in report(tmp_path / "out"))
+    assert 0 < counts["failed"] <= 0.5 * 40
+    assert result.exit_code == 1
+    assert counts["skipped"] == 0
+
+
+async def test_the_same_failures_spend_a_smaller_budget_and_stop_early(make_sim, tmp_path):
+    sim = await make_sim(customers=40, seed=5, fail_500=0.12)
+    options = options_for(sim, tmp_path, concurrency=1, max_attempts=1, failure_budget=0.05)
+
+    result = await run_job(options, {"PC_ACCESS_TOKEN": sim.token})
+
+    counts = Counter(line["status"] for line in report(tmp_path / "out"))
+    assert result.exit_code == 75
+    assert counts["skipped"] > 0
+    finished = 40 - counts["skipped"]
+    assert finished >= FAILURE_BUDGET_AFTER and counts["failed"] > 0.05 * finished
+
+
+async def test_a_failure_budget_of_one_never_stops_the_run(make_sim, tmp_path):
+    sim = await make_sim(customers=25, fail_503=1.0)
+    options = options_for(sim, tmp_path, concurrency=4, max_attempts=1, failure_budget=1.0)
+    result = await run_job(options, {"PC_ACCESS_TOKEN": sim.token})
+    assert result.exit_code == 1
+    assert {line["status"] for line in report(tmp_path / "out")} == {"failed"}
+
+
+async def test_the_budget_is_not_judged_before_twenty_customers_finished(make_sim, tmp_path):
+    sim = await make_sim(customers=FAILURE_BUDGET_AFTER - 1, fail_503=1.0)
+    options = options_for(sim, tmp_path, concurrency=1, max_attempts=1, failure_budget=0.0)
+    result = await run_job(options, {"PC_ACCESS_TOKEN": sim.token})
+    assert result.exit_code == 1
+    assert {line["status"] for line in report(tmp_path / "out")} == {"failed"}
+
+
+async def test_max_duration_skips_the_rest_with_exit_75_and_resume_finishes(make_sim, tmp_path):
+    sim = await make_sim(customers=10, latency_ms=60)
+    options = options_for(sim, tmp_path, concurrency=1, max_duration=0.2)
+    env = {"PC_ACCESS_TOKEN": sim.token}
+
+    stopped = await run_job(options, env)
+
+    assert stopped.exit_code == 75
+    assert "--max-duration" in str(stopped.stopped)
+    counts = Counter(line["status"] for line in report(tmp_path / "out"))
+    assert counts["updated"] >= 1 and counts["skipped"] >= 1
+    assert counts["updated"] + counts["skipped"] == 10
+    assert summary(tmp_path / "out")["exit_code"] == 75
+
+    resumed = await run_job(replace(options, resume=True, max_duration=None), env)
+
+    assert resumed.exit_code == 0
+    assert {line["status"] for line in report(tmp_path / "out")} == {"updated"}
+    assert committed(sim) == Counter(sim.store.ids())
+
+
+def test_a_second_run_on_the_same_out_exits_4_at_once_naming_the_first(make_sim_thread, tmp_path):
+    sim = make_sim_thread(customers=20, latency_ms=200)
+    sheet, out = write_sheet(tmp_path / "in.csv", sim.store.ids()), tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PC_")}
+    env.update(PC_BASE_URL=sim.base_url, PC_ACCESS_TOKEN=sim.token)
+    args = ["run", str(sheet), "--out", str(out), "--concurrency", "1", "--quiet"]
+    first = subprocess.Popen(
+        [sys.executable, "-m", "batch", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        lock = out / LOCK_NAME
+        deadline = time.monotonic() + 30
+        while not (lock.is_file() and lock.read_text()) and first.poll() is None:
+            assert time.monotonic() < deadline, "the first run never took the lock"
+            time.sleep(0.01)
+
+        second = CliRunner().invoke(
+            cli, args, env={"PC_BASE_URL": sim.base_url, "PC_ACCESS_TOKEN": sim.token}
+        )
+
+        assert second.exit_code == 4
+        assert f"pid {first.pid}" in second.stderr and "started 20" in second.stderr
+        assert "nothing was done" in second.stderr
+    finally:
+        first.terminate()
+        assert first.wait(timeout=30) == 130  # SIGTERM: the first run stops cleanly
+    with Journal.open(out, create=False) as journal:
+        info = journal.last_run()
+    assert (info.run_id, info.sessions) == (1, 1)  # the refused run wrote nothing
