@@ -4,6 +4,7 @@ import csv
 import json
 import re
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -182,7 +183,8 @@ def test_every_run_option_is_documented_in_the_readme():
 
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     usage = readme[readme.index("## Usage: `pcbatch run`") :]
-    options = [p for p in cli.commands["run"].params if p.name != "input_path"]
+    run = cli.get_command(click.Context(cli), "run")
+    options = [p for p in run.params if p.name != "input_path"]
     for param in options:
         for flag in param.opts:
             assert f"`{flag}" in usage, flag

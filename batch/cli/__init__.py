@@ -1,0 +1,72 @@
+"""The `pcbatch` command line: a thin click layer over the library; the only package that prints.
+
+One module per command (check: validate; running: run, demo; simulating: simulate; reporting:
+report; signin: login, logout), loaded only when its command is used, so `pcbatch run` never
+pays for the simulator's aiohttp.web and `pcbatch --help` stays quick (click's documented
+lazy-loading pattern).
+
+Every expected failure is a PcbatchError: its message is printed on stderr, without a traceback,
+and the process exits with its exit code (CONTRACT.md, "Exit codes").
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from batch import __version__
+from batch.errors import PcbatchError
+
+# command name -> "module:function" below batch.cli
+_COMMANDS = {
+    "demo": "running:demo",
+    "login": "signin:login",
+    "logout": "signin:logout",
+    "report": "reporting:report",
+    "run": "running:run",
+    "simulate": "simulating:simulate",
+    "validate": "check:validate",
+}
+
+
+class _Group(click.Group):
+    """Loads each command's module on first use; turns PcbatchError into message and exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = _COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, name = target.split(":")
+        command = getattr(importlib.import_module(f"batch.cli.{module}"), name)
+        assert isinstance(command, click.Command)
+        return command
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except PcbatchError as exc:
+            click.echo(f"pcbatch: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pcbatch")
+def cli() -> None:
+    """Bulk-update Microsoft Partner Center customer billing profiles from a spreadsheet.
+
+    \b
+    Example:
+      pcbatch validate customers.xlsx
+      pcbatch run customers.xlsx --dry-run --out reports/today
+    """
+
+
+def main() -> None:
+    """Entry point of the `pcbatch` script and `python -m batch`."""
+    cli.main(prog_name="pcbatch", standalone_mode=True)
+    sys.exit(0)

@@ -1,0 +1,123 @@
+"""`pcbatch simulate`: the Partner Center stand-in on loopback, every setting a flag."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    pass
+
+
+def _simulator_options(command: click.decorators.FC) -> click.decorators.FC:
+    """One flag per SimConfig setting; help texts and units live in batch/simulator/config.py."""
+    from batch.simulator.config import FROM_ENVIRONMENT, HELP, SETTINGS, SimConfig
+
+    defaults = SimConfig()
+    for name in reversed(SETTINGS):
+        if name in FROM_ENVIRONMENT:  # secrets: never on a command line
+            continue
+        flag = "--" + name.replace("_", "-")
+        default = getattr(defaults, name)
+        shown: dict[str, object] = {"help": HELP[name], "show_default": default is not None}
+        if name == "bom":
+            option = click.option("--bom/--no-bom", default=default, **shown)
+        elif name == "customers_file":
+            option = click.option(flag, type=click.Path(exists=True, dir_okay=False), **shown)
+        elif name == "stale_etag_status":
+            option = click.option(flag, type=click.Choice(["412", "400"]), default="412", **shown)
+        elif default is None:
+            option = click.option(flag, type=float, metavar="R", **shown)
+        else:
+            option = click.option(flag, type=type(default), default=default, **shown)
+        command = option(command)
+    return command
+
+
+@click.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on: loopback only (127.0.0.1, ::1, localhost); others are refused.",
+)
+@click.option(
+    "--port",
+    default=8479,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="TCP port; 0 picks a free one.",
+)
+@click.option(
+    "--state-out",
+    type=click.Path(dir_okay=False),
+    help="On Ctrl-C (or SIGTERM), write every profile to this JSON file, in the "
+    "--customers-file format.",
+)
+@_simulator_options
+def simulate(host: str, port: int, state_out: str | None, **settings: object) -> None:
+    """Serve the Partner Center stand-in on loopback until Ctrl-C.
+
+    It answers GET/PUT /v1/customers/{id}/profiles/billing, POST /v1/validations/address and
+    an OAuth token endpoint as the documented API does (etags, BOM, error shapes, 429s), with
+    the faults you ask for. It prints its base URL, a ready bearer token and an example run.
+    The token endpoint accepts --client-id with $PCSIM_CLIENT_SECRET, and $PCSIM_REFRESH_TOKEN
+    (both have built-in defaults, see README.md). Probabilities are per request, 0..1.
+
+    \b
+    Example:
+      pcbatch simulate --customers 1000 --seed 7 --concurrent-writer 0.1 --state-out after.json
+      PC_BASE_URL=http://127.0.0.1:8479 PC_ACCESS_TOKEN=<the printed token> \\
+        pcbatch run customers.xlsx --dry-run
+    """
+    import contextlib
+    import dataclasses
+    import signal
+
+    from batch.simulator import SimConfig, run_simulator
+    from batch.simulator.config import FROM_ENVIRONMENT
+
+    settings["stale_etag_status"] = int(str(settings["stale_etag_status"]))
+    if settings["customers_file"] is not None:
+        settings["customers_file"] = Path(str(settings["customers_file"]))
+    for name, variable in FROM_ENVIRONMENT.items():
+        settings[name] = os.environ.get(variable) or getattr(SimConfig(), name)
+    config = dataclasses.replace(SimConfig(), **settings)  # type: ignore[arg-type]
+
+    async def serve() -> None:
+        async with run_simulator(config, host, port) as sim:
+            ids = sim.store.ids()
+            click.echo(f"pcbatch simulator: {len(ids)} customers at {sim.base_url}")
+            click.echo(f"  base URL:       {sim.base_url}")
+            click.echo(f"  access token:   {sim.token}  (valid {config.token_lifetime_s:g} s)")
+            click.echo(
+                f"  token endpoint: {sim.base_url}/{config.tenant_id}/oauth2/v2.0/token"
+                f"  (client id {config.client_id})"
+            )
+            if ids:
+                more = ", ..." if len(ids) > 3 else ""
+                click.echo(f"  customers:      {', '.join(ids[:3])}{more}")
+            click.echo("Try, in another terminal:")
+            click.echo(
+                f"  PC_BASE_URL={sim.base_url} PC_ACCESS_TOKEN={sim.token}"
+                " pcbatch run customers.xlsx --dry-run"
+            )
+            click.echo("Ctrl-C stops it.")
+            stop = asyncio.Event()
+            # Not every platform has add_signal_handler; Ctrl-C works everywhere regardless.
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+            try:
+                await stop.wait()
+            finally:
+                if state_out is not None:
+                    sim.export_state(Path(state_out))
+                    click.echo(f"State of {len(ids)} customers written to {state_out}", err=True)
+
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how it is meant to stop
+        asyncio.run(serve())
+    click.echo("pcbatch simulator stopped.", err=True)
