@@ -1,8 +1,6 @@
 """plan.make_plan: the row's fields onto the resource as received, nothing else touched."""
 
 import copy
-import subprocess
-import sys
 
 import pytest
 from hypothesis import given
@@ -178,15 +176,3 @@ def test_the_row_values_are_what_the_new_resource_holds(resource, values):
         if field.name in values:
             differs = current_value(resource, field.path) != values[field.name]
             assert (field.name in changed) == differs
-
-
-def test_the_engine_pure_core_imports_no_io_library():
-    pure = ["batch.plan", "batch.retry", "batch.throttle", "batch.options"]
-    io_modules = ["aiohttp", "pandas", "sqlite3", "asyncio", "openpyxl", "msal", "aiolimiter"]
-    code = (
-        "import sys\n"
-        + "".join(f"import {m}\n" for m in pure)
-        + f"print([m for m in {io_modules!r} if m in sys.modules])"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"

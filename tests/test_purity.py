@@ -14,7 +14,7 @@ PURE = [
     "batch.throttle",
     "batch.options",
 ]
-IO_MODULES = ["aiohttp", "pandas", "sqlite3", "asyncio", "openpyxl", "msal"]
+IO_MODULES = ["aiohttp", "aiolimiter", "pandas", "sqlite3", "asyncio", "openpyxl", "msal"]
 
 
 def test_pure_core_imports_no_io_library():

@@ -13,7 +13,6 @@ cross a network. Port 0 picks a free port; `sim.base_url` tells which.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import threading
 import time
@@ -25,6 +24,7 @@ from types import TracebackType
 from aiohttp import web
 
 from batch.errors import ConfigError
+from batch.options import is_loopback
 from batch.simulator.app import build_app
 from batch.simulator.buckets import Buckets
 from batch.simulator.config import LoggedRequest, SimConfig
@@ -35,16 +35,6 @@ from batch.simulator.tokens import TokenIssuer
 
 # Seconds a stopping server waits for answers in flight (a hung one would otherwise hold it).
 SHUTDOWN_TIMEOUT_S = 0.5
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost and loopback IP addresses."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class Simulator:
