@@ -252,13 +252,7 @@ class Rest:
                 "Precondition failed: the etag in If-Match is not the profile's current etag;"
                 " read the profile again.",
             )
-        raw = await request.read()
-        try:
-            document = json.loads(raw.decode("utf-8-sig"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise rules.Refusal(
-                400, 800002, "Invalid request input: the body is not UTF-8 JSON."
-            ) from exc
+        document = await _json_body(request)
         body = store.replace(customer_id, document)
         call.committed = True
         return 200, body
@@ -266,14 +260,19 @@ class Rest:
     async def _validate(
         self, request: web.Request, call: _Call, decision: faults.Decision
     ) -> tuple[int, bytes]:
-        raw = await request.read()
-        try:
-            document = json.loads(raw.decode("utf-8-sig"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise rules.Refusal(
-                400, 800002, "Invalid request input: the body is not UTF-8 JSON."
-            ) from exc
+        document = await _json_body(request)
         return 200, dumps(addresses.validate_address(document))
+
+
+async def _json_body(request: web.Request) -> object:
+    """The request body as JSON (a BOM allowed), else 400 with code 800002."""
+    raw = await request.read()
+    try:
+        return json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise rules.Refusal(
+            400, 800002, "Invalid request input: the body is not UTF-8 JSON."
+        ) from exc
 
 
 def _etag_of(header: str | None) -> str | None:
