@@ -290,6 +290,28 @@ class Journal:
         finally:
             cursor.close()
 
+    def tally(self, run_id: int | None = None) -> list[tuple[Status, tuple[Change, ...], int]]:
+        """(status, changes, rows) groups of every input row's latest outcome (default: the
+        last run); a row never recorded counts as `skipped` with no changes.
+
+        What a Counter over entries() gives, without building an Outcome per row.
+        """
+        run_id = self._resolve(run_id)
+        with self._lock:
+            cursor = self._db.execute(
+                "SELECT o.status, o.changes, count(*) FROM rows r"
+                f" LEFT JOIN outcomes o ON {LATEST} WHERE r.run_id = ? GROUP BY 1, 2",
+                (run_id,),
+            )
+            return [
+                (
+                    Status.SKIPPED if status is None else Status(status),
+                    () if changes is None else changes_from_json(changes),
+                    rows,
+                )
+                for status, changes, rows in cursor
+            ]
+
     @contextmanager
     def snapshot(self) -> Iterator[None]:
         """Reads inside see one consistent state of the journal (a read transaction)."""

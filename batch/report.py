@@ -113,12 +113,11 @@ def _write(out_dir: Path, journal: Journal, info: RunInfo) -> None:
     counts: Counter[Status] = Counter()
     changed: set[str] = set()  # fields changed (or to change) by any row: xlsx columns
     undone: set[str] = set()  # fields changed by updated rows: undo.csv columns
-    for entry in journal.entries(info.run_id):
-        outcome = _outcome_of(entry)
-        counts[outcome.status] += 1
-        fields = {c.field for c in outcome.changes}
+    for status, changes, rows in journal.tally(info.run_id):
+        counts[status] += rows
+        fields = {c.field for c in changes}
         changed |= fields
-        if outcome.status is Status.UPDATED:
+        if status is Status.UPDATED:
             undone |= fields
     change_fields = [f.name for f in FIELDS if f.name in changed]
     undo_fields = [f.name for f in FIELDS if f.name in undone]

@@ -168,10 +168,9 @@ async def _run(
                 sent_before=sent_before,
             )
         # Every row of the run counts, those of earlier sessions too; none recorded: skipped.
-        counts = Counter(
-            entry.outcome.status if entry.outcome is not None else Status.SKIPPED
-            for entry in journal.entries(run_id)
-        )
+        counts: Counter[Status] = Counter()
+        for status, _, rows_of in journal.tally(run_id):
+            counts[status] += rows_of
         if result.stopped is not None:
             exit_code = result.stopped.exit_code
             log.error("%s", result.stopped)
