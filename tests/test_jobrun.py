@@ -3,22 +3,10 @@
 import json
 
 from click.testing import CliRunner
+from support import city_sheet, invoke
 
 from batch.cli import cli
 from batch.journal import Journal
-
-
-def invoke(args, sim):
-    env = {"PC_ACCESS_TOKEN": sim.token, "PC_BASE_URL": sim.base_url, "PC_TENANT_ID": None,
-           "PC_CLIENT_ID": None, "PC_CLIENT_SECRET": None, "PC_REFRESH_TOKEN": None}  # fmt: skip
-    return CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
-
-
-def write_sheet(path, ids, city="Newtown"):
-    lines = ["Customer ID,City"] + [f"{cid},{city} {i}" for i, cid in enumerate(ids)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 def options_of_last_run(out):
@@ -28,7 +16,7 @@ def options_of_last_run(out):
 
 def test_flags_typed_on_the_command_line_win_and_flags_left_out_do_not(make_sim_thread, tmp_path):
     sim = make_sim_thread(customers=2)
-    write_sheet(tmp_path / "jobs" / "in.csv", sim.store.ids())
+    city_sheet(tmp_path / "jobs" / "in.csv", sim.store.ids())
     job = tmp_path / "jobs" / "nightly.toml"
     job.write_text(
         'input = "in.csv"\nout = "../reports/nightly"\nrate = 123.0\nconcurrency = 2\n'
@@ -49,8 +37,8 @@ def test_flags_typed_on_the_command_line_win_and_flags_left_out_do_not(make_sim_
 def test_input_typed_on_the_command_line_wins_over_the_job_files(make_sim_thread, tmp_path):
     sim = make_sim_thread(customers=2)
     ids = sim.store.ids()
-    write_sheet(tmp_path / "from-job.csv", ids, city="Jobtown")
-    typed = write_sheet(tmp_path / "typed.csv", ids[:1], city="Typedtown")
+    city_sheet(tmp_path / "from-job.csv", ids, city="Jobtown")
+    typed = city_sheet(tmp_path / "typed.csv", ids[:1], city="Typedtown")
     job = tmp_path / "job.toml"
     job.write_text('input = "from-job.csv"\nout = "out"\n')
 
@@ -63,7 +51,7 @@ def test_input_typed_on_the_command_line_wins_over_the_job_files(make_sim_thread
 
 def test_a_job_file_works_from_any_working_directory(make_sim_thread, tmp_path, monkeypatch):
     sim = make_sim_thread(customers=1)
-    write_sheet(tmp_path / "jobs" / "in.csv", sim.store.ids())
+    city_sheet(tmp_path / "jobs" / "in.csv", sim.store.ids())
     (tmp_path / "jobs" / "job.toml").write_text('input = "in.csv"\nout = "out"\n')
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -78,7 +66,7 @@ def test_a_job_file_works_from_any_working_directory(make_sim_thread, tmp_path, 
 
 def test_a_nightly_job_with_resume_true_continues_the_night_that_stopped(make_sim_thread, tmp_path):
     sim = make_sim_thread(customers=8, latency_ms=50)
-    write_sheet(tmp_path / "in.csv", sim.store.ids())
+    city_sheet(tmp_path / "in.csv", sim.store.ids())
     job = tmp_path / "nightly.toml"
     job.write_text('input = "in.csv"\nout = "out"\nresume = true\nconcurrency = 1\n')
 

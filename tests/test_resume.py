@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
+from support import invoke
 
 from batch.cli import cli
 from batch.errors import ConfigError
@@ -32,19 +33,6 @@ def write_sheet(path, lines):
 
 def moves(ids):
     return [(cid, f"Newtown {i}") for i, cid in enumerate(ids)]
-
-
-def invoke(args, sim):
-    env = {
-        "PC_ACCESS_TOKEN": sim.token,
-        "PC_BASE_URL": sim.base_url,
-        "PC_TENANT_ID": None,
-        "PC_CLIENT_ID": None,
-        "PC_CLIENT_SECRET": None,
-        "PC_REFRESH_TOKEN": None,
-        "PC_CLIENT_CERTIFICATE_PATH": None,
-    }
-    return CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
 
 
 def run_args(sheet, out, *extra):

@@ -5,7 +5,6 @@ runs (and only then).
 """
 
 import asyncio
-import csv
 import json
 import os
 import signal
@@ -15,29 +14,23 @@ import time
 from collections import Counter
 from dataclasses import replace
 
+from support import city_sheet, read_results
+
 from batch.errors import Interrupted
 from batch.options import RunOptions
 from batch.pool import CUT_SHORT
 from batch.run import run_job
 
+
+def report(out):
+    return {line["customer_id"]: line for line in read_results(out)}
+
+
 FAST = {"rate": 1000.0, "backoff_base": 0.01, "backoff_cap": 0.02}
 
 
-def write_sheet(path, ids):
-    lines = ["Customer ID,City"] + [f"{cid},Newtown {i}" for i, cid in enumerate(ids)]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def report(out):
-    with (out / "results.csv").open(encoding="utf-8-sig", newline="") as f:
-        lines = list(csv.DictReader(f))
-    assert len({line["row"] for line in lines}) == len(lines), "a row is reported twice"
-    return {line["customer_id"]: line for line in lines}
-
-
 def options_for(sim, tmp_path, **changes):
-    sheet = write_sheet(tmp_path / "in.csv", sim.store.ids())
+    sheet = city_sheet(tmp_path / "in.csv", sim.store.ids())
     return RunOptions(input=sheet, base_url=sim.base_url, out=tmp_path / "out", **FAST, **changes)
 
 
@@ -138,7 +131,7 @@ def test_sigterm_twice_to_a_real_process_exits_130_with_every_row_reported(
 ):
     sim = make_sim_thread(customers=8, hang=1.0, hang_seconds=30.0)
     sim.faults = arrivals = CountingFaults(sim.faults)
-    sheet, out = write_sheet(tmp_path / "in.csv", sim.store.ids()), tmp_path / "out"
+    sheet, out = city_sheet(tmp_path / "in.csv", sim.store.ids()), tmp_path / "out"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PC_")}
     env.update(PC_BASE_URL=sim.base_url, PC_ACCESS_TOKEN=sim.token)
     args = ["run", str(sheet), "--out", str(out), "--concurrency", "3", "--timeout", "60"]

@@ -1,7 +1,5 @@
 """Stops for schedulers: --max-duration and the failure budget (exit 75), the lock (exit 4)."""
 
-import csv
-import json
 import os
 import subprocess
 import sys
@@ -10,6 +8,7 @@ from collections import Counter
 from dataclasses import replace
 
 from click.testing import CliRunner
+from support import city_sheet, read_results, read_summary
 
 from batch.cli import cli
 from batch.journal import Journal
@@ -21,25 +20,8 @@ from batch.run import run_job
 FAST = {"rate": 1000.0, "timeout": 2.0, "backoff_base": 0.001, "backoff_cap": 0.002}
 
 
-def write_sheet(path, ids):
-    lines = ["Customer ID,City"] + [f"{cid},Newtown {i}" for i, cid in enumerate(ids)]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def report(out):
-    with (out / "results.csv").open(encoding="utf-8-sig", newline="") as f:
-        lines = list(csv.DictReader(f))
-    assert len({line["row"] for line in lines}) == len(lines), "a row is reported twice"
-    return lines
-
-
-def summary(out):
-    return json.loads((out / "summary.json").read_text(encoding="utf-8"))
-
-
 def options_for(sim, tmp_path, **changes):
-    sheet = write_sheet(tmp_path / "in.csv", sim.store.ids())
+    sheet = city_sheet(tmp_path / "in.csv", sim.store.ids())
     return RunOptions(input=sheet, base_url=sim.base_url, out=tmp_path / "out", **FAST, **changes)
 
 
@@ -60,19 +42,19 @@ async def test_an_outage_stops_the_run_within_a_few_dozen_customers_and_resume_f
     assert stopped.exit_code == 75
     assert "failure budget" in str(stopped.stopped)
     assert len(touched) <= FAILURE_BUDGET_AFTER + options.concurrency  # not the whole sheet
-    lines = report(tmp_path / "out")
+    lines = read_results(tmp_path / "out")
     assert len(lines) == 150
     assert Counter(line["status"] for line in lines) == {
         "failed": len(touched),
         "skipped": 150 - len(touched),
     }
-    assert summary(tmp_path / "out")["exit_code"] == 75
+    assert read_summary(tmp_path / "out")["exit_code"] == 75
 
     sim.config.fail_503 = 0.0  # the outage is over
     resumed = await run_job(replace(options, resume=True), env)
 
     assert resumed.exit_code == 0
-    assert {line["status"] for line in report(tmp_path / "out")} == {"updated"}
+    assert {line["status"] for line in read_results(tmp_path / "out")} == {"updated"}
     assert committed(sim) == Counter(sim.store.ids())  # one PUT each, the failed ones included
 
 
@@ -83,7 +65,7 @@ async def test_failures_within_the_budget_let_the_run_finish(make_sim, tmp_path)
 
     result = await run_job(options, {"PC_ACCESS_TOKEN": sim.token})
 
-    counts = Counter(line["status"] for line in report(tmp_path / "out"))
+    counts = Counter(line["status"] for line in read_results(tmp_path / "out"))
     assert 0 < counts["failed"] <= 0.5 * 40
     assert result.exit_code == 1
     assert counts["skipped"] == 0
@@ -95,7 +77,7 @@ async def test_the_same_failures_spend_a_smaller_budget_and_stop_early(make_sim,
 
     result = await run_job(options, {"PC_ACCESS_TOKEN": sim.token})
 
-    counts = Counter(line["status"] for line in report(tmp_path / "out"))
+    counts = Counter(line["status"] for line in read_results(tmp_path / "out"))
     assert result.exit_code == 75
     assert counts["skipped"] > 0
     finished = 40 - counts["skipped"]
@@ -107,7 +89,7 @@ async def test_a_failure_budget_of_one_never_stops_the_run(make_sim, tmp_path):
     options = options_for(sim, tmp_path, concurrency=4, max_attempts=1, failure_budget=1.0)
     result = await run_job(options, {"PC_ACCESS_TOKEN": sim.token})
     assert result.exit_code == 1
-    assert {line["status"] for line in report(tmp_path / "out")} == {"failed"}
+    assert {line["status"] for line in read_results(tmp_path / "out")} == {"failed"}
 
 
 async def test_the_budget_is_not_judged_before_twenty_customers_finished(make_sim, tmp_path):
@@ -115,7 +97,7 @@ async def test_the_budget_is_not_judged_before_twenty_customers_finished(make_si
     options = options_for(sim, tmp_path, concurrency=1, max_attempts=1, failure_budget=0.0)
     result = await run_job(options, {"PC_ACCESS_TOKEN": sim.token})
     assert result.exit_code == 1
-    assert {line["status"] for line in report(tmp_path / "out")} == {"failed"}
+    assert {line["status"] for line in read_results(tmp_path / "out")} == {"failed"}
 
 
 async def test_max_duration_skips_the_rest_with_exit_75_and_resume_finishes(make_sim, tmp_path):
@@ -127,21 +109,21 @@ async def test_max_duration_skips_the_rest_with_exit_75_and_resume_finishes(make
 
     assert stopped.exit_code == 75
     assert "--max-duration" in str(stopped.stopped)
-    counts = Counter(line["status"] for line in report(tmp_path / "out"))
+    counts = Counter(line["status"] for line in read_results(tmp_path / "out"))
     assert counts["updated"] >= 1 and counts["skipped"] >= 1
     assert counts["updated"] + counts["skipped"] == 10
-    assert summary(tmp_path / "out")["exit_code"] == 75
+    assert read_summary(tmp_path / "out")["exit_code"] == 75
 
     resumed = await run_job(replace(options, resume=True, max_duration=None), env)
 
     assert resumed.exit_code == 0
-    assert {line["status"] for line in report(tmp_path / "out")} == {"updated"}
+    assert {line["status"] for line in read_results(tmp_path / "out")} == {"updated"}
     assert committed(sim) == Counter(sim.store.ids())
 
 
 def test_a_second_run_on_the_same_out_exits_4_at_once_naming_the_first(make_sim_thread, tmp_path):
     sim = make_sim_thread(customers=20, latency_ms=200)
-    sheet, out = write_sheet(tmp_path / "in.csv", sim.store.ids()), tmp_path / "out"
+    sheet, out = city_sheet(tmp_path / "in.csv", sim.store.ids()), tmp_path / "out"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PC_")}
     env.update(PC_BASE_URL=sim.base_url, PC_ACCESS_TOKEN=sim.token)
     args = ["run", str(sheet), "--out", str(out), "--concurrency", "1", "--quiet"]

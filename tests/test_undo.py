@@ -1,13 +1,6 @@
 """`pcbatch run undo.csv` puts every changed field back, including fields that were empty."""
 
-from click.testing import CliRunner
-
-from batch.cli import cli
-
-
-def invoke(args, sim):
-    env = {"PC_ACCESS_TOKEN": sim.token, "PC_BASE_URL": sim.base_url}
-    return CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
+from support import invoke
 
 
 def without_attributes(profile):

@@ -1,0 +1,37 @@
+"""Small helpers the run tests share: a one-column input sheet, the report read back, the CLI.
+
+Credential variables need no clearing here: conftest's autouse fixture removes every PC_* one.
+"""
+
+import csv
+import json
+
+from click.testing import CliRunner
+
+from batch.cli import cli
+
+
+def city_sheet(path, ids, city="Newtown"):
+    """A csv moving customer i to "<city> i"; returns its path."""
+    lines = ["Customer ID,City"] + [f"{cid},{city} {i}" for i, cid in enumerate(ids)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def read_results(out):
+    """results.csv of a report as dicts, in file order; fails if a row is reported twice."""
+    with (out / "results.csv").open(encoding="utf-8-sig", newline="") as f:
+        lines = list(csv.DictReader(f))
+    assert len({line["row"] for line in lines}) == len(lines), "a row is reported twice"
+    return lines
+
+
+def read_summary(out):
+    return json.loads((out / "summary.json").read_text(encoding="utf-8"))
+
+
+def invoke(args, sim):
+    """`pcbatch ARGS` signed in to the stand-in with its static token."""
+    env = {"PC_ACCESS_TOKEN": sim.token, "PC_BASE_URL": sim.base_url}
+    return CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
