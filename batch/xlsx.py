@@ -27,6 +27,7 @@ from xml.parsers import expat
 from batch.cells import cell_text
 from batch.errors import InputError
 
+_PAST_LAST_DATE = 2958466  # day 2958465 is 9999-12-31, Excel's last date
 _DAMAGED = (KeyError, ValueError, IndexError, SyntaxError, expat.ExpatError, EOFError, zlib.error)
 _DIGITS = "0123456789"
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
@@ -163,7 +164,10 @@ class Workbook:
                 number = float(text)
                 if style >= len(formats):
                     return cell_text(number)
-                if kinds[style]:  # a date or a duration: Excel stores both as day counts
+                # A date or a duration: Excel stores both as day counts. A number past the last
+                # date Excel can show (9999-12-31), e.g. a phone in a Date column, is shown by
+                # Excel as ##### and by pcbatch as the plain number.
+                if kinds[style] and 0 <= number < _PAST_LAST_DATE:
                     return cell_text(from_excel(number, epoch, timedelta=kinds[style] == "t"))
                 return cell_text(number, formats[style])
             if kind == "b":

@@ -118,6 +118,15 @@ def test_booleans_and_dates_read_as_excel_shows_them_in_iso_form(tmp_path):
     assert values(load_sheet(path)) == {2: {"address_line1": "TRUE", "city": "2024-03-01"}}
 
 
+def test_a_number_past_excels_last_date_in_a_date_column_reads_as_the_number(tmp_path):
+    path = xlsx(
+        tmp_path / "in.xlsx",
+        [["Customer ID", "Phone", "City"], [A, 4255551234, 45352]],
+        formats={(2, 2): "mm/dd/yyyy", (2, 3): "mm/dd/yyyy"},
+    )
+    assert values(load_sheet(path)) == {2: {"phone_number": "4255551234", "city": "2024-03-01"}}
+
+
 def test_blank_rows_are_dropped_and_row_numbers_are_the_spreadsheets(tmp_path):
     path = xlsx(
         tmp_path / "in.xlsx",
