@@ -112,3 +112,54 @@ def test_simulate_serves_until_ctrl_c_and_then_writes_the_state(tmp_path):
     saved = json.loads(state.read_text(encoding="utf-8"))
     assert customer in saved
     assert len(saved) == 3
+
+
+@pytest.mark.parametrize("where", ["missing/after.json", "a-file/after.json"])
+def test_simulate_refuses_a_state_out_it_could_not_write_before_serving(tmp_path, where):
+    (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
+    state = tmp_path / where
+    result = CliRunner().invoke(cli, ["simulate", "--port", "0", "--state-out", str(state)])
+    assert result.exit_code == 2
+    assert "--state-out" in result.output
+    assert "does not exist" in result.output
+    assert "Traceback" not in result.output
+    assert "Ctrl-C stops it" not in result.output  # refused before serving
+
+
+def _start(state: Path) -> subprocess.Popen[str]:
+    """`pcbatch simulate --state-out state` in a child, once its banner is printed."""
+    command = [sys.executable, "-m", "batch", "simulate", "--port", "0", "--customers", "2"]
+    process = subprocess.Popen(
+        [*command, "--state-out", str(state)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_restore_sigint,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("Ctrl-C stops it"):
+            break
+    return process
+
+
+def test_a_sigterm_as_soon_as_the_banner_shows_still_writes_the_state(tmp_path):
+    state = tmp_path / "after.json"
+    process = _start(state)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert f"written to {state}" in stderr
+    assert len(json.loads(state.read_text(encoding="utf-8"))) == 2
+
+
+def test_a_state_out_that_becomes_unwritable_is_reported_without_a_traceback(tmp_path):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    process = _start(folder / "after.json")
+    folder.rmdir()
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 2, stderr
+    assert f"cannot write the simulator's state to {folder / 'after.json'}" in stderr
+    assert "Traceback" not in stderr

@@ -186,6 +186,65 @@ async def test_a_stale_etag_is_refused_as_configured_and_never_applied(
     assert not any(entry.committed for entry in server.log)
 
 
+async def _held_put(sim, customer: str, etag: str, body: bytes):
+    """A raw PUT whose headers are sent and handled up to the body; send the body with .write."""
+    host, port = sim.base_url.removeprefix("http://").rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    head = (
+        f"PUT /v1/customers/{customer}/profiles/billing HTTP/1.1\r\n"
+        f"Host: {host}:{port}\r\nAuthorization: Bearer {sim.token}\r\n"
+        f'If-Match: "{etag}"\r\nContent-Type: application/json\r\n'
+        f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n"
+    )
+    writer.write(head.encode())
+    await writer.drain()
+    # The server says "100 Continue" as its handler starts: the PUT is in flight, body awaited.
+    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 100")
+    return reader, writer
+
+
+async def _answer_of(reader, writer) -> tuple[int, dict]:
+    raw = await reader.read()
+    writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body.decode("utf-8-sig"))
+
+
+@pytest.mark.parametrize(("mode", "status", "code"), [(412, 412, 412), (400, 400, 2055)])
+async def test_of_two_puts_with_the_same_etag_only_one_commits_even_when_they_overlap(
+    make_sim, sim_client, mode, status, code
+):
+    server = await make_sim(stale_etag_status=mode)
+    client = sim_client(server)
+    customer = server.store.ids()[0]
+    profile = (await client.get_profile(customer)).json
+    etag = profile["attributes"]["etag"]
+    slow = dict(profile, email="slow@example.com")
+    reader, writer = await _held_put(server, customer, etag, json.dumps(slow).encode())
+    fast = dict(profile, email="fast@example.com")
+    assert (await client.put_profile(customer, fast, etag)).status == 200
+    writer.write(json.dumps(slow).encode())
+    answer_status, body = await _answer_of(reader, writer)
+    assert answer_status == status, body
+    assert body["code"] == code
+    assert server.store.profile(customer)["email"] == "fast@example.com"
+    assert [entry.committed for entry in server.log if entry.method == "PUT"] == [True, False]
+
+
+async def test_a_stale_etag_is_answered_even_when_the_body_is_not_json(sim, sim_client):
+    client = sim_client(sim)
+    customer = sim.store.ids()[0]
+    profile = (await client.get_profile(customer)).json
+    sim.store.put_direct(customer, {"companyName": "Renamed by someone else"})
+    answer = await client.request(
+        "PUT",
+        f"/v1/customers/{customer}/profiles/billing",
+        data=b"{not json",
+        headers={"If-Match": profile["attributes"]["etag"], "Content-Type": "application/json"},
+    )
+    _error(answer, 412, 412)
+
+
 @pytest.mark.parametrize(
     ("change", "code"),
     [
@@ -271,6 +330,18 @@ async def test_any_other_path_is_404_in_the_standard_shape(sim, sim_client):
     customer = sim.store.ids()[0]
     answer = await client.request("DELETE", f"/v1/customers/{customer}/profiles/billing")
     _error(answer, 405, 405)
+
+
+@pytest.mark.parametrize("path", ["/v2/anything", "/v1/customers", "/"])
+async def test_an_unknown_path_echoes_the_request_and_correlation_ids(sim, sim_client, path):
+    ids = {"MS-RequestId": "rq-unknown-path", "MS-CorrelationId": "cr-unknown-path"}
+    answer = await sim_client(sim).request("GET", path, headers=ids)
+    _error(answer, 404, 1000)
+    assert {name: answer.headers.get(name) for name in ids} == ids
+    assert answer.headers["Content-Type"].startswith("application/json")
+    assert sim.log[-1].request_id == "rq-unknown-path"
+    without = await sim_client(sim).request("GET", path, token=None)
+    assert without.headers["MS-RequestId"] and without.headers["MS-CorrelationId"]
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import collections
 import json
+import urllib.error
 import urllib.request
 
 import aiohttp
@@ -191,4 +193,42 @@ def test_the_threaded_simulator_reports_a_start_failure_to_the_caller():
 def test_make_sim_thread_applies_keyword_changes(make_sim_thread):
     server = make_sim_thread(customers=3, stale_etag_status=400)
     assert len(server.store.ids()) == 3
-    assert server.config.stale_etag_status == 400
+    customer = server.store.ids()[0]
+    stale = server.store.etag(customer)
+    server.store.put_direct(customer, {"companyName": "Renamed by someone else"})
+    request = urllib.request.Request(
+        f"{server.base_url}/v1/customers/{customer}/profiles/billing",
+        data=json.dumps(server.store.profile(customer)).encode(),
+        method="PUT",
+        headers={"Authorization": f"Bearer {server.token}", "If-Match": f'"{stale}"'},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    assert refused.value.code == 400
+    assert json.loads(refused.value.read().decode("utf-8-sig"))["code"] == 2055
+
+
+async def test_the_log_is_the_container_given_so_a_bounded_one_keeps_the_latest(sim_client):
+    log: collections.deque = collections.deque(maxlen=3)
+    async with run_simulator(SimConfig(customers=2), log=log) as server:
+        assert server.log is log
+        client = sim_client(server)
+        for _ in range(5):
+            await client.get_profile(server.store.ids()[0], headers={"MS-RequestId": "r"})
+        await client.request("GET", "/elsewhere", headers={"MS-RequestId": "last"})
+    assert len(log) == 3
+    assert [entry.request_id for entry in log] == ["r", "r", "last"]
+
+
+def test_the_threaded_simulator_records_into_the_container_given():
+    log: collections.deque = collections.deque(maxlen=1)
+    with SimulatorThread(SimConfig(customers=1), log=log) as server:
+        assert server.log is log
+        for request_id in ("first", "second"):
+            request = urllib.request.Request(
+                f"{server.base_url}/v1/customers/{server.store.ids()[0]}/profiles/billing",
+                headers={"Authorization": f"Bearer {server.token}", "MS-RequestId": request_id},
+            )
+            with urllib.request.urlopen(request, timeout=5):
+                pass
+    assert [entry.request_id for entry in log] == ["second"]

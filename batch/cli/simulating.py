@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-if TYPE_CHECKING:
-    pass
+from batch.errors import ConfigError
+
+# Requests `pcbatch simulate` keeps in its log: a long rehearsal must not grow without bound.
+LOG_LIMIT = 10_000
 
 
 def _simulator_options(command: click.decorators.FC) -> click.decorators.FC:
@@ -74,12 +75,13 @@ def simulate(host: str, port: int, state_out: str | None, **settings: object) ->
       PC_BASE_URL=http://127.0.0.1:8479 PC_ACCESS_TOKEN=<the printed token> \\
         pcbatch run customers.xlsx --dry-run
     """
+    import collections
     import contextlib
     import dataclasses
     import signal
 
     from batch.simulator import SimConfig, run_simulator
-    from batch.simulator.config import FROM_ENVIRONMENT
+    from batch.simulator.config import FROM_ENVIRONMENT, LoggedRequest
 
     settings["stale_etag_status"] = int(str(settings["stale_etag_status"]))
     if settings["customers_file"] is not None:
@@ -87,9 +89,18 @@ def simulate(host: str, port: int, state_out: str | None, **settings: object) ->
     for name, variable in FROM_ENVIRONMENT.items():
         settings[name] = os.environ.get(variable) or getattr(SimConfig(), name)
     config = dataclasses.replace(SimConfig(), **settings)  # type: ignore[arg-type]
+    if state_out is not None:
+        _check_writable(Path(state_out))
 
     async def serve() -> None:
-        async with run_simulator(config, host, port) as sim:
+        log: collections.deque[LoggedRequest] = collections.deque(maxlen=LOG_LIMIT)
+        async with run_simulator(config, host, port, log) as sim:
+            stop = asyncio.Event()
+            # Before the banner: a signal sent as soon as it shows must still write the state.
+            # Not every platform has add_signal_handler; Ctrl-C works everywhere regardless.
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    asyncio.get_running_loop().add_signal_handler(signum, stop.set)
             ids = sim.store.ids()
             click.echo(f"pcbatch simulator: {len(ids)} customers at {sim.base_url}")
             click.echo(f"  base URL:       {sim.base_url}")
@@ -107,17 +118,33 @@ def simulate(host: str, port: int, state_out: str | None, **settings: object) ->
                 " pcbatch run customers.xlsx --dry-run"
             )
             click.echo("Ctrl-C stops it.")
-            stop = asyncio.Event()
-            # Not every platform has add_signal_handler; Ctrl-C works everywhere regardless.
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
             try:
                 await stop.wait()
             finally:
                 if state_out is not None:
-                    sim.export_state(Path(state_out))
+                    try:
+                        sim.export_state(Path(state_out))
+                    except OSError as exc:
+                        raise ConfigError(
+                            f"cannot write the simulator's state to {state_out}:"
+                            f" {exc.strerror or exc}"
+                        ) from exc
                     click.echo(f"State of {len(ids)} customers written to {state_out}", err=True)
 
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how it is meant to stop
         asyncio.run(serve())
     click.echo("pcbatch simulator stopped.", err=True)
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse --state-out up front when it could not be written at the end (edits would be lost)."""
+    folder = path.parent
+    if not folder.is_dir():
+        raise ConfigError(
+            f"--state-out {path}: the folder {folder} does not exist (or is not a folder);"
+            " create it or pick another place"
+        )
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError(
+            f"--state-out {path}: cannot write there (permission denied); pick another file"
+        )

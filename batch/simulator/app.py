@@ -15,17 +15,18 @@ gateway's HTML page, as a front door sends them. Unknown paths: 404, code 1000.
 
 PUT: `If-Match` (quoted or not, `W/` ignored) is required: missing or `*` is 400, code 800002.
 A stale etag is 412 (code 412) or 400 with code 2055 "Etag is no longer valid", per
-`stale_etag_status`; either way nothing is applied. The etag is checked before the body.
+`stale_etag_status`; either way nothing is applied. The body is read first, then the etag is
+checked (a stale one is answered even when the body is bad), then the body parsed and applied,
+with no await in between: of two PUTs sent with the same etag, exactly one commits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 
 BOM = b"\xef\xbb\xbf"
 JSON_TYPE = "application/json; charset=utf-8"
-_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _GATEWAY_PAGE = (
     "<html><head><title>{status} {reason}</title></head><body><h1>{status} {reason}</h1>"
     "<p>The gateway did not receive a timely or valid response from the upstream server.</p>"
@@ -110,6 +110,14 @@ class Rest:
         """Any other /v1 path."""
         return await self._serve(request, None, _not_found)
 
+    async def outside(self, request: web.Request) -> web.StreamResponse:
+        """A path outside /v1 and the login endpoints: 404, code 1000, before any other check."""
+        call = _Call(None)
+        try:
+            return self._answer(call, 404, _not_found_body(request), _echo(request.headers))
+        finally:
+            self._log(request, call)
+
     async def _serve(
         self, request: web.Request, customer_id: str | None, handler: Handler
     ) -> web.StreamResponse:
@@ -117,11 +125,7 @@ class Rest:
         config = sim.config
         headers = request.headers
         call = _Call(customer_id)
-        out = {
-            "Content-Type": JSON_TYPE,
-            "MS-RequestId": headers.get("MS-RequestId") or str(uuid.uuid4()),
-            "MS-CorrelationId": headers.get("MS-CorrelationId") or str(uuid.uuid4()),
-        }
+        out = _echo(headers)
         try:
             try:
                 partner = sim.tokens.partner(headers.get("Authorization"))
@@ -133,7 +137,7 @@ class Rest:
             if config.forbidden:
                 return self._answer(call, 403, error_body(900150, _FORBIDDEN), out)
             wait = sim.buckets.take(
-                sim.clock(),
+                time.monotonic(),
                 partner,
                 customer_id,
                 (config.partner_rate, config.partner_burst),
@@ -168,21 +172,18 @@ class Rest:
                 return _drop(request)
             return self._answer(call, status, body, out)
         finally:
-            sim.log.append(
-                LoggedRequest(
-                    time.monotonic(),
-                    request.method,
-                    request.path,
-                    call.status,
-                    customer_id,
-                    call.committed,
-                    headers.get("MS-RequestId"),
-                    headers.get("MS-CorrelationId"),
-                    headers.get("If-Match"),
-                    headers.get("MS-PartnerCenter-Application"),
-                    call.fault,
-                )
+            self._log(request, call)
+
+    def _log(self, request: web.Request, call: _Call) -> None:
+        self.sim.log.append(
+            LoggedRequest.of(
+                request,
+                call.status,
+                customer_id=call.customer_id,
+                committed=call.committed,
+                fault=call.fault,
             )
+        )
 
     def _answer(self, call: _Call, status: int, body: bytes, out: dict[str, str]) -> web.Response:
         call.status = status
@@ -201,7 +202,7 @@ class Rest:
 
     def _customer(self, call: _Call) -> str:
         customer_id = call.customer_id or ""
-        if not _GUID.fullmatch(customer_id):
+        if not rules.GUID.fullmatch(customer_id):
             raise rules.Refusal(400, 900118, "Invalid Customer Id")
         if customer_id not in self.sim.store:
             raise rules.Refusal(
@@ -235,6 +236,9 @@ class Rest:
     ) -> tuple[int, bytes]:
         customer_id = self._customer(call)
         store = self.sim.store
+        # The only await: from here to the commit nothing else runs, so the etag checked below
+        # is still the current one when the profile is replaced (no lost update).
+        raw = await request.read()
         if_match = _etag_of(request.headers.get("If-Match"))
         if if_match is None or if_match == "*":
             raise rules.Refusal(
@@ -252,21 +256,19 @@ class Rest:
                 "Precondition failed: the etag in If-Match is not the profile's current etag;"
                 " read the profile again.",
             )
-        document = await _json_body(request)
-        body = store.replace(customer_id, document)
+        body = store.replace(customer_id, _json(raw))
         call.committed = True
         return 200, body
 
     async def _validate(
         self, request: web.Request, call: _Call, decision: faults.Decision
     ) -> tuple[int, bytes]:
-        document = await _json_body(request)
+        document = _json(await request.read())
         return 200, dumps(addresses.validate_address(document))
 
 
-async def _json_body(request: web.Request) -> object:
-    """The request body as JSON (a BOM allowed), else 400 with code 800002."""
-    raw = await request.read()
+def _json(raw: bytes) -> object:
+    """A request body as JSON (a BOM allowed), else Refusal 400 with code 800002."""
     try:
         return json.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:
@@ -293,10 +295,23 @@ def _drop(request: web.Request) -> web.Response:
     return web.Response(status=499)  # never sent: the transport is already closing
 
 
+def _echo(headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers every answer starts with: JSON, and the request's ids (new ones if none)."""
+    return {
+        "Content-Type": JSON_TYPE,
+        "MS-RequestId": headers.get("MS-RequestId") or str(uuid.uuid4()),
+        "MS-CorrelationId": headers.get("MS-CorrelationId") or str(uuid.uuid4()),
+    }
+
+
+def _not_found_body(request: web.Request) -> bytes:
+    return error_body(1000, f"Not found: {request.method} {request.path}")
+
+
 async def _not_found(
     request: web.Request, call: _Call, decision: faults.Decision
 ) -> tuple[int, bytes]:
-    return 404, error_body(1000, f"Not found: {request.method} {request.path}")
+    return 404, _not_found_body(request)
 
 
 async def _not_allowed(
@@ -307,30 +322,9 @@ async def _not_allowed(
 
 def build_app(sim: Simulator) -> web.Application:
     """The application serving one Simulator; request bodies up to 1 MiB."""
-
-    async def outside(request: web.Request) -> web.Response:
-        headers = request.headers
-        sim.log.append(
-            LoggedRequest(
-                time.monotonic(),
-                request.method,
-                request.path,
-                404,
-                None,
-                False,
-                headers.get("MS-RequestId"),
-                headers.get("MS-CorrelationId"),
-                headers.get("If-Match"),
-                headers.get("MS-PartnerCenter-Application"),
-                None,
-            )
-        )
-        body = error_body(1000, f"Not found: {request.method} {request.path}")
-        body = BOM + body if sim.config.bom else body
-        return web.Response(status=404, body=body, headers={"Content-Type": JSON_TYPE})
-
     app = web.Application(client_max_size=1024 * 1024)
-    app.add_routes(Rest(sim).routes())
+    rest = Rest(sim)
+    app.add_routes(rest.routes())
     app.add_routes(OAuthEndpoints(sim).routes())
-    app.add_routes([web.route("*", "/{tail:.*}", outside)])
+    app.add_routes([web.route("*", "/{tail:.*}", rest.outside)])
     return app

@@ -14,11 +14,13 @@ import binascii
 import json
 
 
-def _b64(data: bytes) -> str:
+def b64url(data: bytes) -> str:
+    """Base64url without padding, as JWTs and thumbprints are written (RFC 7515)."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _unb64(text: str) -> bytes:
+def unb64url(text: str) -> bytes:
+    """The bytes of base64url text, padded or not; binascii.Error (a ValueError) if malformed."""
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
@@ -41,8 +43,8 @@ class TrustedCertificates:
         certificate = x509.load_pem_x509_certificate(pem)
         key = certificate.public_key()
         # x5t is a SHA-1 thumbprint by definition; x5t#S256 is its SHA-256 successor.
-        self._keys[("x5t", _b64(certificate.fingerprint(hashes.SHA1())))] = key
-        self._keys[("x5t#S256", _b64(certificate.fingerprint(hashes.SHA256())))] = key
+        self._keys[("x5t", b64url(certificate.fingerprint(hashes.SHA1())))] = key
+        self._keys[("x5t#S256", b64url(certificate.fingerprint(hashes.SHA256())))] = key
 
     def verify(self, assertion: str, now: float) -> bool:
         """True when the JWT names a trusted certificate, is signed by it, and is unexpired.
@@ -55,9 +57,9 @@ class TrustedCertificates:
 
         try:
             head, body, signature = assertion.split(".")
-            header = json.loads(_unb64(head))
-            claims = json.loads(_unb64(body))
-            raw = _unb64(signature)
+            header = json.loads(unb64url(head))
+            claims = json.loads(unb64url(body))
+            raw = unb64url(signature)
         except (ValueError, binascii.Error):
             return False
         if not isinstance(header, dict) or not isinstance(claims, dict):

@@ -7,10 +7,15 @@ must not exceed 1. Rates are requests per second; None means unlimited.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from batch.errors import ConfigError
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 # The credentials the simulator's token endpoint accepts. They are not secrets (anyone can read
 # them here); they exist so that the OAuth flows of a client can be exercised for real.
@@ -146,6 +151,7 @@ class LoggedRequest:
     status: the HTTP status sent, or 0 when the connection was closed without an answer
       (drop_before, drop_after_commit, a hang the client gave up on).
     customer_id: the URL's customer (lower case) for billing-profile calls, else None.
+    request_id: the MS-RequestId header, else client-request-id (what MSAL sends to login).
     committed: a PUT that changed the store (True even when its answer was then dropped).
     fault: what the stand-in did on purpose: "500", "502", "503", "504", "drop_before",
       "drop_after_commit", "hang", "throttled", "concurrent_writer" (the GET after which another
@@ -164,3 +170,29 @@ class LoggedRequest:
     if_match: str | None
     application: str | None
     fault: str | None
+
+    @classmethod
+    def of(
+        cls,
+        request: web.Request,
+        status: int,
+        *,
+        customer_id: str | None = None,
+        committed: bool = False,
+        fault: str | None = None,
+    ) -> LoggedRequest:
+        """The record of `request` answered with `status` (0: closed unanswered), stamped now."""
+        headers = request.headers
+        return cls(
+            time.monotonic(),
+            request.method,
+            request.path,
+            status,
+            customer_id,
+            committed,
+            headers.get("MS-RequestId") or headers.get("client-request-id"),
+            headers.get("MS-CorrelationId"),
+            headers.get("If-Match"),
+            headers.get("MS-PartnerCenter-Application"),
+            fault,
+        )

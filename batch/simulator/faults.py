@@ -31,9 +31,6 @@ class Decision:
     concurrent_writer: bool
 
 
-NO_FAULT = Decision(0.0, None, False, False)
-
-
 class Faults:
     """The seeded source of fault decisions for one server."""
 

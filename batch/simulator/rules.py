@@ -42,8 +42,11 @@ ADDRESS_FIELDS = (
 READ_ONLY = ("links", "attributes")
 REQUIRED_ADDRESS = ("addressLine1", "city", "postalCode", "country")
 
-_TOP_BY_LOWER = {name.lower(): name for name in (*TOP_FIELDS, ADDRESS, *READ_ONLY)}
-_ADDRESS_BY_LOWER = {name.lower(): name for name in ADDRESS_FIELDS}
+# A customer id: a GUID in canonical lower case (lower-case the text before matching).
+GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# The documented spelling of each field, by its lower-case name (request keys are case-blind).
+TOP_BY_LOWER = {name.lower(): name for name in (*TOP_FIELDS, ADDRESS, *READ_ONLY)}
+ADDRESS_BY_LOWER = {name.lower(): name for name in ADDRESS_FIELDS}
 _MAX_LEN = {
     "addressLine1": 200,
     "addressLine2": 200,
@@ -131,7 +134,7 @@ def read_address(body: object, where: str = ADDRESS) -> dict[str, object]:
         raise Refusal(400, 800002, f"Invalid request input: {where} must be a JSON object.")
     address: dict[str, object] = {}
     for key, value in body.items():
-        name = _ADDRESS_BY_LOWER.get(str(key).lower())
+        name = ADDRESS_BY_LOWER.get(str(key).lower())
         if name is not None:
             text = _text(value, f"{where}.{name}")
             if text is None:
@@ -149,7 +152,7 @@ def read_profile(body: object) -> dict[str, object]:
         raise Refusal(400, 800002, "Invalid request input: the body must be a JSON object.")
     profile: dict[str, object] = {}
     for key, value in body.items():
-        name = _TOP_BY_LOWER.get(str(key).lower())
+        name = TOP_BY_LOWER.get(str(key).lower())
         if name in READ_ONLY:
             continue
         if name == ADDRESS:

@@ -23,8 +23,6 @@ from batch.simulator import rules
 from batch.simulator.config import SimConfig
 from batch.simulator.store import Store
 
-_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
 # country: culture, language, phone prefix, company suffix, cities (city, state, postal template),
 # streets ("{n}" is the house number). Postal templates: "#" a digit, "@" a letter A-Z.
 _COUNTRIES: dict[
@@ -340,7 +338,7 @@ def load_customers_file(path: Path) -> dict[str, dict[str, object]]:
     customers: dict[str, dict[str, object]] = {}
     for key, profile in data.items():
         customer_id = str(key).strip().strip("{}").lower()
-        if not _GUID.fullmatch(customer_id):
+        if not rules.GUID.fullmatch(customer_id):
             raise ConfigError(f"the customers file {path}: {key!r} is not a customer id (a GUID)")
         if not isinstance(profile, dict):
             raise ConfigError(f"the customers file {path}: the profile of {key} is not an object")

@@ -15,8 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, MutableSequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
@@ -44,17 +43,17 @@ class Simulator:
     token: a bearer token issued at start, valid for config.token_lifetime_s.
     config: read on every request; a test may change it while serving.
     store: the profiles (profile(id), export(), put_direct(id, changes), ids()).
-    log: every request, in the order answered (LoggedRequest).
+    log: every request, in the order answered (LoggedRequest); the container given, else a list.
+      A long-running server passes a deque(maxlen=...) so that the log stays bounded.
     """
 
     def __init__(
-        self, config: SimConfig, store: Store, clock: Callable[[], float] = time.monotonic
+        self, config: SimConfig, store: Store, log: MutableSequence[LoggedRequest] | None = None
     ) -> None:
         self.config = config
         self.store = store
-        self.clock = clock
-        self.log: list[LoggedRequest] = []
-        self.tokens = TokenIssuer(clock)
+        self.log: MutableSequence[LoggedRequest] = [] if log is None else log
+        self.tokens = TokenIssuer()
         self.buckets = Buckets()
         self.faults = Faults(config.seed)
         self.writer_edits = 0  # edits made by the simulated concurrent writer so far
@@ -74,9 +73,14 @@ class Simulator:
 
 @asynccontextmanager
 async def run_simulator(
-    config: SimConfig, host: str = "127.0.0.1", port: int = 0
+    config: SimConfig,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    log: MutableSequence[LoggedRequest] | None = None,
 ) -> AsyncIterator[Simulator]:
     """Serve a stand-in on host:port (0 = a free port) until the block ends.
+
+    log: where requests are recorded (default: a new list, unbounded; see Simulator.log).
 
     Raises ConfigError for a non-loopback host, a bad setting, an unusable customers file or a
     port already in use.
@@ -86,7 +90,7 @@ async def run_simulator(
             f"the simulator serves loopback only (127.0.0.1, ::1, localhost), not {host!r}"
         )
     config.check()
-    sim = Simulator(config, build_store(config))
+    sim = Simulator(config, build_store(config), log)
     runner = web.AppRunner(
         build_app(sim), access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S
     )
@@ -116,10 +120,17 @@ class SimulatorThread:
     request is in flight.
     """
 
-    def __init__(self, config: SimConfig, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        config: SimConfig,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log: MutableSequence[LoggedRequest] | None = None,
+    ) -> None:
         self.config = config
         self.host = host
         self.port = port
+        self.log = log
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -154,7 +165,7 @@ class SimulatorThread:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         try:
-            async with run_simulator(self.config, self.host, self.port) as sim:
+            async with run_simulator(self.config, self.host, self.port, self.log) as sim:
                 self._sim = sim
                 self._ready.set()
                 await self._stop.wait()

@@ -20,8 +20,6 @@ from batch.simulator import rules
 OBJECT_TYPE = "CustomerBillingProfile"
 _TOP_ORDER = {name: i for i, name in enumerate((*rules.TOP_FIELDS, rules.ADDRESS))}
 _ADDRESS_ORDER = {name: i for i, name in enumerate(rules.ADDRESS_FIELDS)}
-_TOP_BY_LOWER = {name.lower(): name for name in (*rules.TOP_FIELDS, rules.ADDRESS)}
-_ADDRESS_BY_LOWER = {name.lower(): name for name in rules.ADDRESS_FIELDS}
 
 
 def dumps(value: object) -> bytes:
@@ -130,12 +128,12 @@ class Store:
         """
         profile = copy.deepcopy(self._profiles[customer_id])
         for key, value in changes.items():
-            name = _TOP_BY_LOWER.get(key.lower(), key)
+            name = rules.TOP_BY_LOWER.get(key.lower(), key)
             if name == rules.ADDRESS and isinstance(value, Mapping):
                 address = profile.setdefault(rules.ADDRESS, {})
                 assert isinstance(address, dict)
                 for sub_key, sub_value in value.items():
-                    sub_name = _ADDRESS_BY_LOWER.get(sub_key.lower(), sub_key)
+                    sub_name = rules.ADDRESS_BY_LOWER.get(sub_key.lower(), sub_key)
                     if sub_value is None:
                         address.pop(sub_name, None)
                     else:

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from batch.simulator.assertions import TrustedCertificates
+from batch.simulator.assertions import TrustedCertificates, b64url, unb64url
 from batch.simulator.config import LoggedRequest
 from batch.simulator.rules import Refusal
 
@@ -47,21 +47,16 @@ AUDIENCE = "https://api.partnercenter.microsoft.com"
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def _jwt(claims: Mapping[str, object]) -> str:
     header = {"typ": "JWT", "alg": "RS256", "kid": "pcbatch-simulator"}
     parts = (json.dumps(header, separators=(",", ":")), json.dumps(claims, separators=(",", ":")))
-    return ".".join((*(_b64(p.encode()) for p in parts), _b64(secrets.token_bytes(32))))
+    return ".".join((*(b64url(p.encode()) for p in parts), b64url(secrets.token_bytes(32))))
 
 
 def jwt_claims(token: str) -> dict[str, object]:
     """The payload of a JWT-shaped token, unverified ({} when it is not one)."""
     try:
-        payload = token.split(".")[1]
-        decoded = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        decoded = json.loads(unb64url(token.split(".")[1]))
     except (IndexError, ValueError, binascii.Error):
         return {}
     return decoded if isinstance(decoded, dict) else {}
@@ -213,22 +208,7 @@ class OAuthEndpoints:
         return allow_common and tenant.lower() in ("common", "organizations")
 
     def _log(self, request: web.Request, status: int) -> None:
-        headers = request.headers
-        self.sim.log.append(
-            LoggedRequest(
-                time.monotonic(),
-                request.method,
-                request.path,
-                status,
-                None,
-                False,
-                headers.get("MS-RequestId") or headers.get("client-request-id"),
-                headers.get("MS-CorrelationId"),
-                None,
-                headers.get("MS-PartnerCenter-Application"),
-                None,
-            )
-        )
+        self.sim.log.append(LoggedRequest.of(request, status))
 
     def _root(self, request: web.Request, tenant: str) -> str:
         host = request.headers.get("X-Forwarded-Host") or request.host
@@ -409,7 +389,7 @@ class OAuthEndpoints:
             now = int(time.time())
             answer["scope"] = str(form.get("scope") or f"{AUDIENCE}/user_impersonation")
             answer["refresh_token"] = self.sim.tokens.new_refresh_token()
-            answer["client_info"] = _b64(json.dumps({"uid": oid, "utid": tid}).encode())
+            answer["client_info"] = b64url(json.dumps({"uid": oid, "utid": tid}).encode())
             answer["id_token"] = _jwt(
                 {
                     "iss": f"{self._root(request, tid)}/v2.0",
