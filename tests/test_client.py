@@ -28,6 +28,8 @@ async def test_a_get_sends_every_header_the_contract_lists():
     assert logged.request_id == request_id == reply.request_id
     assert logged.correlation_id == reply.correlation_id
     assert logged.application == f"pcbatch/{__version__}"
+    assert logged.accept == "application/json"
+    assert logged.contract_version == "v1"
 
 
 async def test_a_body_with_a_byte_order_mark_is_read_with_its_etag():

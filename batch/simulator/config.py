@@ -170,6 +170,8 @@ class LoggedRequest:
     if_match: str | None
     application: str | None
     fault: str | None
+    accept: str | None = None  # the Accept header
+    contract_version: str | None = None  # the MS-Contract-Version header
 
     @classmethod
     def of(
@@ -195,4 +197,6 @@ class LoggedRequest:
             headers.get("If-Match"),
             headers.get("MS-PartnerCenter-Application"),
             fault,
+            headers.get("Accept"),
+            headers.get("MS-Contract-Version"),
         )
