@@ -10,7 +10,8 @@ Credential sets (CONTRACT.md, "Credentials"; environment only, never flags), fir
                                                   app-only with a certificate: a PEM file with
                                                   the certificate and its private key (the key's
                                                   password, if any: PC_CLIENT_CERTIFICATE_PASSWORD)
-    the token cache of `pcbatch login`            app+user for a person (batch.login)
+    the token cache of `pcbatch login`            app+user for a person (batch.login), when
+                                                  no secret, certificate or refresh token is set
 
 $PC_AUTHORITY replaces the cloud's login host (batch.auth_msal.resolve_authority). A set that is
 incomplete, or no set at all, is a ConfigError naming the variables (never their values).
@@ -47,7 +48,8 @@ APP_ONLY = ("PC_TENANT_ID", "PC_CLIENT_ID", "PC_CLIENT_SECRET")
 APP_ONLY_CERT = ("PC_TENANT_ID", "PC_CLIENT_ID", "PC_CLIENT_CERTIFICATE_PATH")
 APP_USER = ("PC_TENANT_ID", "PC_CLIENT_ID", "PC_REFRESH_TOKEN")
 CERT_PASSWORD = "PC_CLIENT_CERTIFICATE_PASSWORD"
-_ALL = (ACCESS_TOKEN, *APP_ONLY, "PC_CLIENT_CERTIFICATE_PATH", "PC_REFRESH_TOKEN")
+_APP_CREDENTIALS = ("PC_CLIENT_SECRET", "PC_CLIENT_CERTIFICATE_PATH", "PC_REFRESH_TOKEN")
+_ALL = (ACCESS_TOKEN, "PC_TENANT_ID", "PC_CLIENT_ID", *_APP_CREDENTIALS)
 RENEW_EARLY_S = 300.0  # renew at most this many seconds before expiry...
 RENEW_EARLY_SHARE = 0.2  # ...or at this share of the lifetime before it, whichever is less
 RETRY_S = 30.0  # after a failed early renewal, try again within this many seconds
@@ -219,6 +221,8 @@ class RenewingToken:
 def provider_from_env(env: Mapping[str, str], cloud: str) -> TokenProvider:
     """The provider for the credentials in `env` (for the cloud's authority); no request yet.
 
+    The `pcbatch login` cache is used when no app credential (secret, certificate, refresh
+    token) is set; PC_TENANT_ID and PC_CLIENT_ID alone do not stop it.
     Raises ConfigError naming the variables when no credential set is complete.
     """
     token = env.get(ACCESS_TOKEN, "").strip()
@@ -229,11 +233,14 @@ def provider_from_env(env: Mapping[str, str], cloud: str) -> TokenProvider:
         from batch.auth_msal import app_provider  # msal is imported only when it is needed
 
         return app_provider(env, cloud)
-    from batch.login import cached_provider
+    # PC_TENANT_ID / PC_CLIENT_ID alone are `pcbatch login`'s defaults; a secret, certificate
+    # or refresh token means app credentials were meant, so the cache must not stand in.
+    if not present & set(_APP_CREDENTIALS):
+        from batch.login import cached_provider
 
-    cached = cached_provider(env, cloud)
-    if cached is not None:
-        return cached
+        cached = cached_provider(env, cloud)
+        if cached is not None:
+            return cached
     found = f" (found only {', '.join(sorted(present))}{_missing(present)})" if present else ""
     raise ConfigError(
         f"no complete set of credentials in the environment{found}; set {ACCESS_TOKEN}, or "

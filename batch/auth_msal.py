@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import msal
@@ -40,6 +40,7 @@ from batch.options import CLOUDS, is_loopback
 AUDIENCE = "https://api.partnercenter.microsoft.com"
 SCOPE_APP = f"{AUDIENCE}/.default"
 SCOPE_USER = f"{AUDIENCE}/user_impersonation"
+T = TypeVar("T")
 LOGIN_TIMEOUT_S = 30.0  # seconds for one request to the login server
 _PRIVATE_KEY = re.compile(
     rb"-----BEGIN ((?:RSA |EC |ENCRYPTED )?PRIVATE KEY)-----.+?-----END \1-----", re.DOTALL
@@ -126,19 +127,19 @@ class LoginHttp:
     def __init__(self, authority: Authority, timeout: float = LOGIN_TIMEOUT_S) -> None:
         self._session = requests.Session()
         self._timeout = timeout
-        self._placeholder = authority.root if authority.loopback else None
-        self._loopback = authority.loopback
+        self._authority = authority
         if authority.loopback:
             self._session.trust_env = False  # no proxy from the environment for loopback
 
     def _url(self, url: str) -> str:
-        if self._placeholder is None or self._loopback is None:
+        root, loopback = self._authority.root, self._authority.loopback
+        if loopback is None:
             return url
-        if url == self._placeholder or url.startswith(self._placeholder + "/"):
-            return self._loopback + url[len(self._placeholder) :]
+        if url == root or url.startswith(root + "/"):
+            return loopback + url[len(root) :]
         raise requests.ConnectionError(
             f"refused to send a login request to {urlsplit(url).netloc}: PC_AUTHORITY allows "
-            f"only {self._loopback}"
+            f"only {loopback}"
         )
 
     def get(self, url: str, params: Any = None, headers: Any = None, **kwargs: Any) -> Any:
@@ -174,8 +175,8 @@ def grant_of(result: Mapping[str, Any] | None) -> Grant:
     raise SignInError(f"the login server answered {error}{detail}{hint}")
 
 
-def call_msal(authority: Authority, step: Callable[[], Grant]) -> Grant:
-    """Run one MSAL step, turning network and authority errors into SignInError."""
+def call_msal(authority: Authority, step: Callable[[], T]) -> T:
+    """Run one MSAL step and return what it returns; network and authority errors: SignInError."""
     try:
         return step()
     except requests.RequestException as exc:
@@ -209,38 +210,79 @@ def forget_access_tokens(cache: msal.TokenCache) -> None:
         cache.remove_at(item)
 
 
-class AppOnly:
-    """Fetches app-only tokens (client credentials) with a secret or a certificate."""
+def msal_app(
+    authority: Authority,
+    tenant: str,
+    client_id: str,
+    credential: object | None = None,
+    cache: msal.TokenCache | None = None,
+) -> msal.ClientApplication:
+    """An MSAL application with pcbatch's options: public without a credential, else confidential.
+
+    cache: the token cache to use (default: a new, empty one).
+    """
+    options = msal_options(authority)
+    if cache is not None:
+        options["token_cache"] = cache
+    url = authority.url(tenant)
+    if credential is None:
+        return msal.PublicClientApplication(client_id, authority=url, **options)
+    return msal.ConfidentialClientApplication(
+        client_id, client_credential=credential, authority=url, **options
+    )
+
+
+class MsalFetch:
+    """A fetch for auth.RenewingToken over one MSAL application, made on the first fetch.
+
+    Subclasses give `_fetch`; a call runs it through call_msal. Its repr holds `what` only.
+    """
 
     def __init__(
-        self, authority: Authority, tenant: str, client_id: str, credential: object, what: str
+        self,
+        authority: Authority,
+        tenant: str,
+        client_id: str,
+        what: str,
+        credential: object | None = None,
+        cache: msal.TokenCache | None = None,
     ) -> None:
         self._authority = authority
         self._tenant = tenant
         self._client_id = client_id
         self._credential = credential
+        self._cache = cache
         self.what = what
-        self._app: msal.ConfidentialClientApplication | None = None
+        self._app: msal.ClientApplication | None = None
+
+    @property
+    def app(self) -> msal.ClientApplication:
+        """The MSAL application, made now if it is not yet (it may ask the login server)."""
+        if self._app is None:
+            self._app = msal_app(
+                self._authority, self._tenant, self._client_id, self._credential, self._cache
+            )
+        return self._app
 
     def __call__(self) -> Grant:
         return call_msal(self._authority, self._fetch)
 
     def _fetch(self) -> Grant:
-        if self._app is None:
-            self._app = msal.ConfidentialClientApplication(
-                self._client_id,
-                client_credential=self._credential,
-                authority=self._authority.url(self._tenant),
-                **msal_options(self._authority),
-            )
-        forget_access_tokens(self._app.token_cache)
-        return grant_of(self._app.acquire_token_for_client([SCOPE_APP]))
+        raise NotImplementedError
 
     def __repr__(self) -> str:
-        return f"AppOnly({self.what})"
+        return f"{type(self).__name__}({self.what})"
 
 
-class AppUser:
+class AppOnly(MsalFetch):
+    """Fetches app-only tokens (client credentials) with a secret or a certificate."""
+
+    def _fetch(self) -> Grant:
+        forget_access_tokens(self.app.token_cache)
+        return grant_of(self.app.acquire_token_for_client([SCOPE_APP]))
+
+
+class AppUser(MsalFetch):
     """Fetches app+user tokens with a refresh token (public client, or confidential with one)."""
 
     def __init__(
@@ -252,35 +294,15 @@ class AppUser:
         credential: object | None,
         what: str,
     ) -> None:
-        self._authority = authority
-        self._tenant = tenant
-        self._client_id = client_id
+        super().__init__(authority, tenant, client_id, what, credential)
         self._refresh_token = refresh_token
-        self._credential = credential
-        self.what = what
-        self._app: msal.ClientApplication | None = None
-
-    def __call__(self) -> Grant:
-        return call_msal(self._authority, self._fetch)
 
     def _fetch(self) -> Grant:
-        if self._app is None:
-            options = msal_options(self._authority)
-            url = self._authority.url(self._tenant)
-            if self._credential is None:
-                self._app = msal.PublicClientApplication(self._client_id, authority=url, **options)
-            else:
-                self._app = msal.ConfidentialClientApplication(
-                    self._client_id, client_credential=self._credential, authority=url, **options
-                )
-        result = self._app.acquire_token_by_refresh_token(self._refresh_token, [SCOPE_USER])
+        result = self.app.acquire_token_by_refresh_token(self._refresh_token, [SCOPE_USER])
         grant = grant_of(result)
         # Entra answers a new refresh token with each use: carry on with the newest one.
         self._refresh_token = str(result.get("refresh_token") or self._refresh_token)
         return grant
-
-    def __repr__(self) -> str:
-        return f"AppUser({self.what})"
 
 
 def certificate_credential(path_text: str, password: str | None) -> dict[str, str]:
@@ -370,5 +392,5 @@ def app_provider(env: Mapping[str, str], cloud: str) -> RenewingToken:
         )
     else:
         what = f"app-only credentials ({variable}; {where})"
-        fetch = AppOnly(authority, tenant, client_id, credential, what)
+        fetch = AppOnly(authority, tenant, client_id, what, credential)
     return RenewingToken(fetch, what)

@@ -21,7 +21,6 @@ class Field:
     aliases: tuple[str, ...]
     path: tuple[str, ...]
     max_len: int | None = None
-    exact_len: int | None = None
     required: bool = False  # the service refuses a profile without it: clearing it is invalid
 
 
@@ -59,7 +58,6 @@ FIELDS: tuple[Field, ...] = (
         "country",
         ("country", "countrycode"),
         ("defaultAddress", "country"),
-        exact_len=2,
         required=True,
     ),
     Field("region", ("region",), ("defaultAddress", "region")),

@@ -25,7 +25,7 @@ from pathlib import Path
 import msal
 
 from batch.auth import Grant, RenewingToken, SignInError
-from batch.auth_msal import SCOPE_USER, Authority, call_msal, grant_of, msal_options
+from batch.auth_msal import SCOPE_USER, Authority, MsalFetch, call_msal, grant_of, msal_app
 from batch.auth_msal import resolve_authority as _resolve
 from batch.errors import AuthFailed, ConfigError
 
@@ -130,14 +130,10 @@ def sign_in(
     Raises AuthFailed when the sign-in is refused or expires, ConfigError for bad options.
     """
     authority = _resolve(env, cloud)
-    login = Login(client_id, tenant, cloud, env.get("PC_AUTHORITY", "").strip() or None, None)
     cache = msal.SerializableTokenCache()
-    apps: list[msal.PublicClientApplication] = []
 
-    def step() -> Grant:
-        options = {**msal_options(authority), "token_cache": cache}
-        app = msal.PublicClientApplication(client_id, authority=authority.url(tenant), **options)
-        apps.append(app)
+    def step() -> tuple[Grant, str | None]:
+        app = msal_app(authority, tenant, client_id, cache=cache)
         flow = app.initiate_device_flow(scopes=[SCOPE_USER])
         if "user_code" not in flow:
             grant_of(flow)  # raises SignInError with the server's reason
@@ -146,15 +142,16 @@ def sign_in(
             or f"To sign in, open {flow['verification_uri']} and enter the code "
             f"{flow['user_code']}."
         )
-        return grant_of(app.acquire_token_by_device_flow(flow))
+        grant = grant_of(app.acquire_token_by_device_flow(flow))
+        accounts = app.get_accounts()
+        return grant, (accounts[0].get("username") or None) if accounts else None
 
     try:
-        call_msal(authority, step)
+        _grant, username = call_msal(authority, step)
     except SignInError as exc:
         raise AuthFailed(f"sign-in failed: {exc}") from None
-    accounts = apps[-1].get_accounts() if apps else []
-    username = (accounts[0].get("username") or None) if accounts else None
-    login = Login(client_id, tenant, cloud, login.authority, username)
+    given = env.get("PC_AUTHORITY", "").strip() or None
+    login = Login(client_id, tenant, cloud, given, username)
     path = cache_path(env)
     try:
         write_cache(path, login, cache.serialize())
@@ -176,29 +173,20 @@ def sign_out(env: Mapping[str, str]) -> Path | None:
     return path
 
 
-class CachedLogin:
+class CachedLogin(MsalFetch):
     """Fetches app+user tokens with the refresh token in the cache file, and keeps it current."""
 
     def __init__(self, path: Path, login: Login, state: str, what: str) -> None:
+        cache = msal.SerializableTokenCache()
+        cache.deserialize(state)
+        super().__init__(login.resolve(), login.tenant, login.client_id, what, cache=cache)
         self._path = path
         self._login = login
-        self._authority = login.resolve()
-        self._cache = msal.SerializableTokenCache()
-        self._cache.deserialize(state)
-        self.what = what
-        self._app: msal.PublicClientApplication | None = None
-
-    def __call__(self) -> Grant:
-        return call_msal(self._authority, self._fetch)
+        self._token_cache = cache  # the same object MSAL writes to
 
     def _fetch(self) -> Grant:
         login = self._login
-        if self._app is None:
-            options = {**msal_options(self._authority), "token_cache": self._cache}
-            self._app = msal.PublicClientApplication(
-                login.client_id, authority=self._authority.url(login.tenant), **options
-            )
-        app = self._app
+        app = self.app
         accounts = app.get_accounts(username=login.username) if login.username else []
         accounts = accounts or app.get_accounts()
         result = None
@@ -212,9 +200,9 @@ class CachedLogin:
                 "`pcbatch login`"
             )
         grant = grant_of(result)
-        if self._cache.has_state_changed:  # a new refresh token: keep it for the next run
+        if self._token_cache.has_state_changed:  # a new refresh token: keep it for the next run
             try:
-                write_cache(self._path, login, self._cache.serialize())
+                write_cache(self._path, login, self._token_cache.serialize())
             except OSError as exc:  # the token in hand is good: this run goes on regardless
                 log.warning(
                     "could not save the renewed token cache %s (%s); a later run may need "
@@ -223,9 +211,6 @@ class CachedLogin:
                     exc.strerror or exc,
                 )
         return grant
-
-    def __repr__(self) -> str:
-        return f"CachedLogin({self.what})"
 
 
 def cached_provider(env: Mapping[str, str], cloud: str) -> RenewingToken | None:
@@ -244,7 +229,7 @@ def cached_provider(env: Mapping[str, str], cloud: str) -> RenewingToken | None:
             f"run `pcbatch login --cloud {cloud}`, or run with --cloud {login.cloud}"
         )
     given = env.get("PC_AUTHORITY", "").strip() or None
-    if given is not None and _resolve(env, cloud) != login.resolve():
+    if given is not None and not _same_host(_resolve(env, cloud), login.resolve()):
         raise ConfigError(
             f"`pcbatch login` signed in at {login.authority or 'the cloud login host'}, and "
             f"PC_AUTHORITY is {given}: sign in again with `pcbatch login` under this PC_AUTHORITY"
@@ -252,3 +237,8 @@ def cached_provider(env: Mapping[str, str], cloud: str) -> RenewingToken | None:
     who = login.username or "the signed-in user"
     what = f"the `pcbatch login` token cache of {who} (tenant {login.tenant}, {path})"
     return RenewingToken(CachedLogin(path, login, state, what), what)
+
+
+def _same_host(one: Authority, other: Authority) -> bool:
+    """Whether two authorities reach the same login host (however each was given)."""
+    return (one.root, one.loopback) == (other.root, other.loopback)

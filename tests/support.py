@@ -1,4 +1,4 @@
-"""Small helpers the run tests share: a one-column input sheet, the report read back, the CLI.
+"""Small helpers the tests share: an input sheet, the report read back, the CLI, the stand-in.
 
 Credential variables need no clearing here: conftest's autouse fixture removes every PC_* one.
 """
@@ -35,3 +35,26 @@ def invoke(args, sim):
     """`pcbatch ARGS` signed in to the stand-in with its static token."""
     env = {"PC_ACCESS_TOKEN": sim.token, "PC_BASE_URL": sim.base_url}
     return CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
+
+
+def app_env(sim, **changes):
+    """App-only credentials of the stand-in at its loopback authority; a change of None unsets."""
+    config = sim.config
+    env = {
+        "PC_TENANT_ID": config.tenant_id,
+        "PC_CLIENT_ID": config.client_id,
+        "PC_CLIENT_SECRET": config.client_secret,
+        "PC_AUTHORITY": sim.base_url,
+        **changes,
+    }
+    return {k: v for k, v in env.items() if v is not None}
+
+
+def token_requests(sim):
+    """The token requests (POST .../token) the stand-in answered, in order."""
+    return [e for e in sim.log if e.method == "POST" and e.path.endswith("/token")]
+
+
+def rest(sim):
+    """The Partner Center REST requests (/v1/...) the stand-in answered, in order."""
+    return [e for e in sim.log if e.path.startswith("/v1/")]

@@ -14,26 +14,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+from support import app_env, token_requests
 
 from batch.auth import provider_from_env
 from batch.auth_msal import Authority, LoginHttp, certificate_credential, resolve_authority
 from batch.errors import AuthFailed, ConfigError
-
-
-def token_requests(sim) -> list:
-    return [e for e in sim.log if e.method == "POST" and e.path.endswith("/token")]
-
-
-def app_env(sim, **changes) -> dict:
-    config = sim.config
-    env = {
-        "PC_TENANT_ID": config.tenant_id,
-        "PC_CLIENT_ID": config.client_id,
-        "PC_CLIENT_SECRET": config.client_secret,
-        "PC_AUTHORITY": sim.base_url,
-        **changes,
-    }
-    return {k: v for k, v in env.items() if v is not None}
 
 
 async def rest_status(sim, sim_client, token: str) -> int:

@@ -17,7 +17,7 @@ CONTRACT_COMMANDS = ["run", "validate", "simulate", "login", "logout", "report",
 def test_ci_runs_exactly_the_test_command_the_readme_gives():
     ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
     command = next(line for line in ci_lines if line.startswith("python3 -m venv"))
-    readme_test = README.split("## Run the tests", 1)[1]
+    readme_test = README.split("## Run the tests", 1)[1].split("\n## ", 1)[0]
     assert command in readme_test
 
 
@@ -44,3 +44,17 @@ def test_every_command_has_help_with_an_example_and_a_readme_mention(name):
     assert result.exit_code == 0, result.output
     assert "Example" in result.output
     assert f"pcbatch {name}" in README
+
+
+@pytest.mark.parametrize("name", CONTRACT_COMMANDS)
+def test_every_option_of_every_command_is_in_the_readme(name):
+    options = [
+        opt
+        for param in _command(name).params
+        if isinstance(param, click.Option)
+        for opt in (*param.opts, *param.secondary_opts)
+        if opt.startswith("--") and opt != "--help"
+    ]
+    # `--out` must not pass on `--output`: the option ends where the word does.
+    missing = [o for o in options if not re.search(rf"{re.escape(o)}(?![\w-])", README)]
+    assert missing == [], f"pcbatch {name}: README.md does not mention {missing}"

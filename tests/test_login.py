@@ -11,24 +11,16 @@ import stat
 
 import pytest
 from click.testing import CliRunner
+from support import city_sheet, rest
 
+from batch.auth import RenewingToken, provider_from_env
 from batch.cli import cli
-from batch.login import cache_path, config_dir
-
-CREDENTIALS = (
-    "PC_ACCESS_TOKEN",
-    "PC_TENANT_ID",
-    "PC_CLIENT_ID",
-    "PC_CLIENT_SECRET",
-    "PC_REFRESH_TOKEN",
-    "PC_CLIENT_CERTIFICATE_PATH",
-    "PC_CLIENT_CERTIFICATE_PASSWORD",
-)
+from batch.errors import ConfigError
+from batch.login import Login, cache_path, cached_provider, config_dir, write_cache
 
 
 def env_for(sim, tmp_path, **more):
-    env = {name: None for name in CREDENTIALS}
-    env.update(XDG_CONFIG_HOME=str(tmp_path / "config"), PC_AUTHORITY=sim.base_url)
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "config"), "PC_AUTHORITY": sim.base_url}
     env.update(PC_BASE_URL=sim.base_url)
     return {**env, **more}
 
@@ -44,18 +36,12 @@ def login(sim, env, *more):
 
 
 def run(sim, tmp_path, env, *more):
-    path = tmp_path / "in.csv"
-    rows = [f"{cid},Newtown {i}" for i, cid in enumerate(sim.store.ids())]
-    path.write_text("Customer ID,City\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    path = city_sheet(tmp_path / "in.csv", sim.store.ids())
     return pcbatch(["run", str(path), "--out", str(tmp_path / "out"), *more], env)
 
 
 def cache_file(tmp_path):
     return tmp_path / "config" / "pcbatch" / "token_cache.json"
-
-
-def rest(sim):
-    return [e for e in sim.log if e.path.startswith("/v1/")]
 
 
 def test_login_prints_the_code_and_keeps_a_cache_only_its_owner_can_read(make_sim_thread, tmp_path):
@@ -159,6 +145,47 @@ def test_a_cache_from_another_login_server_is_refused(make_sim_thread, tmp_path)
     assert "PC_AUTHORITY is http://127.0.0.1:9" in result.stderr
     same = env_for(sim, tmp_path, PC_AUTHORITY=sim.base_url + "/")  # the same, spelled otherwise
     assert run(sim, tmp_path, same).exit_code == 0
+
+
+def signed_in(tmp_path, authority=None):
+    """The env of a machine where `pcbatch login` signed in (cache written, no request made)."""
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
+    login = Login("app-id", "contoso.example", "global", authority, "admin@contoso.example")
+    write_cache(cache_path(env), login, "{}")
+    return env
+
+
+@pytest.mark.parametrize(
+    ("app", "missing"),
+    [
+        ({"PC_CLIENT_ID": "app-id", "PC_CLIENT_SECRET": "s3cr3t"}, "missing PC_TENANT_ID"),
+        ({"PC_TENANT_ID": "t", "PC_REFRESH_TOKEN": "s3cr3t"}, "missing PC_CLIENT_ID"),
+        ({"PC_CLIENT_CERTIFICATE_PATH": "app.pem"}, "missing PC_TENANT_ID, PC_CLIENT_ID"),
+    ],
+)
+def test_an_incomplete_app_set_is_refused_even_after_login(tmp_path, app, missing):
+    with pytest.raises(ConfigError, match=missing) as caught:
+        provider_from_env({**signed_in(tmp_path), **app}, "global")
+    assert "s3cr3t" not in str(caught.value)
+
+
+def test_a_tenant_and_client_id_alone_still_sign_in_with_the_login_cache(tmp_path):
+    env = {**signed_in(tmp_path), "PC_TENANT_ID": "contoso.example", "PC_CLIENT_ID": "app-id"}
+    provider = provider_from_env(env, "global")
+    assert isinstance(provider, RenewingToken) and "token cache" in provider.what
+
+
+@pytest.mark.parametrize(
+    "given", ["https://login.microsoftonline.com", "https://LOGIN.microsoftonline.com/"]
+)
+def test_pc_authority_naming_the_clouds_own_login_host_keeps_a_cache_made_without_it(
+    tmp_path, given
+):
+    env = {**signed_in(tmp_path, authority=None), "PC_AUTHORITY": given}
+    assert cached_provider(env, "global") is not None
+    elsewhere = {**env, "PC_AUTHORITY": "https://login.microsoftonline.us"}
+    with pytest.raises(ConfigError, match=r"PC_AUTHORITY is https://login\.microsoftonline\.us"):
+        cached_provider(elsewhere, "global")
 
 
 def test_a_damaged_cache_says_to_sign_in_again(make_sim_thread, tmp_path):

@@ -17,7 +17,6 @@ from click.testing import CliRunner
 from batch.cli import cli
 
 UNKNOWN = "00000000-0000-4000-8000-00000000f00d"
-NOT_SECRET = ("PC_ACCESS_TOKEN", "PC_TENANT_ID", "PC_CLIENT_ID", "PC_AUTHORITY", "PC_BASE_URL")
 
 
 def sheet(tmp_path, ids):

@@ -12,7 +12,6 @@ and the process exits with its exit code (CONTRACT.md, "Exit codes").
 from __future__ import annotations
 
 import importlib
-import sys
 
 import click
 
@@ -69,4 +68,3 @@ def cli() -> None:
 def main() -> None:
     """Entry point of the `pcbatch` script and `python -m batch`."""
     cli.main(prog_name="pcbatch", standalone_mode=True)
-    sys.exit(0)

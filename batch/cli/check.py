@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from batch.model import Status
-
-if TYPE_CHECKING:
-    pass
-
 
 _VALUE_WIDTH = 24  # characters of a cell shown in the problem table; longer ones end in "…"
 

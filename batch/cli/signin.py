@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 import click
 
 from batch.options import CLOUDS
-
-if TYPE_CHECKING:
-    pass
 
 
 @click.command()
