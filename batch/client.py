@@ -70,7 +70,6 @@ class Client:
         *,
         timeout: float,
         connections: int,
-        application: str = APPLICATION,
     ) -> None:
         self._customers = base_url.rstrip("/") + "/v1/customers/"
         self._validate = base_url.rstrip("/") + "/v1/validations/address"
@@ -80,7 +79,7 @@ class Client:
         self._base_headers = {
             "Accept": "application/json",
             "MS-Contract-Version": "v1",
-            "MS-PartnerCenter-Application": application,
+            "MS-PartnerCenter-Application": APPLICATION,
         }
         self._session: aiohttp.ClientSession | None = None
         self._rejected: str | None = None  # the token a 401 refused last (for renew)
@@ -212,7 +211,7 @@ def _reply(
         status,
         body,
         etag=etag,
-        retry_after=None if retry_after is None else parse_retry_after(retry_after, time.time()),
+        retry_after=parse_retry_after(retry_after, time.time()),
         error_code=code,
         message=message,
         request_id=request_id,

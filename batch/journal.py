@@ -48,6 +48,7 @@ from batch.journal_schema import (
     to_json,
 )
 from batch.model import Change, Outcome, Row, RunStats, Sheet, Status
+from batch.retry import CREDENTIALS_REFUSED
 
 __all__ = ["FINAL", "JOURNAL_NAME", "Entry", "Journal", "RunInfo", "iso", "utc_now"]
 
@@ -57,9 +58,10 @@ JOURNAL_NAME = "journal.sqlite"
 # and `rejected` are the service's definitive answer to this row's data (fix the row and feed
 # failed.csv back instead); `failed` (attempts exhausted, outage) and `skipped` are re-planned.
 FINAL: frozenset[Status] = frozenset(Status) - {Status.FAILED, Status.SKIPPED}
-# ... except a `rejected` answered 401 or 403: a refusal of the run's credentials (exit 3) or
-# permissions says nothing about the row, so once they are fixed --resume asks again.
-CREDENTIAL_REFUSALS = (401, 403)
+# ... except the one `rejected` row whose call found the run's credentials refused (exit 3):
+# that refusal says nothing about the row, so once they are fixed --resume asks again. It is
+# told by its message (update.py writes it); a 403 refusing one customer after the run had
+# succeeded is final like any other `rejected`.
 
 
 def utc_now() -> datetime:
@@ -290,27 +292,40 @@ class Journal:
         finally:
             cursor.close()
 
-    def tally(self, run_id: int | None = None) -> list[tuple[Status, tuple[Change, ...], int]]:
-        """(status, changes, rows) groups of every input row's latest outcome (default: the
-        last run); a row never recorded counts as `skipped` with no changes.
-
-        What a Counter over entries() gives, without building an Outcome per row.
+    def counts(self, run_id: int | None = None) -> dict[Status, int]:
+        """Status -> rows, over every input row's latest outcome (default: the last run); a
+        row never recorded counts as `skipped`. Statuses no row has are left out.
         """
         run_id = self._resolve(run_id)
         with self._lock:
             cursor = self._db.execute(
-                "SELECT o.status, o.changes, count(*) FROM rows r"
-                f" LEFT JOIN outcomes o ON {LATEST} WHERE r.run_id = ? GROUP BY 1, 2",
+                "SELECT o.status, count(*) FROM rows r"
+                f" LEFT JOIN outcomes o ON {LATEST} WHERE r.run_id = ? GROUP BY 1",
                 (run_id,),
             )
-            return [
-                (
-                    Status.SKIPPED if status is None else Status(status),
-                    () if changes is None else changes_from_json(changes),
-                    rows,
-                )
-                for status, changes, rows in cursor
-            ]
+            counts: dict[Status, int] = {}
+            for status, rows in cursor:
+                key = Status.SKIPPED if status is None else Status(status)
+                counts[key] = counts.get(key, 0) + rows
+            return counts
+
+    def changed_fields(self, run_id: int | None = None) -> dict[Status, set[str]]:
+        """Status -> the fields changed by rows whose latest outcome has it (default: the last
+        run); statuses whose rows changed nothing are left out.
+
+        Grouped in SQLite (json_each over each outcome's changes): no row is decoded here.
+        """
+        run_id = self._resolve(run_id)
+        with self._lock:
+            cursor = self._db.execute(
+                "SELECT DISTINCT o.status, json_extract(c.value, '$.field') FROM rows r"
+                f" JOIN outcomes o ON {LATEST}, json_each(o.changes) c WHERE r.run_id = ?",
+                (run_id,),
+            )
+            fields: dict[Status, set[str]] = {}
+            for status, name in cursor:
+                fields.setdefault(Status(status), set()).add(name)
+            return fields
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -324,8 +339,8 @@ class Journal:
     def pending_rows(self, run_id: int) -> list[Row]:
         """Valid rows not yet done, in row order: never recorded, or last `failed`/`skipped`.
 
-        What --resume sends again (see FINAL for why not_found/rejected are done, and
-        CREDENTIAL_REFUSALS for the `rejected` that are not).
+        What --resume sends again (see FINAL for why not_found/rejected are done, and the
+        `rejected` that is not: the row that found the credentials refused).
         """
         final = sorted(s.value for s in FINAL)
         with self._lock:
@@ -333,9 +348,15 @@ class Journal:
                 "SELECT r.row, r.customer_id, r.planned, r.raw FROM rows r"
                 f" LEFT JOIN outcomes o ON {LATEST} WHERE r.run_id = ? AND r.kind = 'valid'"
                 f" AND (o.id IS NULL OR o.status NOT IN ({','.join('?' * len(final))})"
-                "  OR (o.status = ? AND o.http_status IN (?, ?)))"
+                "  OR (o.status = ? AND substr(o.message, 1, ?) = ?))"
                 " ORDER BY r.row",
-                (run_id, *final, Status.REJECTED.value, *CREDENTIAL_REFUSALS),
+                (
+                    run_id,
+                    *final,
+                    Status.REJECTED.value,
+                    len(CREDENTIALS_REFUSED),
+                    CREDENTIALS_REFUSED,
+                ),
             )
             return [
                 Row(row=row, customer_id=cid, values=json.loads(planned), raw=json.loads(raw))

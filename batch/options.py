@@ -194,9 +194,10 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def default_out(now: datetime) -> Path:
-    """`reports/<UTC timestamp>`, e.g. reports/20250131T235959Z, for a run starting at `now`."""
-    return Path("reports") / now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+def default_out(now: datetime, prefix: str = "") -> Path:
+    """`reports/<prefix><UTC timestamp>`, e.g. reports/20250131T235959Z, for a run starting at
+    `now`; `pcbatch demo` gives prefix "demo-"."""
+    return Path("reports") / f"{prefix}{now.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}"
 
 
 def _positive(value: float) -> bool:

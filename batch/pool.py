@@ -182,11 +182,14 @@ async def run_pool(
     rng: Random | None = None,
     pacer: Pacer | None = None,
     sent_before: Mapping[int, tuple[Change, ...]] | None = None,
+    before_put: Callable[[Row, tuple[Change, ...], str], None] | None = None,
 ) -> PoolResult:
     """Update every row's customer; every row gets exactly one outcome through `on_outcome`.
 
     pacer: the shared pace; default a Pacer on AdaptiveRate(options.rate).
     sent_before: for --resume, row -> changes of a PUT an earlier session sent (resume.settle).
+    before_put(row, changes, etag): called just before each PUT call is first sent (update.py's
+    Context.before_put); the journal records its changes there, durably.
     on_outcome is called (the journal records) before the row counts as done in on_progress.
     """
     sent_before = sent_before or {}
@@ -201,6 +204,7 @@ async def run_pool(
         rng=rng or Random(),
         dry_run=options.dry_run,
         validate_addresses=options.validate_addresses,
+        before_put=before_put,
     )
     total = len(rows)
     limit = total if options.limit is None else min(options.limit, total)

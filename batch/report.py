@@ -110,15 +110,11 @@ def write_report(out_dir: Path, journal: Journal, run_id: int | None = None) -> 
 
 def _write(out_dir: Path, journal: Journal, info: RunInfo) -> None:
     clear_token = str(info.options.get("clear_token") or DEFAULT_CLEAR_TOKEN)
-    counts: Counter[Status] = Counter()
-    changed: set[str] = set()  # fields changed (or to change) by any row: xlsx columns
-    undone: set[str] = set()  # fields changed by updated rows: undo.csv columns
-    for status, changes, rows in journal.tally(info.run_id):
-        counts[status] += rows
-        fields = {c.field for c in changes}
-        changed |= fields
-        if status is Status.UPDATED:
-            undone |= fields
+    counts = Counter(journal.counts(info.run_id))
+    by_status = journal.changed_fields(info.run_id)
+    # Fields changed (or to change) by any row: xlsx columns; by updated rows: undo.csv columns.
+    changed: set[str] = set().union(*by_status.values())
+    undone = by_status.get(Status.UPDATED, set())
     change_fields = [f.name for f in FIELDS if f.name in changed]
     undo_fields = [f.name for f in FIELDS if f.name in undone]
     # Fields the model does not know (none today) still get columns, after the known ones.

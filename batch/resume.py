@@ -17,15 +17,15 @@ Rules (CONTRACT.md, `--resume`):
   written again; with another input, a new run starts in the same journal, so that a nightly
   job may keep `resume = true` in its job file.
 - A PUT sent by an earlier session may have landed without its outcome being recorded (a crash
-  between the two). Its changes were journaled before it was sent (JournaledClient). The row
-  is re-planned from a fresh GET: when the profile already holds the row's values, that PUT
-  landed, and the row ends `updated` with the changes it made (settle), not `unchanged`; no
-  second PUT is sent either way.
+  between the two). Its changes were journaled before it was sent (update.Context.before_put,
+  wired to Journal.record_put by run.py). The row is re-planned from a fresh GET: when the
+  profile already holds the row's values, that PUT landed, and the row ends `updated` with
+  the changes it made (settle), not `unchanged`; no second PUT is sent either way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,8 +33,7 @@ from batch.auth import TokenProvider
 from batch.client import Client
 from batch.errors import ConfigError
 from batch.journal import RunInfo
-from batch.model import Change, Outcome, Row, Status
-from batch.plan import make_plan
+from batch.model import Change, Outcome, Status
 from batch.retry import Reply
 
 LANDED = "its PUT, sent before the run was interrupted, had landed (no second PUT was sent)"
@@ -90,51 +89,29 @@ def settle(outcome: Outcome, sent: tuple[Change, ...] | None) -> Outcome:
     return replace(outcome, status=Status.UPDATED, changes=sent, message=LANDED)
 
 
-class JournaledClient(Client):
-    """A Client that journals the changes of each PUT before sending it (see the module's rules).
+class EtagClient(Client):
+    """A Client that keeps the last etag seen per customer, for the record of its outcome.
 
-    rows: the rows this process sends (a customer is on one valid row at most).
-    record_put(row, changes, etag): must be durable on return (Journal.record_put).
-    It also keeps the last etag seen per customer (`etag_of`, for the outcome's record);
-    `forget(customer_id)` drops what it keeps once the customer's outcome is recorded.
+    `etag_of(customer_id)` gives it; `forget(customer_id)` drops it once the outcome is
+    recorded. (Each PUT's changes are journaled through update.Context.before_put.)
     """
 
     def __init__(
-        self,
-        base_url: str,
-        tokens: TokenProvider,
-        *,
-        rows: Iterable[Row],
-        record_put: Callable[[int, tuple[Change, ...], str], None],
-        timeout: float,
-        connections: int,
+        self, base_url: str, tokens: TokenProvider, *, timeout: float, connections: int
     ) -> None:
         super().__init__(base_url, tokens, timeout=timeout, connections=connections)
-        self._rows = {row.customer_id: row for row in rows}
-        self._record_put = record_put
-        self._read: dict[str, Mapping[str, object]] = {}  # customer -> profile last read
         self._etags: dict[str, str] = {}
-        self._journaled: dict[str, str] = {}  # customer -> MS-RequestId of the PUT journaled
 
     async def get_profile(self, customer_id: str, request_id: str) -> Reply:
-        """GET the profile, remembering it: a PUT after it is journaled with its changes."""
+        """GET the profile, remembering its etag."""
         reply = await super().get_profile(customer_id, request_id)
         self._seen(customer_id, reply)
-        if 200 <= reply.status < 300 and customer_id in self._rows:
-            self._read[customer_id] = reply.body
         return reply
 
     async def put_profile(
         self, customer_id: str, resource: Mapping[str, object], etag: str, request_id: str
     ) -> Reply:
-        """Journal the PUT's changes (durably), then send it."""
-        row = self._rows.get(customer_id)
-        read = self._read.get(customer_id)
-        # A retry of a call that got no answer reuses its MS-RequestId: journaled already.
-        if row is not None and read is not None and self._journaled.get(customer_id) != request_id:
-            # The same plan update.py made from the same GET: pure, so the same changes.
-            self._record_put(row.row, make_plan(read, row).changes, etag)
-            self._journaled[customer_id] = request_id
+        """PUT the profile, remembering the etag it answers with."""
         reply = await super().put_profile(customer_id, resource, etag, request_id)
         self._seen(customer_id, reply)
         return reply
@@ -144,10 +121,8 @@ class JournaledClient(Client):
         return self._etags.get(customer_id)
 
     def forget(self, customer_id: str) -> None:
-        """Drop the profile and etag kept for a customer whose outcome is recorded."""
-        self._read.pop(customer_id, None)
+        """Drop the etag kept for a customer whose outcome is recorded."""
         self._etags.pop(customer_id, None)
-        self._journaled.pop(customer_id, None)
 
     def _seen(self, customer_id: str, reply: Reply) -> None:
         if 200 <= reply.status < 300 and reply.etag is not None:

@@ -35,6 +35,9 @@ from batch.model import Status
 
 STALE_ETAG_CODE = "2055"  # "Etag is no longer valid": a 412 spelled as a 400
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
+# How the message of the row whose call found the run's credentials refused (ABORT, or a 403
+# before any success) begins: the journal keys on it to send that row again on --resume.
+CREDENTIALS_REFUSED = "not updated: the run's credentials were refused and the run stopped"
 
 
 class Fault(StrEnum):
@@ -71,6 +74,12 @@ class Reply:
     def stale_etag(self) -> bool:
         """True for 412, and for 400 with code 2055: both mean "refetch and re-apply"."""
         return self.status == 412 or (self.status == 400 and self.error_code == STALE_ETAG_CODE)
+
+    @property
+    def may_have_landed(self) -> bool:
+        """True when no answer came after the request was sent (timeout, dropped connection):
+        the service may have acted on it. A refused connection sent nothing."""
+        return self.status == 0 and self.fault is not Fault.CONNECT
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,9 +169,11 @@ def decide(reply: Reply, tries: Tries, policy: RetryPolicy, rng: Random) -> Deci
             return Decision(Action.GIVE_UP, spent, status=Status.FAILED)
         # The docs ask for the same MS-RequestId when a call timed out or lost its answer, so
         # the service can tell a retry from a new call; after a real answer it is reset.
-        lost = status == 0 and reply.fault is not Fault.CONNECT
         return Decision(
-            Action.RETRY, spent, delay=policy.backoff(spent.fault, rng), same_request_id=lost
+            Action.RETRY,
+            spent,
+            delay=policy.backoff(spent.fault, rng),
+            same_request_id=reply.may_have_landed,
         )
     if status == 401:
         if tries.renew == 0:

@@ -19,7 +19,6 @@ Nothing here prints: progress goes to `on_progress`, warnings to logging, result
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -30,11 +29,11 @@ from batch.errors import ConfigError, PcbatchError
 from batch.interrupt import stop_on_signals
 from batch.journal import JOURNAL_NAME, Journal
 from batch.lock import RunLock, check_free
-from batch.model import Outcome, RunStats, Sheet, Status
+from batch.model import Change, Outcome, Row, RunStats, Sheet, Status
 from batch.options import RunOptions, default_out, resolve_base_url
 from batch.pool import Progress, Stop, run_pool
 from batch.report import write_report
-from batch.resume import JournaledClient, choose_run
+from batch.resume import EtagClient, choose_run
 from batch.sheet import input_sha256, load_sheet
 
 log = logging.getLogger(__name__)
@@ -144,13 +143,12 @@ async def _run(
         if on_started is not None:
             on_started(out_dir, len(rows))
 
-        async with JournaledClient(
-            base_url,
-            tokens,
-            rows=rows,
-            record_put=lambda row, changes, etag: journal.record_put(row, changes, etag=etag),
-            timeout=options.timeout,
-            connections=options.concurrency,
+        def before_put(row: Row, changes: tuple[Change, ...], etag: str) -> None:
+            # Committed before the PUT is sent: after a crash, --resume knows it may have landed.
+            journal.record_put(row.row, changes, etag=etag)
+
+        async with EtagClient(
+            base_url, tokens, timeout=options.timeout, connections=options.concurrency
         ) as client:
 
             def land(outcome: Outcome) -> None:
@@ -166,11 +164,10 @@ async def _run(
                 on_progress=on_progress,
                 stop=stop,
                 sent_before=sent_before,
+                before_put=before_put,
             )
         # Every row of the run counts, those of earlier sessions too; none recorded: skipped.
-        counts: Counter[Status] = Counter()
-        for status, _, rows_of in journal.tally(run_id):
-            counts[status] += rows_of
+        counts = journal.counts(run_id)
         if result.stopped is not None:
             exit_code = result.stopped.exit_code
             log.error("%s", result.stopped)
@@ -182,7 +179,7 @@ async def _run(
     return RunResult(
         out_dir=out_dir,
         exit_code=exit_code,
-        statuses=dict(counts),
+        statuses=counts,
         stats=result.stats,
         stopped=result.stopped,
         rows=sum(counts.values()),

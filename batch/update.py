@@ -7,6 +7,7 @@ The steps (CONTRACT.md, "The update of one customer"):
 3. With --validate-addresses, a changed address is POSTed to /v1/validations/address first;
    a verdict other than VerifiedShippable or Verified ends the row `rejected`.
 4. Dry run: `would_update`, no PUT. Else PUT the whole resource with If-Match; 200: `updated`.
+   Context.before_put sees each PUT's changes first (run.py journals them: crash safety).
 5. A stale etag (412, or 400 with code 2055): back to 1, re-applying the row onto what the
    other writer left. A PUT whose answer was lost (timeout, dropped connection) is sent again
    with the same MS-RequestId; if it had landed, the retry meets a stale etag, the refetch shows
@@ -31,7 +32,15 @@ from typing import Protocol
 from batch.client import Client, new_request_id
 from batch.model import Change, Outcome, Row, RunStats, Status
 from batch.plan import ADDRESS, make_plan
-from batch.retry import Action, Decision, Fault, Reply, RetryPolicy, Tries, decide
+from batch.retry import (
+    CREDENTIALS_REFUSED,
+    Action,
+    Decision,
+    Reply,
+    RetryPolicy,
+    Tries,
+    decide,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +66,9 @@ class Context:
 
     any_success: set by the first 2xx of the run; a 403 before it means the credentials lack
     permissions (abort), a 403 after it is a refusal for that customer only.
+    before_put(row, changes, etag): called once per PUT call (not per retry of it) just before
+    it is first sent, with the changes it carries and its If-Match; run.py journals them there
+    (it must be durable on return: --resume tells a PUT that landed before a crash by it).
     """
 
     client: Client
@@ -67,7 +79,7 @@ class Context:
     dry_run: bool = False
     validate_addresses: bool = False
     any_success: bool = False
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    before_put: Callable[[Row, tuple[Change, ...], str], None] | None = None
 
 
 class AuthAbort(Exception):
@@ -104,9 +116,11 @@ class _Customer:
         landed: tuple[Change, ...] | None = None  # the changes of a PUT whose answer was lost
         verified: Mapping[str, object] | None = None
         while True:
-            reply, decision, _ = await self._call(partial(client.get_profile, row.customer_id))
+            reply, decision, _ = await self._call(
+                partial(client.get_profile, row.customer_id), "GET"
+            )
             if decision.action is not Action.DONE:
-                return self._end(decision, reply)
+                return self._end(decision, reply, "GET")
             if reply.etag is None:
                 return self._outcome(Status.FAILED, message="the profile came without an etag")
             plan = make_plan(reply.body, row)
@@ -127,23 +141,26 @@ class _Customer:
                 verified = address
             if self.ctx.dry_run:
                 return self._outcome(Status.WOULD_UPDATE, changes=plan.changes)
+            if self.ctx.before_put is not None:
+                self.ctx.before_put(row, plan.changes, reply.etag)
             reply, decision, lost = await self._call(
-                partial(client.put_profile, row.customer_id, plan.resource, reply.etag)
+                partial(client.put_profile, row.customer_id, plan.resource, reply.etag), "PUT"
             )
             if lost:
                 landed = plan.changes
             if decision.action is Action.DONE:
                 return self._outcome(Status.UPDATED, changes=plan.changes)
             if decision.action is not Action.REFETCH:
-                return self._end(decision, reply)
+                return self._end(decision, reply, "PUT")
 
     async def _validate(
         self, address: Mapping[str, object], changes: tuple[Change, ...]
     ) -> Outcome | None:
         """None when the service verifies the new address, else the row's `rejected` outcome."""
-        reply, decision, _ = await self._call(partial(self.ctx.client.validate_address, address))
+        send = partial(self.ctx.client.validate_address, address)
+        reply, decision, _ = await self._call(send, "address validation")
         if decision.action is not Action.DONE:
-            return self._end(decision, reply, validating=True)
+            return self._end(decision, reply, "address validation", validating=True)
         verdict = reply.body.get("status")
         if verdict in VERIFIED:
             return None
@@ -151,9 +168,12 @@ class _Customer:
             Status.REJECTED, message=_refusal(verdict, reply.body), changes=changes
         )
 
-    async def _call(self, send: Callable[[str], Awaitable[Reply]]) -> tuple[Reply, Decision, bool]:
-        """One HTTP call, retried as decide() says; returns its last answer, the decision, and
-        whether any try lost its answer after sending (it may have landed)."""
+    async def _call(
+        self, send: Callable[[str], Awaitable[Reply]], what: str
+    ) -> tuple[Reply, Decision, bool]:
+        """One HTTP call (`what`, for the log), retried as decide() says; returns its last
+        answer, the decision, and whether any try lost its answer after sending (it may have
+        landed)."""
         ctx = self.ctx
         stats = ctx.stats
         tries = self.tries.next_call()
@@ -173,7 +193,7 @@ class _Customer:
                 ctx.any_success = True
             elif status == 429:
                 stats.throttled += 1
-            elif status == 0 and reply.fault is not Fault.CONNECT:
+            elif reply.may_have_landed:
                 lost = True
             if reply.stale_etag:
                 stats.conflicts += 1
@@ -182,9 +202,10 @@ class _Customer:
                 stats.retries += 1
                 if log.isEnabledFor(logging.DEBUG):
                     log.debug(
-                        "row %d customer %s: answer %s (%s), %s in %.2fs",
+                        "row %d customer %s: %s answered %s (%s), %s in %.2fs",
                         self.row.row,
                         self.row.customer_id,
+                        what,
                         status or reply.fault,
                         reply.error_code,
                         action,
@@ -193,20 +214,29 @@ class _Customer:
                 if action is Action.RENEW:
                     await ctx.client.renew_token()
                 elif status != 429:  # a 429's wait is the Gate's pause, shared by every worker
-                    await ctx.sleep(decision.delay)
+                    await asyncio.sleep(decision.delay)
                 if not decision.same_request_id:
                     request_id = new_request_id()
                 continue
             self.tries = tries
             return reply, decision, lost
 
-    def _end(self, decision: Decision, reply: Reply, *, validating: bool = False) -> Outcome:
-        """The outcome of a call that did not succeed; raises AuthAbort when the run must stop."""
+    def _end(
+        self, decision: Decision, reply: Reply, what: str, *, validating: bool = False
+    ) -> Outcome:
+        """The outcome of a call (`what`) that did not succeed; raises AuthAbort when the run
+        must stop.
+
+        The row that finds out the credentials are refused ends `rejected` (the service did
+        refuse it), its message starting with CREDENTIALS_REFUSED: the journal keys on that
+        mark to send it again on --resume, while a 403 refusing one customer after the run had
+        succeeded is a final `rejected` like any other.
+        """
         status = decision.status or Status.FAILED
         if validating and status is Status.NOT_FOUND:
             status = Status.REJECTED  # a 404 from the validation API is no verdict on the customer
         if decision.action is Action.ABORT:
-            outcome = self._outcome(Status.REJECTED, message=_describe(reply))
+            outcome = self._refused(reply)
             raise AuthAbort(
                 f"Partner Center refused the credentials again after renewing them (401 on "
                 f"row {self.row.row}, customer {self.row.customer_id}: {_describe(reply)}); "
@@ -217,7 +247,7 @@ class _Customer:
                 outcome,
             )
         if reply.status == 403 and not self.ctx.any_success:
-            outcome = self._outcome(Status.REJECTED, message=_describe(reply))
+            outcome = self._refused(reply)
             raise AuthAbort(
                 f"Partner Center answered 403 Forbidden before any call of this run succeeded "
                 f"(row {self.row.row}: {_describe(reply)}); the app or user lacks Partner Center "
@@ -228,8 +258,13 @@ class _Customer:
             )
         message = _describe(reply)
         if status is Status.FAILED:
-            message = f"gave up after {self.attempts} tries; last: {message}"
+            spent = _spent(decision.tries, self.ctx.policy.max_attempts, what)
+            message = f"gave up after {spent}; last: {message}"
         return self._outcome(status, message=message)
+
+    def _refused(self, reply: Reply) -> Outcome:
+        """The outcome of the row that found the run's credentials refused (see _end)."""
+        return self._outcome(Status.REJECTED, message=f"{CREDENTIALS_REFUSED}: {_describe(reply)}")
 
     def _outcome(
         self, status: Status, *, message: str = "", changes: tuple[Change, ...] = ()
@@ -250,6 +285,19 @@ class _Customer:
             correlation_id=last.correlation_id if last is not None else None,
             duration_ms=round((time.monotonic() - self.started) * 1000),
         )
+
+
+def _spent(tries: Tries, max_attempts: int, what: str) -> str:
+    """The budget a call gave up on, in words: the one that reached max_attempts.
+
+    Counts the tries of the failing call only (the customer's GET before a failing PUT is not
+    one of them), except conflicts, whose budget belongs to the customer.
+    """
+    if tries.conflict >= max_attempts:
+        return f"{tries.conflict} stale-etag conflicts for this customer"
+    if tries.throttle >= max_attempts:
+        return f"{tries.throttle} tries of the {what}, each throttled (429)"
+    return f"{tries.fault} tries of the {what}, each a server error or no answer"
 
 
 def _describe(reply: Reply) -> str:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -50,3 +51,14 @@ def test_demo_help_says_what_it_does_with_an_example():
     result = CliRunner().invoke(cli, ["demo", "--help"])
     assert result.exit_code == 0
     assert "stand-in" in result.output and "Example" in result.output
+
+
+def test_the_demo_without_out_reports_into_a_demo_timestamp_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(
+        cli, ["demo"], env=dict.fromkeys(CREDENTIALS), catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    made = [p.name for p in (tmp_path / "reports").iterdir()]
+    assert len(made) == 1 and re.fullmatch(r"demo-\d{8}T\d{6}Z", made[0])
+    assert (tmp_path / "reports" / made[0] / "summary.json").is_file()

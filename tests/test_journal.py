@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from batch.errors import ConfigError
 from batch.journal import FINAL, JOURNAL_NAME, Journal
 from batch.model import Change, Outcome, Problem, Rejected, Row, RunStats, Sheet, Status
+from batch.retry import CREDENTIALS_REFUSED
 
 HEADERS = ("Customer ID", "City", "Phone", "Notes")
 
@@ -157,6 +158,52 @@ def test_resume_sends_again_only_rows_never_done_failed_or_skipped(tmp_path):
 
     assert [r.row for r in pending] == [5, 9, 10, 11]
     assert pending[0] == make_sheet(valid_rows=(5,)).rows[0]  # values, clears and raw intact
+
+
+def test_resume_sends_again_the_row_that_found_the_credentials_refused_but_no_other_refusal(
+    tmp_path,
+):
+    journal = started(tmp_path, make_sheet(valid_rows=(2, 3, 4)))
+    journal.record(Outcome(2, guid(2), Status.UPDATED, http_status=200))
+    refusal = "HTTP 403 code 900150: forbidden"
+    journal.record(Outcome(3, guid(3), Status.REJECTED, http_status=403, message=refusal))
+    aborted = f"{CREDENTIALS_REFUSED}: HTTP 401"
+    journal.record(Outcome(4, guid(4), Status.REJECTED, http_status=401, message=aborted))
+
+    assert [r.row for r in journal.pending_rows(1)] == [4]
+
+
+def test_counts_add_up_every_row_by_its_latest_status_and_unrecorded_rows_are_skipped(tmp_path):
+    journal = started(tmp_path, make_sheet(valid_rows=range(2, 8), invalid_rows=(8,)))
+    journal.record(Outcome(2, guid(2), Status.UPDATED, changes=(Change("city", "A", "B"),)))
+    journal.record(Outcome(3, guid(3), Status.UPDATED, changes=(Change("email", None, "x@y"),)))
+    journal.record(Outcome(4, guid(4), Status.FAILED))
+    journal.record(Outcome(5, guid(5), Status.SKIPPED))
+    journal.record(Outcome(4, guid(4), Status.UNCHANGED))  # latest wins
+
+    assert journal.counts(1) == {
+        Status.UPDATED: 2,
+        Status.UNCHANGED: 1,
+        Status.SKIPPED: 3,  # row 5 recorded, rows 6 and 7 never
+        Status.INVALID: 1,
+    }
+
+
+def test_changed_fields_are_grouped_by_the_status_of_each_rows_latest_outcome(tmp_path):
+    journal = started(tmp_path, make_sheet(valid_rows=range(2, 6)))
+    journal.record(Outcome(2, guid(2), Status.UPDATED, changes=(Change("city", "A", "B"),)))
+    both = (Change("city", "C", "D"), Change("email", None, "x@y"))
+    journal.record(Outcome(3, guid(3), Status.UPDATED, changes=both))
+    journal.record(
+        Outcome(4, guid(4), Status.REJECTED, changes=(Change("phone_number", "1", None),))
+    )
+    journal.record(Outcome(5, guid(5), Status.UPDATED, changes=(Change("state", "X", "Y"),)))
+    journal.record(Outcome(5, guid(5), Status.FAILED))  # latest wins: no changes any more
+
+    assert journal.changed_fields(1) == {
+        Status.UPDATED: {"city", "email"},
+        Status.REJECTED: {"phone_number"},
+    }
 
 
 def test_only_failed_and_skipped_are_not_final():

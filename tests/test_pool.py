@@ -183,7 +183,21 @@ async def test_the_adaptive_rate_is_recorded_in_the_stats():
     assert (result.stats.rate_final, result.stats.rate_min) == (25.0, 25.0)  # never throttled
 
 
+def slots_of(obj):
+    return {name: getattr(obj, name) for name in type(obj).__slots__}
+
+
 async def test_a_pacer_ignores_calls_that_got_no_answer():
     pacer = Pacer(AdaptiveRate(10.0))
-    pacer.answered(Reply(0, {}), 0.0, 0.0)
-    assert pacer.rate == 10.0
+    sent = asyncio.get_running_loop().time()
+    pacer.answered(Reply(429, {}), sent, 0.0)  # throttled: the rate drops and starts climbing
+    throttled = pacer.rate
+    state = slots_of(pacer.controller)
+    assert throttled < 10.0
+
+    for _ in range(20):
+        pacer.answered(Reply(0, {}), sent, 0.0)
+
+    assert pacer.rate == throttled
+    assert pacer.limiter.rate == throttled
+    assert slots_of(pacer.controller) == state  # no answer counted, no climb started

@@ -160,3 +160,19 @@ def test_a_retry_after_date_in_the_past_means_retry_now():
 def test_a_non_finite_retry_after_is_ignored():
     assert parse_retry_after("nan", 0.0) is None
     assert parse_retry_after("inf", 0.0) is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "landed"),
+    [
+        (reply(0, fault=Fault.TIMEOUT), True),
+        (reply(0, fault=Fault.DISCONNECTED), True),
+        (reply(0, fault=Fault.CONNECT), False),  # nothing was sent
+        (reply(200), False),
+        (reply(503), False),  # the service answered: it says what happened
+    ],
+)
+def test_only_a_call_sent_without_an_answer_may_have_landed(answer, landed):
+    assert answer.may_have_landed is landed
+    retried = decide(answer, Tries(), POLICY, Random(1))
+    assert retried.same_request_id is (landed and retried.action is Action.RETRY)

@@ -9,7 +9,7 @@ from batch.auth import StaticToken
 from batch.client import Client
 from batch.model import Change, Row, RunStats, Status
 from batch.pool import Pacer
-from batch.retry import RetryPolicy
+from batch.retry import CREDENTIALS_REFUSED, RetryPolicy
 from batch.simulator import SimConfig, run_simulator
 from batch.simulator.rules import PHONE_REQUIRED
 from batch.throttle import AdaptiveRate
@@ -167,6 +167,54 @@ async def test_a_server_that_keeps_failing_ends_failed_after_max_attempts():
     assert "gave up after 4 tries" in outcome.message
 
 
+async def test_a_put_that_keeps_failing_reports_the_tries_of_that_put_not_the_get():
+    async with run_simulator(SimConfig(customers=1, seed=1)) as sim:
+        cid = sim.store.ids()[0]
+
+        def break_the_server(row, changes, etag):  # after the GET, before the PUT
+            sim.config.fail_500 = 1.0
+
+        outcome, _ = await update(sim, row(cid, city="Springfield"), before_put=break_the_server)
+        methods = [r.method for r in sim.log]
+    assert methods == ["GET"] + ["PUT"] * 4
+    assert outcome.status is Status.FAILED
+    assert outcome.attempts == 5
+    assert outcome.message.startswith("gave up after 4 tries of the PUT")
+
+
+async def test_each_put_call_is_announced_once_with_its_changes_and_if_match_before_it_is_sent():
+    async with run_simulator(SimConfig(customers=1, seed=1, fail_503=0.5)) as sim:
+        cid = sim.store.ids()[0]
+        etag = sim.store.etag(cid)
+        old_city = sim.store.profile(cid)["defaultAddress"]["city"]
+        seen = []
+
+        def before_put(the_row, changes, if_match):
+            seen.append((the_row.row, changes, if_match, len(puts(sim))))
+
+        outcome, _ = await update(
+            sim,
+            row(cid, city="Springfield"),
+            before_put=before_put,
+            policy=RetryPolicy(max_attempts=20, backoff_base=0.01, backoff_cap=0.02),
+        )
+        sent = puts(sim)
+    assert outcome.status is Status.UPDATED
+    assert len(sent) > 1  # retried after 503s, with one announcement for the whole call
+    assert seen == [(2, (Change("city", old_city, "Springfield"),), etag, 0)]
+
+
+async def test_a_dry_run_announces_no_put():
+    async with run_simulator(SimConfig(customers=1, seed=1)) as sim:
+        cid = sim.store.ids()[0]
+        seen = []
+        outcome, _ = await update(
+            sim, row(cid, city="Springfield"), dry_run=True, before_put=lambda *a: seen.append(a)
+        )
+    assert outcome.status is Status.WOULD_UPDATE
+    assert seen == []
+
+
 async def test_a_server_slower_than_the_timeout_ends_failed_with_the_same_request_id():
     config = SimConfig(customers=1, seed=1, hang=1.0, hang_seconds=0.4)
     async with run_simulator(config) as sim:
@@ -271,5 +319,24 @@ async def test_a_token_refused_twice_aborts_the_run():
             await update(sim, row(cid, city="Springfield"), token="expired-or-bogus")
         assert [r.status for r in sim.log] == [401, 401]
     assert caught.value.outcome.status is Status.REJECTED
+    assert caught.value.outcome.message.startswith(CREDENTIALS_REFUSED)  # --resume sends it
     assert "401" in str(caught.value)
     assert "expired-or-bogus" not in str(caught.value)
+
+
+async def test_a_403_after_the_run_has_succeeded_refuses_that_customer_for_good():
+    async with run_simulator(SimConfig(customers=1, seed=1, forbidden=True)) as sim:
+        cid = sim.store.ids()[0]
+        outcome, _ = await update(sim, row(cid, city="Springfield"), any_success=True)
+    assert outcome.status is Status.REJECTED
+    assert outcome.http_status == 403
+    assert not outcome.message.startswith(CREDENTIALS_REFUSED)  # final: --resume leaves it
+
+
+async def test_a_403_before_any_success_aborts_with_the_row_marked_for_resume():
+    async with run_simulator(SimConfig(customers=1, seed=1, forbidden=True)) as sim:
+        cid = sim.store.ids()[0]
+        with pytest.raises(AuthAbort) as caught:
+            await update(sim, row(cid, city="Springfield"))
+    assert caught.value.outcome.status is Status.REJECTED
+    assert caught.value.outcome.message.startswith(CREDENTIALS_REFUSED)

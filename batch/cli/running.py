@@ -16,7 +16,7 @@ import click
 from click.core import ParameterSource
 
 from batch.model import Status
-from batch.options import CLOUDS, LOG_FORMATS, RunOptions, merge_options
+from batch.options import CLOUDS, LOG_FORMATS, RunOptions, default_out, merge_options
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -138,8 +138,10 @@ def _print_summary(result: RunResult) -> None:
     console.print(f"report: {result.out_dir}", markup=False, highlight=False, soft_wrap=True)
 
 
-def _go(options: RunOptions, env: dict[str, str], *, force: bool = False) -> RunResult:
-    """Set up logging and the progress bar as the options say, then run (force: --force)."""
+def _console(options: RunOptions) -> Console | None:
+    """Set up logging as the options say; returns the console a progress bar is drawn on
+    (stderr), or None when no bar is shown (--quiet, --no-progress, or stderr not a terminal).
+    """
     from rich.console import Console
 
     watching = not (options.quiet or options.no_progress) and sys.stderr.isatty()
@@ -147,6 +149,12 @@ def _go(options: RunOptions, env: dict[str, str], *, force: bool = False) -> Run
     # A person watching the bar sees progress there; the log then shows only what went wrong.
     level = logging.WARNING if options.quiet or watching else logging.INFO
     _setup_logging(options.log_format, level, console)
+    return console
+
+
+def _go(options: RunOptions, env: dict[str, str], *, force: bool = False) -> RunResult:
+    """Set up logging and the progress bar as the options say, then run (force: --force)."""
+    console = _console(options)
     return asyncio.run(_run_watched(options, env, console, force=force))
 
 
@@ -324,13 +332,10 @@ def demo(ctx: click.Context, out: Path | None) -> None:
       pcbatch demo
       pcbatch demo --out reports/demo
     """
-    from rich.console import Console
-
     from batch.simulator import SimConfig, run_simulator
 
     samples = _samples()
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    out_dir = out or Path("reports") / f"demo-{stamp}"
+    out_dir = out or default_out(datetime.now(UTC), prefix="demo-")
 
     async def rehearse() -> RunResult:
         config = SimConfig(customers_file=samples / "customers.json", seed=1)
@@ -339,9 +344,7 @@ def demo(ctx: click.Context, out: Path | None) -> None:
                 input=samples / "customers.xlsx", base_url=sim.base_url, out=out_dir, rate=50.0
             )
             env = {"PC_ACCESS_TOKEN": sim.token}
-            watching = sys.stderr.isatty()
-            console = Console(stderr=True) if watching else None
-            _setup_logging("text", logging.WARNING if watching else logging.INFO, console)
+            console = _console(options)
             logging.getLogger("batch.simulator").setLevel(logging.WARNING)
             return await _run_watched(options, env, console)
 
