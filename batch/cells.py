@@ -27,6 +27,9 @@ import numbers
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
+# The default clear token: a cell holding it clears the field (--clear-token sets another).
+CLEAR_TOKEN = "#N/A"
+
 # Every error value Excel can show, including the newer dynamic-array and data-type ones.
 EXCEL_ERRORS: frozenset[str] = frozenset(
     {

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from batch.cells import CLEAR_TOKEN
 from batch.errors import ConfigError
 from batch.retry import RetryPolicy
 
@@ -78,7 +79,7 @@ class RunOptions:
     max_duration: float | None = None
     failure_budget: float = 0.5
     out: Path | None = None
-    clear_token: str = "#N/A"
+    clear_token: str = CLEAR_TOKEN
     resume: bool = False
     log_format: str = "text"
     quiet: bool = False

@@ -39,7 +39,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from batch.cells import FORMULA_START, neutralise
+from batch.cells import CLEAR_TOKEN, FORMULA_START, neutralise
 from batch.errors import ConfigError
 from batch.fields import CUSTOMER_ID, FIELDS, normalise_header
 from batch.journal import Entry, Journal, RunInfo
@@ -77,7 +77,6 @@ SUMMARY_KEYS = (
 )
 FILES = ("results.csv", "results.xlsx", "summary.json", "failed.csv", "undo.csv")
 ERROR_COLUMN = "error"
-DEFAULT_CLEAR_TOKEN = "#N/A"
 NOT_RECORDED = "not attempted: the run stopped before this row (pcbatch run --resume continues it)"
 
 _XLSX_MAX = 32767  # characters in one Excel cell
@@ -109,7 +108,6 @@ def write_report(out_dir: Path, journal: Journal, run_id: int | None = None) -> 
 
 
 def _write(out_dir: Path, journal: Journal, info: RunInfo) -> None:
-    clear_token = str(info.options.get("clear_token") or DEFAULT_CLEAR_TOKEN)
     counts = Counter(journal.counts(info.run_id))
     by_status = journal.changed_fields(info.run_id)
     # Fields changed (or to change) by any row: xlsx columns; by updated rows: undo.csv columns.
@@ -148,7 +146,9 @@ def _write(out_dir: Path, journal: Journal, info: RunInfo) -> None:
                 values = [entry.raw.get(h, "") for h in failed_headers] + [str(error)]
                 failed.writerow([neutralise(v) for v in values])
             if outcome.status is Status.UPDATED and outcome.changes:
-                before = {c.field: c.before or clear_token for c in outcome.changes}
+                # Always the default token, whatever the run used: `pcbatch run undo.csv`
+                # with no --clear-token must clear these fields, not write a custom token in.
+                before = {c.field: c.before or CLEAR_TOKEN for c in outcome.changes}
                 undo.writerow(
                     [neutralise(outcome.customer_id)]
                     + [neutralise(before.get(f, "")) for f in undo_fields]

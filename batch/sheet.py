@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Literal
 
-from batch.cells import cell_text, unneutralise
+from batch.cells import CLEAR_TOKEN, cell_text, unneutralise
 from batch.errors import ConfigError, InputError
 from batch.fields import BY_NAME, CUSTOMER_ID, field_for_header
 from batch.model import Sheet
@@ -32,7 +32,7 @@ _SEPARATORS = (",", ";", "\t")
 _Lines = Iterator[tuple[int, Mapping[int, str]]]  # (row number, {column index from 0: text})
 
 
-def load_sheet(path: Path, sheet: str | None = None, clear_token: str = "#N/A") -> Sheet:
+def load_sheet(path: Path, sheet: str | None = None, clear_token: str = CLEAR_TOKEN) -> Sheet:
     """Reads and validates the input file: its valid rows and its rejected ones.
 
     sheet: the worksheet of an xlsx, by name (any case); default the first one. Not for csv.

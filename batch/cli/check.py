@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from batch.cells import CLEAR_TOKEN
 from batch.model import Status
 
 _VALUE_WIDTH = 24  # characters of a cell shown in the problem table; longer ones end in "…"
@@ -16,7 +17,7 @@ _VALUE_WIDTH = 24  # characters of a cell shown in the problem table; longer one
 @click.option("--sheet", help="Worksheet of an xlsx.  [default: the first]")
 @click.option(
     "--clear-token",
-    default="#N/A",
+    default=CLEAR_TOKEN,
     show_default=True,
     help="A cell with this text clears the field.",
 )
