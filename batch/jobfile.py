@@ -13,6 +13,7 @@ Rules:
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import tomllib
 from collections.abc import Callable
@@ -58,7 +59,9 @@ def _number(
         if isinstance(value, bool) or not ok:
             raise ValueError(f"{what} {bound}")
         assert isinstance(value, int | float)
-        if value < low or (above and value == low) or (high is not None and value > high):
+        # TOML has inf and nan; neither is a rate, a timeout or a duration.
+        bad = not math.isfinite(value) or value < low or (above and value == low)
+        if bad or (high is not None and value > high):
             raise ValueError(f"{what} {bound}")
         return kind(value)
 

@@ -34,7 +34,7 @@ from batch.options import RunOptions, default_out, resolve_base_url
 from batch.pool import Progress, Stop, run_pool
 from batch.report import write_report
 from batch.resume import EtagClient, choose_run
-from batch.sheet import input_sha256, load_sheet
+from batch.sheet import input_sha256, load_sheet, unknown_headers_warning
 
 log = logging.getLogger(__name__)
 
@@ -190,9 +190,7 @@ def _load(options: RunOptions) -> Sheet:
     """The input sheet, read and validated; one warning for columns that match no field."""
     assert options.input is not None
     sheet = load_sheet(options.input, options.sheet, options.clear_token)
-    if sheet.unknown_headers:
-        log.warning(
-            "column(s) %s match no field and are ignored (kept in failed.csv)",
-            ", ".join(repr(h) for h in sheet.unknown_headers),
-        )
+    warning = unknown_headers_warning(sheet.unknown_headers)
+    if warning:
+        log.warning("%s", warning)
     return sheet

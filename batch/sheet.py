@@ -32,6 +32,14 @@ _SEPARATORS = (",", ";", "\t")
 _Lines = Iterator[tuple[int, Mapping[int, str]]]  # (row number, {column index from 0: text})
 
 
+def unknown_headers_warning(headers: tuple[str, ...]) -> str | None:
+    """The one warning about columns that match no field (run keeps them in failed.csv)."""
+    if not headers:
+        return None
+    names = ", ".join(f'"{h}"' for h in headers)
+    return f"column(s) {names} match no field and are ignored (kept in failed.csv)"
+
+
 def load_sheet(path: Path, sheet: str | None = None, clear_token: str = CLEAR_TOKEN) -> Sheet:
     """Reads and validates the input file: its valid rows and its rejected ones.
 

@@ -104,6 +104,8 @@ def test_an_unknown_key_names_the_file_the_key_a_suggestion_and_the_allowed_keys
         ('rate = "fast"', "a number greater than 0"),
         ("rate = 0", "a number greater than 0"),
         ("rate = true", "a number greater than 0"),
+        ("rate = inf", "a number greater than 0"),
+        ("max_duration = nan", "a number greater than 0"),
         ("concurrency = 2.5", "a whole number at least 1"),
         ("concurrency = 0", "a whole number at least 1"),
         ("concurrency = true", "a whole number at least 1"),

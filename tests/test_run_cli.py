@@ -120,7 +120,7 @@ def test_unknown_columns_are_warned_about_once(make_sim_thread, tmp_path):
     sim = make_sim_thread(customers=1)
     result = invoke(["run", str(sheet(tmp_path, sim.store.ids())), "--out", str(tmp_path / "o")],
                     sim)  # fmt: skip
-    assert result.stderr.count("'Notes'") == 1
+    assert result.stderr.count('"Notes"') == 1
 
 
 def test_an_out_dir_locked_by_another_run_exits_4_and_sends_nothing(make_sim_thread, tmp_path):

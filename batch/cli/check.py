@@ -75,10 +75,8 @@ def _cut(text: str) -> str:
 
 def _warn_unknown_headers(headers: tuple[str, ...]) -> None:
     """The one warning about columns that match no field (the run keeps them in failed.csv)."""
-    if headers:
-        names = ", ".join(f'"{h}"' for h in headers)
-        click.echo(
-            f"pcbatch: warning: column(s) {names} match no field and are ignored"
-            " (kept in failed.csv)",
-            err=True,
-        )
+    from batch.sheet import unknown_headers_warning
+
+    warning = unknown_headers_warning(headers)
+    if warning:
+        click.echo(f"pcbatch: warning: {warning}", err=True)
