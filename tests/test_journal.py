@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from batch.errors import ConfigError
-from batch.journal import FINAL, JOURNAL_NAME, Journal
+from batch.journal import JOURNAL_NAME, Journal
 from batch.model import Change, Outcome, Problem, Rejected, Row, RunStats, Sheet, Status
 from batch.retry import CREDENTIALS_REFUSED
 
@@ -204,10 +204,6 @@ def test_changed_fields_are_grouped_by_the_status_of_each_rows_latest_outcome(tm
         Status.UPDATED: {"city", "email"},
         Status.REJECTED: {"phone_number"},
     }
-
-
-def test_only_failed_and_skipped_are_not_final():
-    assert set(Status) - FINAL == {Status.FAILED, Status.SKIPPED}
 
 
 def test_a_resumed_run_keeps_its_id_and_adds_up_the_counters_of_each_session(tmp_path):
