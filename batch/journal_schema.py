@@ -151,15 +151,20 @@ class Entry:
     outcome: Outcome | None
 
 
-def to_json(value: object) -> str:
-    """Compact JSON, non-ASCII kept; Paths, enums and the like as the text a user would type."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_plain)
-
-
 def _plain(value: object) -> object:
     if isinstance(value, Enum):
         return value.value
     return str(value)
+
+
+# One encoder for every value: json.dumps builds a new one per call when given options, and
+# the journal encodes twice per customer (the PUT's changes, then the outcome's).
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_plain).encode
+
+
+def to_json(value: object) -> str:
+    """Compact JSON, non-ASCII kept; Paths, enums and the like as the text a user would type."""
+    return _ENCODE(value)
 
 
 def changes_json(changes: Sequence[Change]) -> str:
