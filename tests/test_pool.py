@@ -51,12 +51,6 @@ async def test_the_limiter_lets_no_burst_through_after_a_quiet_spell():
     assert loop.time() - start >= 0.99 * (8 - burst_for(rate)) / rate
 
 
-def test_the_bucket_is_two_requests_or_20_ms_worth():
-    assert burst_for(10.0) == 2.0
-    assert burst_for(1000.0) == 20.0
-    assert RateLimiter(1000.0).rate == 1000.0
-
-
 async def test_a_lower_rate_applies_to_the_next_call():
     limiter = RateLimiter(1000.0)
     loop = asyncio.get_running_loop()
