@@ -7,7 +7,8 @@ skip, with the libraries the product is built on (pandas, openpyxl, aiohttp, SQL
 
 - import pandas, openpyxl and aiohttp; read the csv with pandas, every field as text;
 - per customer, 16 in flight over one aiohttp session: GET the billing profile, set
-  addressLine2, PUT it with If-Match and the contract's headers (two new GUIDs per call);
+  addressLine2, PUT it with If-Match and the contract's headers (two new GUIDs per call,
+  made as pcbatch makes them);
 - per customer, two SQLite statements, each its own transaction in a WAL journal with
   synchronous=NORMAL: one before the PUT is sent, one with the outcome (the journal's rule);
 - at the end, results.csv and a write-only results.xlsx with the same 14 cells per row.
@@ -26,13 +27,14 @@ import os
 import sqlite3
 import sys
 import time
-import uuid
 from pathlib import Path
 
 started = time.process_time()
 import aiohttp  # noqa: E402  (imports are part of what is measured)
 import pandas as pd  # noqa: E402
 from openpyxl import Workbook  # noqa: E402
+
+from batch.client import new_request_id  # noqa: E402  (the fastest GUIDs: pcbatch's own)
 
 CONCURRENCY = 16
 
@@ -54,7 +56,7 @@ async def update_all(rows: list[list[str]], db: sqlite3.Connection) -> list[list
 
         async def one(number: int, customer_id: str, value: str) -> None:
             url = f"{base_url}/v1/customers/{customer_id}/profiles/billing"
-            get_ids = {"MS-RequestId": str(uuid.uuid4()), "MS-CorrelationId": str(uuid.uuid4())}
+            get_ids = {"MS-RequestId": new_request_id(), "MS-CorrelationId": new_request_id()}
             async with session.get(url, headers={**headers, **get_ids}) as response:
                 profile = json.loads((await response.read()).decode("utf-8-sig"))
             address = profile["defaultAddress"]
@@ -63,7 +65,7 @@ async def update_all(rows: list[list[str]], db: sqlite3.Connection) -> list[list
             etag = profile["attributes"]["etag"]
             change = json.dumps([{"field": "address_line2", "before": before, "after": value}])
             db.execute("INSERT INTO puts VALUES (?, ?, ?)", (number, change, etag))
-            put_ids = {"MS-RequestId": str(uuid.uuid4()), "MS-CorrelationId": str(uuid.uuid4())}
+            put_ids = {"MS-RequestId": new_request_id(), "MS-CorrelationId": new_request_id()}
             put = {
                 **headers,
                 **put_ids,
