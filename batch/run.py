@@ -90,7 +90,6 @@ async def _run(
             "of the run to continue"
         )
     base_url = resolve_base_url(options.base_url, env, options.cloud)
-    tokens = provider_from_env(env, options.cloud)
     out_dir = options.out or default_out(datetime.now(UTC))
     options = replace(options, out=out_dir)
     check_free(out_dir)  # exit 4 at once, before reading the sheet or signing in
@@ -100,7 +99,8 @@ async def _run(
         # `resume = true` from its very first night.
         log.info("--resume: no run in %s yet: a new run starts", out_dir)
         options = replace(options, resume=False)
-    digest = input_sha256(options.input)
+    digest = input_sha256(options.input)  # a missing input is named before missing credentials
+    tokens = provider_from_env(env, options.cloud)
     # --resume sends the rows as the journal holds them: the sheet is read for a new run only.
     sheet = None if options.resume else _load(options)
     if sheet is None or sheet.rows:

@@ -116,6 +116,15 @@ def test_a_missing_input_file_exits_2_before_anything_is_sent(make_sim_thread, t
     assert sim.log == []
 
 
+def test_a_missing_input_file_is_named_before_missing_credentials(make_sim_thread, tmp_path):
+    sim = make_sim_thread(customers=1)
+    args = ["run", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "o")]
+    result = invoke(args, sim, PC_ACCESS_TOKEN=None)
+    assert result.exit_code == 2
+    assert "nope.csv: cannot be read" in result.stderr
+    assert "PC_ACCESS_TOKEN" not in result.stderr
+
+
 def test_unknown_columns_are_warned_about_once(make_sim_thread, tmp_path):
     sim = make_sim_thread(customers=1)
     result = invoke(["run", str(sheet(tmp_path, sim.store.ids())), "--out", str(tmp_path / "o")],
