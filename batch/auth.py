@@ -39,7 +39,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from batch.errors import AuthFailed, ConfigError
+from batch.core.errors import AuthFailed, ConfigError
 
 log = logging.getLogger(__name__)
 

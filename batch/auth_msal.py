@@ -34,8 +34,8 @@ import msal
 import requests
 
 from batch.auth import CERT_PASSWORD, Grant, RenewingToken, SignInError
-from batch.errors import ConfigError
-from batch.options import CLOUDS, is_loopback
+from batch.core.errors import ConfigError
+from batch.core.options import CLOUDS, is_loopback
 
 AUDIENCE = "https://api.partnercenter.microsoft.com"
 SCOPE_APP = f"{AUDIENCE}/.default"

@@ -34,7 +34,7 @@ import aiohttp
 
 from batch import __version__
 from batch.auth import TokenProvider
-from batch.retry import Fault, Reply, parse_retry_after
+from batch.core.retry import Fault, Reply, parse_retry_after
 
 APPLICATION = f"pcbatch/{__version__}"
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

@@ -24,8 +24,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from batch.errors import Interrupted
-from batch.pool import Stop
+from batch.core.errors import Interrupted
+from batch.core.stops import Stop
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
-from batch.errors import ConfigError
-from batch.options import CLOUDS, LOG_FORMATS
+from batch.core.errors import ConfigError
+from batch.core.options import CLOUDS, LOG_FORMATS
 
 _SECRET = re.compile(r"token|secret|passw|pwd|credential|certificate|privatekey|apikey|clientkey")
 _NOT_SECRET = frozenset({"cleartoken"})  # the text that clears a field, not a credential

@@ -29,7 +29,9 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from batch.errors import ConfigError
+from batch.core.errors import ConfigError
+from batch.core.model import Change, Entry, Outcome, Row, RunInfo, RunStats, Sheet, Status
+from batch.core.retry import CREDENTIALS_REFUSED
 from batch.jobfile import is_secret_key
 from batch.journal_schema import (
     INSERT_OUTCOME,
@@ -38,8 +40,6 @@ from batch.journal_schema import (
     OUTCOME_COLUMNS,
     SCHEMA,
     SCHEMA_VERSION,
-    Entry,
-    RunInfo,
     add_sessions,
     changes_from_json,
     changes_json,
@@ -47,8 +47,6 @@ from batch.journal_schema import (
     outcome_params,
     to_json,
 )
-from batch.model import Change, Outcome, Row, RunStats, Sheet, Status
-from batch.retry import CREDENTIALS_REFUSED
 
 __all__ = ["FINAL", "JOURNAL_NAME", "Entry", "Journal", "RunInfo", "iso", "utc_now"]
 
@@ -152,15 +150,15 @@ class Journal:
         now = iso(self._clock())
         safe = _safe_options(options)
         valid = [
-            (r.row, r.customer_id, "valid", to_json(dict(r.raw)), to_json(dict(r.values)))
+            (r.number, r.customer_id, "valid", to_json(dict(r.raw)), to_json(dict(r.values)))
             for r in sheet.rows
         ]
         rejected = [
-            (r.row, r.customer_id, r.status.value, to_json(dict(r.raw)), None)
-            for r in sheet.rejected
+            (r.number, r.customer_id, r.status.value, to_json(dict(r.raw)), None)
+            for r in sheet.not_sent
         ]
         rejected_outcomes = [
-            Outcome(r.row, r.customer_id, r.status, message=r.message) for r in sheet.rejected
+            Outcome(r.number, r.customer_id, r.status, message=r.message) for r in sheet.not_sent
         ]
         with self._lock, self._transaction():
             run_id = self._db.execute(
@@ -359,7 +357,7 @@ class Journal:
                 ),
             )
             return [
-                Row(row=row, customer_id=cid, values=json.loads(planned), raw=json.loads(raw))
+                Row(number=row, customer_id=cid, values=json.loads(planned), raw=json.loads(raw))
                 for row, cid, planned, raw in cursor
             ]
 

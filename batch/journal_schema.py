@@ -18,13 +18,12 @@ Times are UTC ISO 8601 text (`2025-01-31T02:00:00.000Z`); structured values are 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from batch.model import Change, Outcome, RunStats, Status
+from batch.core.model import Change, Outcome, RunStats, Status
 
 SCHEMA_VERSION = 2
 
@@ -111,44 +110,6 @@ INSERT_OUTCOME = (
 INSERT_PUT = (
     "INSERT INTO puts (run_id, row, changes, etag, session, recorded_at) VALUES (?,?,?,?,?,?)"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class RunInfo:
-    """One run as the journal knows it, with its sessions' counters added together.
-
-    finished_at/exit_code are None while the run is going on, or when its process died.
-    elapsed_s: the sessions' working time added (a session that died counts until its last
-    recorded outcome). stats.rate_final is the last session's, stats.rate_min the lowest.
-    """
-
-    run_id: int
-    input_path: str
-    input_sha256: str
-    format: str
-    sheet_name: str | None
-    headers: tuple[str, ...]
-    columns: Mapping[str, str]
-    unknown_headers: tuple[str, ...]
-    options: Mapping[str, object]
-    started_at: str
-    finished_at: str | None
-    exit_code: int | None
-    sessions: int
-    rows: int
-    stats: RunStats
-    elapsed_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One input row of a run with its latest outcome (None: never recorded)."""
-
-    row: int
-    customer_id: str
-    kind: str  # valid | invalid | duplicate
-    raw: Mapping[str, str]
-    outcome: Outcome | None
 
 
 def _plain(value: object) -> object:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from batch.errors import RunLocked
+from batch.core.errors import RunLocked
 
 LOCK_NAME = "pcbatch.lock"
 # Windows locks byte ranges that others then cannot read: lock one byte far past the text.

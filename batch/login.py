@@ -27,7 +27,7 @@ import msal
 from batch.auth import Grant, RenewingToken, SignInError
 from batch.auth_msal import SCOPE_USER, Authority, MsalFetch, call_msal, grant_of, msal_app
 from batch.auth_msal import resolve_authority as _resolve
-from batch.errors import AuthFailed, ConfigError
+from batch.core.errors import AuthFailed, ConfigError
 
 log = logging.getLogger(__name__)
 

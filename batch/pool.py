@@ -29,12 +29,13 @@ from random import Random
 from aiolimiter import AsyncLimiter
 
 from batch.client import Client
-from batch.errors import AuthFailed, PcbatchError, StoppedEarly
-from batch.model import Change, Outcome, Row, RunStats, Status
-from batch.options import RunOptions
-from batch.resume import settle
-from batch.retry import Reply
-from batch.throttle import AdaptiveRate, Spacing
+from batch.core.errors import AuthFailed, PcbatchError, StoppedEarly
+from batch.core.model import Change, Outcome, Row, RunStats, Status
+from batch.core.options import RunOptions
+from batch.core.resume import settle
+from batch.core.retry import Reply
+from batch.core.stops import Stop
+from batch.core.throttle import AdaptiveRate, Spacing
 from batch.update import AuthAbort, Context, update_customer
 
 log = logging.getLogger(__name__)
@@ -124,32 +125,6 @@ class Pacer:
         else:
             rate = self.controller.on_success(now)
         self.limiter.set_rate(rate)
-
-
-class Stop:
-    """A flag the pool checks before starting each customer; the first reason set wins."""
-
-    __slots__ = ("cancel", "reason")
-
-    def __init__(self) -> None:
-        self.reason: PcbatchError | None = None
-        self.cancel: Callable[[], None] | None = None  # set by run_pool while it runs
-
-    def set(self, reason: PcbatchError) -> None:
-        """Stop starting customers; `reason` becomes the run's error (and exit code)."""
-        if self.reason is None:
-            self.reason = reason
-
-    def now(self, reason: PcbatchError) -> None:
-        """Stop at once: as set(), and cancel the customers in flight (they end `skipped`)."""
-        self.set(reason)
-        if self.cancel is not None:
-            self.cancel()
-
-    @property
-    def is_set(self) -> bool:
-        """True once a reason has been set."""
-        return self.reason is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +228,7 @@ async def run_pool(
                 land(_skipped(row, f"not started: {stop.reason}"))
                 continue
             try:
-                outcome = settle(await update_customer(row, ctx), sent_before.get(row.row))
+                outcome = settle(await update_customer(row, ctx), sent_before.get(row.number))
             except asyncio.CancelledError:  # Stop.now: its outcome is the note, then it ends
                 land(_skipped(row, CUT_SHORT))
                 raise
@@ -262,7 +237,7 @@ async def run_pool(
                 outcome = abort.outcome
             except PcbatchError as exc:  # e.g. a token provider that cannot sign in any more
                 stop.set(exc)
-                outcome = Outcome(row.row, row.customer_id, Status.FAILED, message=str(exc))
+                outcome = Outcome(row.number, row.customer_id, Status.FAILED, message=str(exc))
             land(outcome)
 
     workers: list[asyncio.Task[None]] = []
@@ -286,7 +261,7 @@ async def run_pool(
 
 
 def _skipped(row: Row, why: str) -> Outcome:
-    return Outcome(row=row.row, customer_id=row.customer_id, status=Status.SKIPPED, message=why)
+    return Outcome(row=row.number, customer_id=row.customer_id, status=Status.SKIPPED, message=why)
 
 
 def _log_outcome(outcome: Outcome) -> None:

@@ -39,11 +39,11 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from batch.cells import CLEAR_TOKEN, FORMULA_START, neutralise
-from batch.errors import ConfigError
-from batch.fields import CUSTOMER_ID, FIELDS, normalise_header
+from batch.core.cells import CLEAR_TOKEN, FORMULA_START, neutralise
+from batch.core.errors import ConfigError
+from batch.core.fields import CUSTOMER_ID, FIELDS, normalise_header
+from batch.core.model import Outcome, Status
 from batch.journal import Entry, Journal, RunInfo
-from batch.model import Outcome, Status
 
 RESULT_COLUMNS = (
     "row",
@@ -196,7 +196,7 @@ def _outcome_of(entry: Entry) -> Outcome:
 
 
 def _result_line(entry: Entry, o: Outcome) -> list[str | int]:
-    # Rejected rows show the id as the sheet had it (it may not be a GUID at all).
+    # Rows not sent show the id as the sheet had it (it may not be a GUID at all).
     customer_id = o.customer_id if entry.kind == "valid" else entry.customer_id
     return [
         o.row,

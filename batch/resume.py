@@ -1,92 +1,12 @@
-"""What `--resume` continues, and how a PUT sent just before a crash is told apart afterwards.
-
-Rules (CONTRACT.md, `--resume`):
-
-- `--resume` continues the last run in --out's journal. The rows it sends are the ones not done
-  yet: never recorded, or last `failed` or `skipped` (journal.FINAL). A row that ended
-  `updated`, `unchanged`, `invalid`, `duplicate`, `not_found` or `rejected` is never sent again.
-- The rows come from the journal, as the input was read when the run started. An input file
-  that changed since (another sha256) is refused, unless --force: then the journal's rows are
-  sent and the file's edits are not used (feed the new file to a new run for those).
-- No run in --out: a new run starts (every row is re-planned from a fresh GET, so this costs
-  reads, never a second write), so a nightly job may keep `resume = true` from its first
-  night. A dry run is continued only by a dry run, a real run only by a real one (a dry
-  run's `would_update` rows count as done, so a real run continuing it would send nothing
-  for them).
-- The last run has nothing left to do: with the same input, nothing is sent and the report is
-  written again; with another input, a new run starts in the same journal, so that a nightly
-  job may keep `resume = true` in its job file.
-- A PUT sent by an earlier session may have landed without its outcome being recorded (a crash
-  between the two). Its changes were journaled before it was sent (update.Context.before_put,
-  wired to Journal.record_put by run.py). The row is re-planned from a fresh GET: when the
-  profile already holds the row's values, that PUT landed, and the row ends `updated` with
-  the changes it made (settle), not `unchanged`; no second PUT is sent either way.
-"""
+"""A Client that keeps the last etag seen per customer, for the journal's record of an outcome."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
-from pathlib import Path
 
 from batch.auth import TokenProvider
 from batch.client import Client
-from batch.errors import ConfigError
-from batch.journal import RunInfo
-from batch.model import Change, Outcome, Status
-from batch.retry import Reply
-
-LANDED = "its PUT, sent before the run was interrupted, had landed (no second PUT was sent)"
-
-
-def choose_run(
-    last: RunInfo | None,
-    pending: int,
-    input_sha256: str,
-    *,
-    input_path: Path,
-    dry_run: bool,
-    force: bool,
-    out_dir: Path,
-) -> int | None:
-    """The run `--resume` continues (its id), or None to start a new run (see the rules).
-
-    pending: how many of the last run's valid rows are not done. Raises ConfigError (exit 2)
-    when --resume must refuse; the message says why and what to type instead.
-    """
-    if last is None:
-        return None
-    was_dry = bool(last.options.get("dry_run", False))
-    if was_dry != dry_run:
-        kind = "a dry run" if was_dry else "a real run (it sent PUTs)"
-        fix = "add --dry-run" if was_dry else "leave out --dry-run"
-        raise ConfigError(
-            f"--resume: run {last.run_id} in {out_dir} was {kind}, and --resume continues it "
-            f"only as such: {fix}, or give another --out to start a new run"
-        )
-    same_input = last.input_sha256 == input_sha256
-    if pending == 0:
-        return last.run_id if same_input else None
-    if not same_input and not force:
-        raise ConfigError(
-            f"--resume: {input_path} is not the file run {last.run_id} in {out_dir} started "
-            f"with ({last.input_path}; sha256 {last.input_sha256[:12]}…, now "
-            f"{input_sha256[:12]}…), and {pending} of its rows are not done yet. Add --force to "
-            "send those rows as the journal holds them (the file's changes are not used), or "
-            "leave out --resume to start a new run on the file as it is now"
-        )
-    return last.run_id
-
-
-def settle(outcome: Outcome, sent: tuple[Change, ...] | None) -> Outcome:
-    """A re-planned row's outcome, given the changes of a PUT an earlier session sent for it.
-
-    `unchanged` after such a PUT means the PUT landed: `updated` with its changes (undo.csv
-    then holds the values from before it). Any other outcome is returned as it is.
-    """
-    if sent is None or outcome.status is not Status.UNCHANGED:
-        return outcome
-    return replace(outcome, status=Status.UPDATED, changes=sent, message=LANDED)
+from batch.core.retry import Reply
 
 
 class EtagClient(Client):

@@ -25,15 +25,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from batch.auth import provider_from_env
-from batch.errors import ConfigError, PcbatchError
+from batch.core.errors import ConfigError, PcbatchError
+from batch.core.model import Change, Outcome, Row, RunStats, Sheet, Status
+from batch.core.options import RunOptions, default_out, resolve_base_url
+from batch.core.resume import choose_run
+from batch.core.stops import Stop
 from batch.interrupt import stop_on_signals
 from batch.journal import JOURNAL_NAME, Journal
 from batch.lock import RunLock, check_free
-from batch.model import Change, Outcome, Row, RunStats, Sheet, Status
-from batch.options import RunOptions, default_out, resolve_base_url
-from batch.pool import Progress, Stop, run_pool
+from batch.pool import Progress, run_pool
 from batch.report import write_report
-from batch.resume import EtagClient, choose_run
+from batch.resume import EtagClient
 from batch.sheet import input_sha256, load_sheet, unknown_headers_warning
 
 log = logging.getLogger(__name__)
@@ -133,7 +135,7 @@ async def _run(
                 "run %d started: %d rows to send, %d rejected by validation; report in %s",
                 run_id,
                 len(sheet.rows),
-                len(sheet.rejected),
+                len(sheet.not_sent),
                 out_dir,
             )
         else:
@@ -145,7 +147,7 @@ async def _run(
 
         def before_put(row: Row, changes: tuple[Change, ...], etag: str) -> None:
             # Committed before the PUT is sent: after a crash, --resume knows it may have landed.
-            journal.record_put(row.row, changes, etag=etag)
+            journal.record_put(row.number, changes, etag=etag)
 
         async with EtagClient(
             base_url, tokens, timeout=options.timeout, connections=options.concurrency

@@ -19,11 +19,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Literal
 
-from batch.cells import CLEAR_TOKEN, cell_text, unneutralise
-from batch.errors import ConfigError, InputError
-from batch.fields import BY_NAME, CUSTOMER_ID, field_for_header
-from batch.model import Sheet
-from batch.validate import validate_rows
+from batch.core.cells import CLEAR_TOKEN, cell_text, unneutralise
+from batch.core.errors import ConfigError, InputError
+from batch.core.fields import BY_NAME, CUSTOMER_ID, field_for_header
+from batch.core.model import Sheet
+from batch.core.validate import validate_rows
 from batch.xlsx import Workbook, column_letters
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
@@ -148,7 +148,7 @@ def _build(
         columns=columns,
         unknown_headers=tuple(h for h in headers if h not in known),
         rows=tuple(valid),
-        rejected=tuple(rejected),
+        not_sent=tuple(rejected),
     )
 
 

@@ -30,9 +30,9 @@ from random import Random
 from typing import Protocol
 
 from batch.client import Client, new_request_id
-from batch.model import Change, Outcome, Row, RunStats, Status
-from batch.plan import ADDRESS, make_plan
-from batch.retry import (
+from batch.core.model import Change, Outcome, Row, RunStats, Status
+from batch.core.plan import ADDRESS, make_plan
+from batch.core.retry import (
     CREDENTIALS_REFUSED,
     Action,
     Decision,
@@ -203,7 +203,7 @@ class _Customer:
                 if log.isEnabledFor(logging.DEBUG):
                     log.debug(
                         "row %d customer %s: %s answered %s (%s), %s in %.2fs",
-                        self.row.row,
+                        self.row.number,
                         self.row.customer_id,
                         what,
                         status or reply.fault,
@@ -239,7 +239,7 @@ class _Customer:
             outcome = self._refused(reply)
             raise AuthAbort(
                 f"Partner Center refused the credentials again after renewing them (401 on "
-                f"row {self.row.row}, customer {self.row.customer_id}: {_describe(reply)}); "
+                f"row {self.row.number}, customer {self.row.customer_id}: {_describe(reply)}); "
                 "check that the token is valid, not expired, and issued for "
                 "https://api.partnercenter.microsoft.com, that the app is registered in Partner "
                 "Center (Account settings > App management) and its Partner Center API "
@@ -250,9 +250,9 @@ class _Customer:
             outcome = self._refused(reply)
             raise AuthAbort(
                 f"Partner Center answered 403 Forbidden before any call of this run succeeded "
-                f"(row {self.row.row}: {_describe(reply)}); the app or user lacks Partner Center "
-                "permissions: check the app registration's Partner Center API permission and "
-                "its admin consent, the app's registration in Partner Center (App management), "
+                f"(row {self.row.number}: {_describe(reply)}); the app or user lacks Partner "
+                "Center permissions: check the app registration's Partner Center API permission "
+                "and its admin consent, the app's registration in Partner Center (App management), "
                 "and the user's Partner Center role (e.g. Admin agent)",
                 outcome,
             )
@@ -272,7 +272,7 @@ class _Customer:
         last = self.last
         http_status = last.status if last is not None and last.status else None
         return Outcome(
-            row=self.row.row,
+            row=self.row.number,
             customer_id=self.row.customer_id,
             status=status,
             attempts=self.attempts,

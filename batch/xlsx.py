@@ -24,8 +24,8 @@ from types import TracebackType
 from xml.etree import ElementTree
 from xml.parsers import expat
 
-from batch.cells import cell_text
-from batch.errors import InputError
+from batch.core.cells import cell_text
+from batch.core.errors import InputError
 
 _PAST_LAST_DATE = 2958466  # day 2958465 is 9999-12-31, Excel's last date
 _DAMAGED = (KeyError, ValueError, IndexError, SyntaxError, expat.ExpatError, EOFError, zlib.error)

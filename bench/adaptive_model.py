@@ -19,7 +19,7 @@ import heapq
 import itertools
 import math
 
-from batch.throttle import AdaptiveRate, Spacing
+from batch.core.throttle import AdaptiveRate, Spacing
 
 SERVICES = (  # (service rate/s, burst, --rate, what it stands for)
     (40.0, 20, 200.0, "bench adaptive: 40/s, --rate 200"),

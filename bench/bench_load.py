@@ -96,7 +96,7 @@ def measure(path: Path) -> dict[str, float]:
         "wall_s": wall,
         "rss_mb": peak_kb / 1024,
         "valid": len(sheet.rows),
-        "rejected": len(sheet.rejected),
+        "rejected": len(sheet.not_sent),
     }
 
 

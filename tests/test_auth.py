@@ -20,7 +20,7 @@ from batch.auth import (
     provider_from_env,
     renew_at,
 )
-from batch.errors import AuthFailed, ConfigError
+from batch.core.errors import AuthFailed, ConfigError
 
 APP_ONLY = {"PC_TENANT_ID": "contoso.example", "PC_CLIENT_ID": "app-id", "PC_CLIENT_SECRET": "s3"}
 

@@ -18,7 +18,7 @@ from support import app_env, token_requests
 
 from batch.auth import provider_from_env
 from batch.auth_msal import Authority, LoginHttp, certificate_credential, resolve_authority
-from batch.errors import AuthFailed, ConfigError
+from batch.core.errors import AuthFailed, ConfigError
 
 
 async def rest_status(sim, sim_client, token: str) -> int:

@@ -9,8 +9,8 @@ import asyncio
 import pytest
 from support import app_env, city_sheet, read_results, rest, token_requests
 
-from batch.errors import ConfigError
-from batch.options import RunOptions
+from batch.core.errors import ConfigError
+from batch.core.options import RunOptions
 from batch.run import run_job
 
 

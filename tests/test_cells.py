@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batch.cells import EXCEL_ERRORS, cell_text, excel_error, is_clear
+from batch.core.cells import EXCEL_ERRORS, cell_text, excel_error, is_clear
 
 
 @given(st.integers(0, 10**15))

@@ -7,7 +7,7 @@ import pytest
 from batch import __version__
 from batch.auth import StaticToken
 from batch.client import Client, new_request_id
-from batch.retry import Fault
+from batch.core.retry import Fault
 from batch.simulator import SimConfig, run_simulator
 
 UNKNOWN = "00000000-0000-4000-8000-000000000000"

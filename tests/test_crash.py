@@ -21,8 +21,8 @@ from collections import Counter
 
 import pytest
 
+from batch.core.resume import LANDED
 from batch.journal import JOURNAL_NAME
-from batch.resume import LANDED
 
 CUSTOMERS = 24
 FAULTS = {

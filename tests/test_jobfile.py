@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from batch.errors import ConfigError
+from batch.core.errors import ConfigError
+from batch.core.options import RunOptions, merge_options
 from batch.jobfile import KEYS, is_secret_key, load_job
-from batch.options import RunOptions, merge_options
 
 JOBS = sorted((Path(__file__).parent.parent / "jobs").glob("*.toml"))
 

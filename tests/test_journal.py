@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batch.errors import ConfigError
+from batch.core.errors import ConfigError
+from batch.core.model import Change, NotSent, Outcome, Problem, Row, RunStats, Sheet, Status
+from batch.core.retry import CREDENTIALS_REFUSED
 from batch.journal import JOURNAL_NAME, Journal
-from batch.model import Change, Outcome, Problem, Rejected, Row, RunStats, Sheet, Status
-from batch.retry import CREDENTIALS_REFUSED
 
 HEADERS = ("Customer ID", "City", "Phone", "Notes")
 
@@ -32,7 +32,7 @@ def make_sheet(valid_rows=(2, 3, 4), invalid_rows=(), duplicate_rows=()) -> Shee
         for n in valid_rows
     )
     rejected = tuple(
-        Rejected(
+        NotSent(
             n,
             f"bad-{n}",
             Status.INVALID,
@@ -41,7 +41,7 @@ def make_sheet(valid_rows=(2, 3, 4), invalid_rows=(), duplicate_rows=()) -> Shee
         )
         for n in invalid_rows
     ) + tuple(
-        Rejected(
+        NotSent(
             n,
             guid(2),
             Status.DUPLICATE,
@@ -58,7 +58,7 @@ def make_sheet(valid_rows=(2, 3, 4), invalid_rows=(), duplicate_rows=()) -> Shee
         columns={"customer_id": "Customer ID", "city": "City", "phone_number": "Phone"},
         unknown_headers=("Notes",),
         rows=rows,
-        rejected=tuple(sorted(rejected, key=lambda r: r.row)),
+        not_sent=tuple(sorted(rejected, key=lambda r: r.number)),
     )
 
 
@@ -156,7 +156,7 @@ def test_resume_sends_again_only_rows_never_done_failed_or_skipped(tmp_path):
 
     pending = journal.pending_rows(1)
 
-    assert [r.row for r in pending] == [5, 9, 10, 11]
+    assert [r.number for r in pending] == [5, 9, 10, 11]
     assert pending[0] == make_sheet(valid_rows=(5,)).rows[0]  # values, clears and raw intact
 
 
@@ -170,7 +170,7 @@ def test_resume_sends_again_the_row_that_found_the_credentials_refused_but_no_ot
     aborted = f"{CREDENTIALS_REFUSED}: HTTP 401"
     journal.record(Outcome(4, guid(4), Status.REJECTED, http_status=401, message=aborted))
 
-    assert [r.row for r in journal.pending_rows(1)] == [4]
+    assert [r.number for r in journal.pending_rows(1)] == [4]
 
 
 def test_counts_add_up_every_row_by_its_latest_status_and_unrecorded_rows_are_skipped(tmp_path):

@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from batch.errors import RunLocked
+from batch.core.errors import RunLocked
 from batch.lock import LOCK_NAME, RunLock, current_holder
 
 HOLD = textwrap.dedent(

@@ -15,7 +15,7 @@ from support import city_sheet, rest
 
 from batch.auth import RenewingToken, provider_from_env
 from batch.cli import cli
-from batch.errors import ConfigError
+from batch.core.errors import ConfigError
 from batch.login import Login, cache_path, cached_provider, config_dir, write_cache
 
 

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batch.fields import UPDATABLE
-from batch.model import Change, Row
-from batch.plan import current_value, make_plan
+from batch.core.fields import UPDATABLE
+from batch.core.model import Change, Row
+from batch.core.plan import current_value, make_plan
 
 CID = "0b6c1f4e-6f5a-4d0e-9a57-2f1c8e3d4b5a"
 
@@ -35,7 +35,7 @@ def profile() -> dict:
 
 
 def row(**values) -> Row:
-    return Row(row=2, customer_id=CID, values=values, raw={})
+    return Row(number=2, customer_id=CID, values=values, raw={})
 
 
 def test_a_new_city_changes_only_the_city():

@@ -5,19 +5,20 @@ from random import Random
 
 from batch.auth import StaticToken
 from batch.client import Client
-from batch.errors import AuthFailed, StoppedEarly
-from batch.model import Row, Status
-from batch.options import RunOptions
-from batch.pool import Pacer, RateLimiter, Stop, burst_for, run_pool
-from batch.retry import Reply
+from batch.core.errors import AuthFailed, StoppedEarly
+from batch.core.model import Row, Status
+from batch.core.options import RunOptions
+from batch.core.retry import Reply
+from batch.core.stops import Stop
+from batch.core.throttle import AdaptiveRate
+from batch.pool import Pacer, RateLimiter, burst_for, run_pool
 from batch.simulator import SimConfig, run_simulator
-from batch.throttle import AdaptiveRate
 
 FAST = {"backoff_base": 0.01, "backoff_cap": 0.02, "timeout": 2.0, "rate": 1000.0}
 
 
 def rows_for(ids, **values):
-    return [Row(row=i + 2, customer_id=cid, values=values, raw={}) for i, cid in enumerate(ids)]
+    return [Row(number=i + 2, customer_id=cid, values=values, raw={}) for i, cid in enumerate(ids)]
 
 
 async def pool(sim, rows, token=None, stop=None, on_progress=None, pacer=None, **options):

@@ -4,15 +4,15 @@ import subprocess
 import sys
 
 PURE = [
-    "batch.errors",
-    "batch.model",
-    "batch.fields",
-    "batch.cells",
-    "batch.validate",
-    "batch.plan",
-    "batch.retry",
-    "batch.throttle",
-    "batch.options",
+    "batch.core.errors",
+    "batch.core.model",
+    "batch.core.fields",
+    "batch.core.cells",
+    "batch.core.validate",
+    "batch.core.plan",
+    "batch.core.retry",
+    "batch.core.throttle",
+    "batch.core.options",
 ]
 IO_MODULES = ["aiohttp", "aiolimiter", "pandas", "sqlite3", "asyncio", "openpyxl", "msal"]
 

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batch.cells import neutralise, unneutralise
-from batch.fields import BY_NAME, field_for_header
+from batch.core.cells import neutralise, unneutralise
+from batch.core.fields import BY_NAME, field_for_header
+from batch.core.model import Change, NotSent, Outcome, Problem, Row, RunStats, Sheet, Status
 from batch.journal import Journal
-from batch.model import Change, Outcome, Problem, Rejected, Row, RunStats, Sheet, Status
 from batch.report import (
     FILES,
     NOT_RECORDED,
@@ -63,15 +63,15 @@ SHEET = Sheet(
         valid(7),
         valid(8),
     ),
-    rejected=(
-        Rejected(
+    not_sent=(
+        NotSent(
             9,
             "=cmd|' /C calc'!A0",
             Status.INVALID,
             (Problem(9, "Customer ID", "=cmd", "not a GUID"),),
             {"Customer ID": "=cmd|' /C calc'!A0", "Street": "", "City": "", "Phone": "-"},
         ),
-        Rejected(
+        NotSent(
             10,
             IDS[3],
             Status.DUPLICATE,
@@ -350,7 +350,7 @@ def test_failed_and_undo_csv_load_as_pcbatch_input(report):
     failed = load_sheet(report / "failed.csv")
     assert [r.customer_id for r in failed.rows] == [IDS[5], IDS[6], IDS[7], IDS[8]]
     assert failed.unknown_headers == ("Notes", "error")
-    assert [r.row for r in failed.rejected] == [6]  # the invalid id is invalid again
+    assert [r.number for r in failed.not_sent] == [6]  # the invalid id is invalid again
     undo = load_sheet(report / "undo.csv")  # the run used #CLEAR; undo.csv needs no flag
     first = undo.rows[0]
     assert (first.customer_id, dict(first.values)) == (

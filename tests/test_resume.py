@@ -11,11 +11,11 @@ from click.testing import CliRunner
 from support import invoke
 
 from batch.cli import cli
-from batch.errors import ConfigError
+from batch.core.errors import ConfigError
+from batch.core.model import Change, RunStats
+from batch.core.options import RunOptions
+from batch.core.resume import LANDED, choose_run
 from batch.journal import JOURNAL_NAME, Journal, RunInfo
-from batch.model import Change, RunStats
-from batch.options import RunOptions
-from batch.resume import LANDED, choose_run
 from batch.run import run_job
 
 UNKNOWN = "00000000-0000-4000-8000-00000000beef"

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batch.model import Status
-from batch.retry import (
+from batch.core.model import Status
+from batch.core.retry import (
     Action,
     Fault,
     Reply,

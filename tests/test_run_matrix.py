@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from batch.options import RunOptions
+from batch.core.options import RunOptions
 from batch.run import run_job
 from batch.simulator.rules import PHONE_REQUIRED
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from batch.errors import ConfigError
-from batch.options import (
+from batch.core.errors import ConfigError
+from batch.core.options import (
     CLOUDS,
     RunOptions,
     default_out,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from batch.errors import ConfigError, InputError
-from batch.model import Problem, Row, Status
+from batch.core.errors import ConfigError, InputError
+from batch.core.model import Problem, Row, Status
 from batch.sheet import input_sha256, load_sheet
 
 A = "0f8fad5b-d9cb-469f-a165-70867728950e"
@@ -48,7 +48,7 @@ def patch(path, part, change):
 
 
 def values(sheet):
-    return {r.row: dict(r.values) for r in sheet.rows}
+    return {r.number: dict(r.values) for r in sheet.rows}
 
 
 # --- xlsx values --------------------------------------------------------------------------------
@@ -70,7 +70,7 @@ def test_a_zip_stored_as_a_number_without_the_format_is_caught(tmp_path):
     path = xlsx(tmp_path / "in.xlsx", [["Customer ID", "ZIP", "Country"], [A, 2134, "US"]])
     sheet = load_sheet(path)
     assert sheet.rows == ()
-    assert [(p.row, p.column, p.value) for p in sheet.rejected[0].problems] == [(2, "ZIP", "2134")]
+    assert [(p.row, p.column, p.value) for p in sheet.not_sent[0].problems] == [(2, "ZIP", "2134")]
 
 
 def test_a_phone_number_stored_as_a_number_reads_as_its_digits(tmp_path):
@@ -93,7 +93,7 @@ def test_excel_error_cells_clear_with_na_and_invalidate_the_row_otherwise(tmp_pa
         assert len(re.findall(r't="e"', z.read("xl/worksheets/sheet1.xml").decode())) == 2
     sheet = load_sheet(path)
     assert values(sheet) == {2: {"address_line2": None, "city": "Paris"}}
-    assert [(p.row, p.column, p.value) for p in sheet.rejected[0].problems] == [
+    assert [(p.row, p.column, p.value) for p in sheet.not_sent[0].problems] == [
         (3, "City", "#REF!")
     ]
 
@@ -133,8 +133,8 @@ def test_blank_rows_are_dropped_and_row_numbers_are_the_spreadsheets(tmp_path):
         [["Customer ID", "City"], [A, "Paris"], [None, None], [None, "   "], ["bad", "Lyon"]],
     )
     sheet = load_sheet(path)
-    assert [r.row for r in sheet.rows] == [2]
-    assert [r.row for r in sheet.rejected] == [5]
+    assert [r.number for r in sheet.rows] == [2]
+    assert [r.number for r in sheet.not_sent] == [5]
 
 
 def test_a_formula_counts_as_the_value_excel_saved_with_it(tmp_path):
@@ -366,7 +366,7 @@ def test_a_csv_reads_with_or_without_a_byte_order_mark(tmp_path, encoding):
     assert values(sheet) == {
         2: {"postal_code": "02134", "country": "US", "phone_number": "4255551234"},
     }
-    assert sheet.rejected[0].problems[0] == Problem(
+    assert sheet.not_sent[0].problems[0] == Problem(
         3,
         "ZIP",
         "#N/A",
@@ -387,7 +387,7 @@ def test_csv_blank_lines_count_in_row_numbers_and_quoted_newlines_do_not(tmp_pat
         f'Customer ID,Street\n{A},"1 Main St\nBuilding 2"\n\n,\n{B},2 High St\n', encoding="utf-8"
     )
     sheet = load_sheet(path)
-    assert [(r.row, r.values["address_line1"]) for r in sheet.rows] == [
+    assert [(r.number, r.values["address_line1"]) for r in sheet.rows] == [
         (2, "1 Main St\nBuilding 2"),
         (5, "2 High St"),
     ]
@@ -417,14 +417,14 @@ def test_the_quote_that_guards_a_formula_in_failed_csv_comes_off_when_read_back(
 @pytest.mark.parametrize("name", ["customers.xlsx", "customers.csv"])
 def test_nothing_but_plain_str_and_none_leaves_the_loader(name):
     sheet = load_sheet(SAMPLES / name)
-    for row in [*sheet.rows, *sheet.rejected]:
-        assert type(row.row) is int
+    for row in [*sheet.rows, *sheet.not_sent]:
+        assert type(row.number) is int
         assert type(row.customer_id) is str
         assert all(type(k) is str and type(v) is str for k, v in row.raw.items())
     for row in sheet.rows:
         assert all(type(k) is str and (v is None or type(v) is str) for k, v in row.values.items())
         assert not any(isinstance(v, float) and math.isnan(v) for v in row.values.values())
-    for rejected in sheet.rejected:
+    for rejected in sheet.not_sent:
         assert all(type(p.value) is str and type(p.row) is int for p in rejected.problems)
 
 
@@ -434,9 +434,9 @@ def test_the_sample_xlsx_and_csv_load_to_the_same_rows():
         load_sheet(SAMPLES / "customers.csv"),
     )
     assert from_xlsx.rows == from_csv.rows
-    assert from_xlsx.rejected == from_csv.rejected
+    assert from_xlsx.not_sent == from_csv.not_sent
     assert (from_xlsx.format, from_csv.format) == ("xlsx", "csv")
-    assert [r.status for r in from_xlsx.rejected].count(Status.DUPLICATE) == 1
+    assert [r.status for r in from_xlsx.not_sent].count(Status.DUPLICATE) == 1
     assert isinstance(from_xlsx.rows[0], Row)
 
 

@@ -16,8 +16,8 @@ from dataclasses import replace
 
 from support import city_sheet, read_results
 
-from batch.errors import Interrupted
-from batch.options import RunOptions
+from batch.core.errors import Interrupted
+from batch.core.options import RunOptions
 from batch.pool import CUT_SHORT
 from batch.run import run_job
 

@@ -10,7 +10,7 @@ import urllib.request
 import aiohttp
 import pytest
 
-from batch.errors import ConfigError
+from batch.core.errors import ConfigError
 from batch.simulator import SimConfig, SimulatorThread, run_simulator
 
 CUSTOMER = "0b6c7a2e-4f1d-4e8a-9c3b-5d2e1f0a9b8c"

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from support import city_sheet, read_results, read_summary
 
 from batch.cli import cli
+from batch.core.options import RunOptions
 from batch.journal import Journal
 from batch.lock import LOCK_NAME
-from batch.options import RunOptions
 from batch.pool import FAILURE_BUDGET_AFTER
 from batch.run import run_job
 

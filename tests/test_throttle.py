@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batch.throttle import AdaptiveRate, Spacing
+from batch.core.throttle import AdaptiveRate, Spacing
 
 
 def answers(rate: AdaptiveRate, start: float, seconds: float, per_second: float) -> float:

@@ -7,12 +7,12 @@ import pytest
 
 from batch.auth import StaticToken
 from batch.client import Client
-from batch.model import Change, Row, RunStats, Status
+from batch.core.model import Change, Row, RunStats, Status
+from batch.core.retry import CREDENTIALS_REFUSED, RetryPolicy
+from batch.core.throttle import AdaptiveRate
 from batch.pool import Pacer
-from batch.retry import CREDENTIALS_REFUSED, RetryPolicy
 from batch.simulator import SimConfig, run_simulator
 from batch.simulator.rules import PHONE_REQUIRED
-from batch.throttle import AdaptiveRate
 from batch.update import AuthAbort, Context, update_customer
 
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
@@ -20,7 +20,7 @@ FAST = RetryPolicy(max_attempts=4, backoff_base=0.01, backoff_cap=0.02)
 
 
 def row(cid: str, **values) -> Row:
-    return Row(row=2, customer_id=cid, values=values, raw={})
+    return Row(number=2, customer_id=cid, values=values, raw={})
 
 
 async def update(sim, the_row: Row, *, timeout=2.0, token=None, policy=FAST, **flags):
@@ -190,7 +190,7 @@ async def test_each_put_call_is_announced_once_with_its_changes_and_if_match_bef
         seen = []
 
         def before_put(the_row, changes, if_match):
-            seen.append((the_row.row, changes, if_match, len(puts(sim))))
+            seen.append((the_row.number, changes, if_match, len(puts(sim))))
 
         outcome, _ = await update(
             sim,

@@ -1,4 +1,4 @@
-"""Rows -> valid Rows and Rejected ones: GUIDs, countries, US ZIP codes, lengths, duplicates."""
+"""Rows -> valid Rows and NotSent ones: GUIDs, countries, US ZIP codes, lengths, duplicates."""
 
 import string
 
@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batch.fields import FIELDS, field_for_header
-from batch.model import Problem, Row, Status
-from batch.validate import ISO_COUNTRIES, canonical_guid, validate_rows
+from batch.core.fields import FIELDS, field_for_header
+from batch.core.model import Problem, Row, Status
+from batch.core.validate import ISO_COUNTRIES, canonical_guid, validate_rows
 
 A = "0f8fad5b-d9cb-469f-a165-70867728950e"
 B = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
@@ -79,7 +79,7 @@ def test_a_path_in_the_customer_id_column_is_invalid_and_kept_as_the_sheet_had_i
     rows, rejected = check({"Customer ID": f"../../v1/customers/{A}", "City": "Paris"})
     assert rows == []
     (bad,) = rejected
-    assert (bad.row, bad.customer_id, bad.status) == (2, f"../../v1/customers/{A}", "invalid")
+    assert (bad.number, bad.customer_id, bad.status) == (2, f"../../v1/customers/{A}", "invalid")
     assert bad.problems[0].column == "Customer ID"
     assert bad.problems[0].reason == (
         "not a customer tenant id (a GUID like 0f8fad5b-d9cb-469f-a165-70867728950e, braces"
@@ -94,7 +94,7 @@ def test_a_valid_row_carries_the_canonical_id_and_only_its_non_blank_known_field
     assert rejected == []
     assert rows == [
         Row(
-            row=2,
+            number=2,
             customer_id=A,
             values={"city": "Köln", "country": "DE"},
             raw={
@@ -264,16 +264,16 @@ def test_every_problem_of_a_row_is_reported_not_just_the_first():
 
 def test_fully_blank_rows_are_dropped_and_later_rows_keep_their_numbers():
     rows, rejected = check({}, {"Customer ID": A, "City": "Paris"}, {}, {"Customer ID": "x"})
-    assert [r.row for r in rows] == [3]
-    assert [r.row for r in rejected] == [5]
+    assert [r.number for r in rows] == [3]
+    assert [r.number for r in rejected] == [5]
 
 
 def test_identical_rows_of_one_customer_send_the_first_and_mark_the_others_duplicate():
     same = {"Customer ID": A, "City": "Paris", "Country": "FR"}
     spelled = {**same, "Customer ID": "{" + A.upper() + "}", "Country": "fr", "Notes": "again"}
     rows, rejected = check(same, spelled, same)
-    assert [r.row for r in rows] == [2]
-    assert [(r.row, r.status, r.customer_id) for r in rejected] == [
+    assert [r.number for r in rows] == [2]
+    assert [(r.number, r.status, r.customer_id) for r in rejected] == [
         (3, Status.DUPLICATE, "{" + A.upper() + "}"),
         (4, Status.DUPLICATE, A),
     ]
@@ -294,8 +294,8 @@ def test_rows_of_one_customer_that_differ_are_all_invalid_naming_each_other():
         {"Customer ID": A, "City": "Lyon", "ZIP": "75002"},
         {"Customer ID": A.upper(), "City": "Paris"},
     )
-    assert [r.row for r in rows] == [3]
-    assert [(r.row, r.status) for r in rejected] == [(2, "invalid"), (4, "invalid"), (5, "invalid")]
+    assert [r.number for r in rows] == [3]
+    assert [(r.number, r.status) for r in rejected] == [(2, "invalid"), (4, "invalid"), (5, "invalid")]
     reason = (
         "the same customer is on rows {} with other values (in City, ZIP);"
         " keep one row per customer"

@@ -1,9 +1,8 @@
 """The `pcbatch` command line: a thin click layer over the library; the only package that prints.
 
-One module per command (check: validate; running: run, demo; simulating: simulate; reporting:
-report; signin: login, logout), loaded only when its command is used, so `pcbatch run` never
-pays for the simulator's aiohttp.web and `pcbatch --help` stays quick (click's documented
-lazy-loading pattern).
+One module per command, named after it (login.py holds login and logout), loaded only when its
+command is used, so `pcbatch run` never pays for the simulator's aiohttp.web and `pcbatch --help`
+stays quick (click's documented lazy-loading pattern).
 
 Every expected failure is a PcbatchError: its message is printed on stderr, without a traceback,
 and the process exits with its exit code (CONTRACT.md, "Exit codes").
@@ -16,17 +15,17 @@ import importlib
 import click
 
 from batch import __version__
-from batch.errors import PcbatchError
+from batch.core.errors import PcbatchError
 
 # command name -> "module:function" below batch.cli
 _COMMANDS = {
-    "demo": "running:demo",
-    "login": "signin:login",
-    "logout": "signin:logout",
-    "report": "reporting:report",
-    "run": "running:run",
-    "simulate": "simulating:simulate",
-    "validate": "check:validate",
+    "demo": "demo:demo",
+    "login": "login:login",
+    "logout": "login:logout",
+    "report": "report:report",
+    "run": "run:run",
+    "simulate": "simulate:simulate",
+    "validate": "validate:validate",
 }
 
 

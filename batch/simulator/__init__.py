@@ -2,7 +2,7 @@
 
 Billing profiles (GET/PUT with etags), address validation, an OAuth token endpoint, throttling
 and seeded faults. Written from the API notes, not from pcbatch's client: it imports nothing from
-`batch` but `batch.errors`. See README.md, "Rehearse against the simulator".
+`batch` but `batch.core.errors`. See README.md, "Rehearse against the simulator".
 
     async with run_simulator(SimConfig(customers=20, seed=1)) as sim:
         ...  # sim.base_url, sim.token, sim.store, sim.log

@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from batch.errors import ConfigError
+from batch.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from aiohttp import web

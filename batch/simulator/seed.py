@@ -18,7 +18,7 @@ import unicodedata
 import uuid
 from pathlib import Path
 
-from batch.errors import ConfigError
+from batch.core.errors import ConfigError
 from batch.simulator import rules
 from batch.simulator.config import SimConfig
 from batch.simulator.store import Store

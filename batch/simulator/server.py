@@ -22,8 +22,8 @@ from types import TracebackType
 
 from aiohttp import web
 
-from batch.errors import ConfigError
-from batch.options import is_loopback
+from batch.core.errors import ConfigError
+from batch.core.options import is_loopback
 from batch.simulator.app import build_app
 from batch.simulator.buckets import Buckets
 from batch.simulator.config import LoggedRequest, SimConfig

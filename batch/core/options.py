@@ -23,9 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from batch.cells import CLEAR_TOKEN
-from batch.errors import ConfigError
-from batch.retry import RetryPolicy
+from batch.core.cells import CLEAR_TOKEN
+from batch.core.errors import ConfigError
+from batch.core.retry import RetryPolicy
 
 
 @dataclass(frozen=True, slots=True)

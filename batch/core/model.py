@@ -1,6 +1,6 @@
 """Values passed between the stages of a run: frozen, slotted, free of pandas and I/O.
 
-Sheet -> Row | Rejected -> (update) -> Outcome -> journal -> report.
+Sheet -> Row | NotSent -> (update) -> Outcome -> journal -> report.
 
 Field names are the contract's (`customer_id`, `address_line1`, ...; see fields.py). In a Row,
 `values` maps a field to its new text, or to None when the cell held the clear token.
@@ -50,26 +50,26 @@ class Problem:
 class Row:
     """A valid row, ready to be planned against the customer's current profile.
 
-    row: the spreadsheet's row number (first data row is 2).
+    number: the spreadsheet's row number (first data row is 2).
     customer_id: canonical lower-case GUID; the only form that ever reaches a URL.
     values: field -> new text, or None to clear the field (non-blank cells only).
     raw: the input's own header -> cell text as loaded, for failed.csv.
     """
 
-    row: int
+    number: int
     customer_id: str
     values: Mapping[str, str | None]
     raw: Mapping[str, str]
 
 
 @dataclass(frozen=True, slots=True)
-class Rejected:
+class NotSent:
     """A row that is not sent: `invalid` (with problems) or `duplicate` of an earlier row.
 
     customer_id is as the sheet had it (it may not be a GUID at all).
     """
 
-    row: int
+    number: int
     customer_id: str
     status: Literal[Status.INVALID, Status.DUPLICATE]
     problems: tuple[Problem, ...]
@@ -88,7 +88,7 @@ class Sheet:
     headers: the input's own header row, in order (failed.csv writes them back).
     columns: field -> header it was read from.
     unknown_headers: headers that map to no field (kept in failed.csv, warned about once).
-    rows: the valid rows, in row order; rejected: invalid and duplicate rows, in row order.
+    rows: the valid rows, in row order; not_sent: invalid and duplicate rows, in row order.
     """
 
     path: str
@@ -98,7 +98,7 @@ class Sheet:
     columns: Mapping[str, str]
     unknown_headers: tuple[str, ...]
     rows: tuple[Row, ...]
-    rejected: tuple[Rejected, ...]
+    not_sent: tuple[NotSent, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,3 +144,41 @@ class RunStats:
     rate_final: float | None = None
     rate_min: float | None = None
     extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """One run as the journal knows it, with its sessions' counters added together.
+
+    finished_at/exit_code are None while the run is going on, or when its process died.
+    elapsed_s: the sessions' working time added (a session that died counts until its last
+    recorded outcome). stats.rate_final is the last session's, stats.rate_min the lowest.
+    """
+
+    run_id: int
+    input_path: str
+    input_sha256: str
+    format: str
+    sheet_name: str | None
+    headers: tuple[str, ...]
+    columns: Mapping[str, str]
+    unknown_headers: tuple[str, ...]
+    options: Mapping[str, object]
+    started_at: str
+    finished_at: str | None
+    exit_code: int | None
+    sessions: int
+    rows: int
+    stats: RunStats
+    elapsed_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One input row of a run with its latest outcome (None: never recorded)."""
+
+    row: int
+    customer_id: str
+    kind: str  # valid | invalid | duplicate
+    raw: Mapping[str, str]
+    outcome: Outcome | None

@@ -6,7 +6,7 @@ import os
 
 import click
 
-from batch.options import CLOUDS
+from batch.core.options import CLOUDS
 
 
 @click.command()
@@ -41,7 +41,7 @@ def login(cloud: str, tenant: str | None, client_id: str | None) -> None:
       pcbatch login --tenant contoso.onmicrosoft.com --client-id <application id>
       pcbatch run customers.xlsx --dry-run
     """
-    from batch.errors import ConfigError, Interrupted
+    from batch.core.errors import ConfigError, Interrupted
     from batch.login import sign_in
 
     env = dict(os.environ)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from batch.cells import CLEAR_TOKEN
-from batch.model import Status
+from batch.core.cells import CLEAR_TOKEN
+from batch.core.model import Status
 
 _VALUE_WIDTH = 24  # characters of a cell shown in the problem table; longer ones end in "…"
 
@@ -45,20 +45,20 @@ def validate(ctx: click.Context, input_file: Path, sheet: str | None, clear_toke
     loaded = load_sheet(input_file, sheet, clear_token)
     _warn_unknown_headers(loaded.unknown_headers)
     where = f'{input_file} (sheet "{loaded.sheet_name}")' if loaded.sheet_name else f"{input_file}"
-    invalid = [r for r in loaded.rejected if r.status is Status.INVALID]
-    duplicates = len(loaded.rejected) - len(invalid)
+    invalid = [r for r in loaded.not_sent if r.status is Status.INVALID]
+    duplicates = len(loaded.not_sent) - len(invalid)
     console = Console(highlight=False)
-    if loaded.rejected:
+    if loaded.not_sent:
         table = Table(box=box.SIMPLE_HEAD)
         table.add_column("Row", justify="right", no_wrap=True)
         table.add_column("Column", no_wrap=True)
         table.add_column("Value", no_wrap=True)
         table.add_column("Problem", overflow="fold")  # fold: never cut an example GUID short
-        for rejected in loaded.rejected:
+        for rejected in loaded.not_sent:
             for p in rejected.problems:
                 table.add_row(str(p.row), Text(p.column), Text(_cut(p.value)), Text(p.reason))
         console.print(table)
-    total = len(loaded.rows) + len(loaded.rejected)
+    total = len(loaded.rows) + len(loaded.not_sent)
     counts = f"{total} row{'' if total == 1 else 's'}: {len(loaded.rows)} valid"
     counts += f", {len(invalid)} invalid"
     if duplicates:

@@ -1,4 +1,4 @@
-"""`pcbatch run` and `pcbatch demo`: the bulk update, its progress bar, logs and summary."""
+"""`pcbatch run`: the bulk update, its progress bar, logs and summary (demo.py reuses them)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,14 @@ import logging
 import os
 import sys
 from datetime import UTC, datetime
-from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
 
-from batch.model import Status
-from batch.options import CLOUDS, LOG_FORMATS, RunOptions, default_out, merge_options
+from batch.core.model import Status
+from batch.core.options import CLOUDS, LOG_FORMATS, RunOptions, merge_options
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -74,7 +73,7 @@ def _setup_logging(log_format: str, level: int, console: Console | None) -> None
     logger.setLevel(level)
 
 
-async def _run_watched(
+async def run_watched(
     options: RunOptions, env: dict[str, str], console: Console | None, *, force: bool = False
 ) -> RunResult:
     """run_job with a rich progress bar on `console` (None: no bar); force: --force."""
@@ -114,7 +113,7 @@ async def _run_watched(
         return await run_job(options, env, on_progress=show, on_started=started, force=force)
 
 
-def _print_summary(result: RunResult) -> None:
+def print_summary(result: RunResult) -> None:
     """The statuses with their counts, the counters, and where the report is (stdout)."""
     from rich.console import Console
     from rich.table import Table
@@ -138,7 +137,7 @@ def _print_summary(result: RunResult) -> None:
     console.print(f"report: {result.out_dir}", markup=False, highlight=False, soft_wrap=True)
 
 
-def _console(options: RunOptions) -> Console | None:
+def console_for(options: RunOptions) -> Console | None:
     """Set up logging as the options say; returns the console a progress bar is drawn on
     (stderr), or None when no bar is shown (--quiet, --no-progress, or stderr not a terminal).
     """
@@ -154,8 +153,8 @@ def _console(options: RunOptions) -> Console | None:
 
 def _go(options: RunOptions, env: dict[str, str], *, force: bool = False) -> RunResult:
     """Set up logging and the progress bar as the options say, then run (force: --force)."""
-    console = _console(options)
-    return asyncio.run(_run_watched(options, env, console, force=force))
+    console = console_for(options)
+    return asyncio.run(run_watched(options, env, console, force=force))
 
 
 @click.command("run")
@@ -299,60 +298,5 @@ def run(ctx: click.Context, input_path: Path | None, job: Path | None, **flags: 
         given["job"] = job
     options = merge_options(job_values, given)
     result = _go(options, dict(os.environ), force=force)
-    _print_summary(result)
+    print_summary(result)
     ctx.exit(result.exit_code)
-
-
-def _samples() -> Path:
-    """The sample sheet's folder: inside the installed package, else the repository's."""
-    packaged = files("batch") / "samples"
-    if packaged.is_dir():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parents[2] / "samples"  # batch/cli/running.py -> repo
-
-
-@click.command()
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Report directory.  [default: reports/demo-<UTC timestamp>]",
-)
-@click.pass_context
-def demo(ctx: click.Context, out: Path | None) -> None:
-    """Run pcbatch on the sample sheet against the built-in stand-in; nothing leaves the machine.
-
-    Starts the Partner Center stand-in in-process on 127.0.0.1, seeded to match
-    samples/customers.json, runs the job on samples/customers.xlsx, prints the summary and
-    where the report is. The sample holds deliberate mistakes (invalid rows, a duplicate, an
-    unknown customer) to show how they are reported; the demo exits 0 when the job ran to the
-    end, whatever the rows' statuses.
-
-    \b
-    Example:
-      pcbatch demo
-      pcbatch demo --out reports/demo
-    """
-    from batch.simulator import SimConfig, run_simulator
-
-    samples = _samples()
-    out_dir = out or default_out(datetime.now(UTC), prefix="demo-")
-
-    async def rehearse() -> RunResult:
-        config = SimConfig(customers_file=samples / "customers.json", seed=1)
-        async with run_simulator(config) as sim:
-            options = RunOptions(
-                input=samples / "customers.xlsx", base_url=sim.base_url, out=out_dir, rate=50.0
-            )
-            env = {"PC_ACCESS_TOKEN": sim.token}
-            console = _console(options)
-            logging.getLogger("batch.simulator").setLevel(logging.WARNING)
-            return await _run_watched(options, env, console)
-
-    result = asyncio.run(rehearse())
-    _print_summary(result)
-    click.echo(
-        "The sample sheet has deliberate mistakes (a bad customer id, a 4-digit US ZIP, an "
-        "unknown country, duplicates, a customer the stand-in does not know): the rows not "
-        "`updated` or `unchanged` show how pcbatch reports them (see failed.csv)."
-    )
-    ctx.exit(0 if result.exit_code in (0, 1) else result.exit_code)

@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from batch.fields import BY_NAME, UPDATABLE
-from batch.model import Change, Row
+from batch.core.fields import BY_NAME, UPDATABLE
+from batch.core.model import Change, Row
 
 ADDRESS = "defaultAddress"
 

@@ -31,7 +31,7 @@ from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from random import Random
 
-from batch.model import Status
+from batch.core.model import Status
 
 STALE_ETAG_CODE = "2055"  # "Etag is no longer valid": a 412 spelled as a 400
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from batch.errors import ConfigError
+from batch.core.errors import ConfigError
 
 # Requests `pcbatch simulate` keeps in its log: a long rehearsal must not grow without bound.
 LOG_LIMIT = 10_000

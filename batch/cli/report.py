@@ -34,7 +34,7 @@ def report(out_dir: str, run_id: int | None) -> None:
     """
     # Imported here: the other commands need neither sqlite3 nor openpyxl to start.
 
-    from batch.errors import ConfigError
+    from batch.core.errors import ConfigError
     from batch.journal import Journal
     from batch.lock import current_holder
     from batch.report import FILES, write_report

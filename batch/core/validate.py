@@ -1,4 +1,4 @@
-"""Loaded rows -> valid Rows and Rejected ones, each problem named by row and column. Pure.
+"""Loaded rows -> valid Rows and NotSent ones, each problem named by row and column. Pure.
 
 Rules (CONTRACT.md, "Input"):
 
@@ -26,9 +26,9 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from batch.cells import excel_error, is_clear
-from batch.fields import BY_NAME, CUSTOMER_ID, Field
-from batch.model import Problem, Rejected, Row, Status
+from batch.core.cells import excel_error, is_clear
+from batch.core.fields import BY_NAME, CUSTOMER_ID, Field
+from batch.core.model import NotSent, Problem, Row, Status
 
 _GUID = re.compile(
     r"(\{)?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?(1)\})",
@@ -75,7 +75,7 @@ def validate_rows(
     records: Iterable[tuple[int, Mapping[str, str]]],
     columns: Mapping[str, str],
     clear_token: str,
-) -> tuple[list[Row], list[Rejected]]:
+) -> tuple[list[Row], list[NotSent]]:
     """Checks loaded rows; returns the valid rows and the rejected ones, each in row order.
 
     records: (spreadsheet row number, {header: trimmed cell text}) for every header.
@@ -90,15 +90,15 @@ def validate_rows(
     ]
     _mark_duplicates(checked, columns)
     rows: list[Row] = []
-    rejected: list[Rejected] = []
+    rejected: list[NotSent] = []
     for c in checked:
         if c.duplicate_of is not None:
             reason = f"same customer and values as row {c.duplicate_of}; only that row counts"
             problem = Problem(c.row, columns[CUSTOMER_ID], c.id_text, reason)
-            rejected.append(Rejected(c.row, c.id_text, Status.DUPLICATE, (problem,), c.raw))
+            rejected.append(NotSent(c.row, c.id_text, Status.DUPLICATE, (problem,), c.raw))
         elif c.problems or c.customer_id is None:
             problems = tuple(c.problems)
-            rejected.append(Rejected(c.row, c.id_text, Status.INVALID, problems, c.raw))
+            rejected.append(NotSent(c.row, c.id_text, Status.INVALID, problems, c.raw))
         else:
             rows.append(Row(c.row, c.customer_id, c.values, c.raw))
     return rows, rejected
