@@ -295,7 +295,11 @@ def test_rows_of_one_customer_that_differ_are_all_invalid_naming_each_other():
         {"Customer ID": A.upper(), "City": "Paris"},
     )
     assert [r.number for r in rows] == [3]
-    assert [(r.number, r.status) for r in rejected] == [(2, "invalid"), (4, "invalid"), (5, "invalid")]
+    assert [(r.number, r.status) for r in rejected] == [
+        (2, "invalid"),
+        (4, "invalid"),
+        (5, "invalid"),
+    ]
     reason = (
         "the same customer is on rows {} with other values (in City, ZIP);"
         " keep one row per customer"
