@@ -28,6 +28,7 @@ from batch.auth import Grant, RenewingToken, SignInError
 from batch.auth_msal import SCOPE_USER, Authority, MsalFetch, call_msal, grant_of, msal_app
 from batch.auth_msal import resolve_authority as _resolve
 from batch.core.errors import AuthFailed, ConfigError
+from batch.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -105,14 +106,8 @@ def write_cache(path: Path, login: Login, state: str) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if os.name == "posix":
         os.chmod(path.parent, 0o700)  # our own folder: tighten it if it was made looser
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.unlink(missing_ok=True)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    with os.fdopen(os.open(temporary, flags, 0o600), "w", encoding="utf-8") as file:
+    with atomic_write(path, permissions=0o600) as file:
         json.dump({"version": VERSION, **asdict(login), "msal": state}, file)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)
 
 
 def sign_in(

@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import IO
 
@@ -43,6 +41,7 @@ from batch.core.cells import CLEAR_TOKEN, FORMULA_START, neutralise
 from batch.core.errors import ConfigError
 from batch.core.fields import CUSTOMER_ID, FIELDS, normalise_header
 from batch.core.model import Outcome, Status
+from batch.files import atomic_write
 from batch.journal import Entry, Journal, RunInfo
 
 RESULT_COLUMNS = (
@@ -214,24 +213,14 @@ def _result_line(entry: Entry, o: Outcome) -> list[str | int]:
     ]
 
 
-@contextmanager
-def _atomic(path: Path, encoding: str = "utf-8-sig") -> Iterator[IO[str]]:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with tmp.open("w", encoding=encoding, newline="") as f:
-            yield f
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def _atomic(path: Path, encoding: str = "utf-8-sig") -> AbstractContextManager[IO[str]]:
+    """A csv (or json) file written whole or not at all; newlines left to the csv module."""
+    return atomic_write(path, encoding=encoding, newline="")
 
 
 def _save(book: Workbook, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        book.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_write(path, binary=True) as file:
+        book.save(file)
 
 
 def _xl(sheet: WriteOnlyWorksheet, value: str | float | None) -> object:

@@ -24,6 +24,7 @@ from aiohttp import web
 
 from batch.core.errors import ConfigError
 from batch.core.options import is_loopback
+from batch.files import atomic_write
 from batch.simulator.app import build_app
 from batch.simulator.buckets import Buckets
 from batch.simulator.config import LoggedRequest, SimConfig
@@ -67,8 +68,9 @@ class Simulator:
 
     def export_state(self, path: Path) -> None:
         """Write every profile as a customers file ({customer_id: profile}, UTF-8, indented)."""
-        text = json.dumps(self.store.export(), indent=2, ensure_ascii=False)
-        Path(path).write_text(text + "\n", encoding="utf-8")
+        with atomic_write(path) as file:
+            json.dump(self.store.export(), file, indent=2, ensure_ascii=False)
+            file.write("\n")
 
 
 @asynccontextmanager
