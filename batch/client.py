@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from collections.abc import Mapping
 from types import TracebackType
@@ -34,10 +33,10 @@ import aiohttp
 
 from batch import __version__
 from batch.auth import TokenProvider
+from batch.core.ids import is_canonical_guid
 from batch.core.retry import Fault, Reply, parse_retry_after
 
 APPLICATION = f"pcbatch/{__version__}"
-_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _EMPTY: Mapping[str, object] = {}
 # One encoder for every body: json.dumps builds a new one per call when given options.
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -133,7 +132,7 @@ class Client:
     def _profile_url(self, customer_id: str) -> str:
         # The loader lets only canonical GUIDs through; checked again here because this is
         # where a bad id would address another resource (`../`, `?`, `#`).
-        if _GUID.fullmatch(customer_id) is None:
+        if not is_canonical_guid(customer_id):
             raise ValueError(f"not a canonical customer id: {customer_id!r}")
         return f"{self._customers}{customer_id}/profiles/billing"
 

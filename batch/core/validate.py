@@ -28,12 +28,9 @@ from dataclasses import dataclass, field
 
 from batch.core.cells import excel_error, is_clear
 from batch.core.fields import BY_NAME, CUSTOMER_ID, Field
+from batch.core.ids import canonical_guid
 from batch.core.model import NotSent, Problem, Row, Status
 
-_GUID = re.compile(
-    r"(\{)?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?(1)\})",
-    re.ASCII,
-)
 _US_ZIP = re.compile(r"[0-9]{5}(-[0-9]{4})?", re.ASCII)
 _SCIENTIFIC = re.compile(r"[+-]?[0-9]+([.,][0-9]+)?[eE][+-]?[0-9]+", re.ASCII)
 _US_ZIP_COUNTRIES = frozenset({"US", "PR", "VI", "GU", "AS", "MP"})
@@ -59,16 +56,6 @@ _COUNTRY_HINTS = {  # the codes people write instead
 }
 
 _GUID_EXAMPLE = "0f8fad5b-d9cb-469f-a165-70867728950e"
-
-
-def canonical_guid(text: str) -> str | None:
-    """`{0F8FAD5B-...}` -> `0f8fad5b-...`: the lower-case GUID, or None if the text is not one.
-
-    Accepts any case and one pair of braces around the GUID, with surrounding spaces. Anything
-    else (no hyphens, `urn:uuid:`, extra characters, a path) is None.
-    """
-    match = _GUID.fullmatch(text.strip())
-    return match.group(2).lower() if match else None
 
 
 def validate_rows(

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from batch.core.ids import is_canonical_guid
 from batch.simulator import addresses, faults, rules
 from batch.simulator.buckets import retry_after
 from batch.simulator.config import LoggedRequest
@@ -202,7 +203,7 @@ class Rest:
 
     def _customer(self, call: _Call) -> str:
         customer_id = call.customer_id or ""
-        if not rules.GUID.fullmatch(customer_id):
+        if not is_canonical_guid(customer_id):
             raise rules.Refusal(400, 900118, "Invalid Customer Id")
         if customer_id not in self.sim.store:
             raise rules.Refusal(

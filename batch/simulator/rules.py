@@ -42,8 +42,6 @@ ADDRESS_FIELDS = (
 READ_ONLY = ("links", "attributes")
 REQUIRED_ADDRESS = ("addressLine1", "city", "postalCode", "country")
 
-# A customer id: a GUID in canonical lower case (lower-case the text before matching).
-GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # The documented spelling of each field, by its lower-case name (request keys are case-blind).
 TOP_BY_LOWER = {name.lower(): name for name in (*TOP_FIELDS, ADDRESS, *READ_ONLY)}
 ADDRESS_BY_LOWER = {name.lower(): name for name in ADDRESS_FIELDS}
