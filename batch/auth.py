@@ -1,6 +1,6 @@
 """Where bearer tokens come from: the TokenProvider protocol and the credential sets of the env.
 
-Credential sets (CONTRACT.md, "Credentials"; environment only, never flags), first match wins:
+Credential sets (README.md, "Credentials"; environment only, never flags), first match wins:
 
     PC_ACCESS_TOKEN                               a bearer token used as it is (StaticToken)
     PC_TENANT_ID PC_CLIENT_ID PC_REFRESH_TOKEN    app+user: refresh-token grant; a public client,

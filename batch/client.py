@@ -1,7 +1,7 @@
 """The wire: the only client-side module that imports aiohttp; it answers in pcbatch values.
 
 One Client holds one aiohttp ClientSession whose connection pool is sized to the concurrency.
-Every call sends (CONTRACT.md, "The update of one customer"):
+Every call sends (README.md, "What goes over the wire"):
 
     Authorization: Bearer <token>           from the TokenProvider, per call
     Accept: application/json

@@ -2,11 +2,11 @@
 
 Usage: python bench/bench_load.py [--rows N] [--regenerate]
 
-The workbook (every contract column; ZIP codes as numbers with a 00000 format, phone numbers as
-numbers, a few #N/A clears and ZIP codes without their format) is written by openpyxl once into
-bench/out/ and reused. openpyxl writes every text as an inline string, which is slower to read
-than Excel's shared strings: the figure is the harder case. The load
-runs in a fresh child process pinned to one CPU, so its peak RSS is the loader's alone.
+The workbook (every input column of README.md's "Columns"; ZIP codes as numbers with a 00000
+format, phone numbers as numbers, a few #N/A clears and ZIP codes without their format) is
+written by openpyxl once into bench/out/ and reused. openpyxl writes every text as an inline
+string, which is slower to read than Excel's shared strings: the figure is the harder case. The
+load runs in a fresh child process pinned to one CPU, so its peak RSS is the loader's alone.
 Prints one line: rows, wall seconds, peak RSS in MB, and the target (15 s, 600 MB).
 """
 

@@ -7,7 +7,7 @@ skip, with the libraries the product is built on (pandas, openpyxl, aiohttp, SQL
 
 - import pandas, openpyxl and aiohttp; read the csv with pandas, every field as text;
 - per customer, 16 in flight over one aiohttp session: GET the billing profile, set
-  addressLine2, PUT it with If-Match and the contract's headers (two new GUIDs per call,
+  addressLine2, PUT it with If-Match and the headers pcbatch sends (two new GUIDs per call,
   made as pcbatch makes them);
 - per customer, two SQLite statements, each its own transaction in a WAL journal with
   synchronous=NORMAL: one before the PUT is sent, one with the outcome (the journal's rule);

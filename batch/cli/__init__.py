@@ -5,7 +5,8 @@ command is used, so `pcbatch run` never pays for the simulator's aiohttp.web and
 stays quick (click's documented lazy-loading pattern).
 
 Every expected failure is a PcbatchError: its message is printed on stderr, without a traceback,
-and the process exits with its exit code (CONTRACT.md, "Exit codes").
+and the process exits with its exit code (README.md: "Progress, statuses and exit codes" for
+`run`, each other command in its own section).
 """
 
 from __future__ import annotations

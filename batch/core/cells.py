@@ -1,6 +1,6 @@
 """One spreadsheet cell -> the text Excel shows for it. Pure: no pandas, no openpyxl.
 
-Rules (CONTRACT.md, "Input"; a reader hands over the cell's value and its number format):
+Rules (README.md, "Values"; a reader hands over the cell's value and its number format):
 
 - None -> "" (a blank cell); text is trimmed (Unicode spaces included).
 - Booleans -> `TRUE` / `FALSE`, as Excel shows them.

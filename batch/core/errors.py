@@ -1,4 +1,4 @@
-"""Expected failures, each with the exit code the contract gives it.
+"""Expected failures, each with the exit code README.md documents for it.
 
     PcbatchError            exit 2: usage, configuration or input-file error; nothing was sent
     ├── InputError          a file, sheet or column problem; names file, row, column, what to do

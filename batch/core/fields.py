@@ -1,8 +1,8 @@
 """The input columns: header aliases, where each field lands in the resource, and its limits.
 
 Headers are matched after lower-casing and dropping every character that is not a letter or
-digit (`Postal Code`, `postal_code` and `POSTALCODE` are one header). The table is CONTRACT.md's,
-section "Input"; a field's `path` is its place in the billing-profile JSON (camelCase, as the
+digit (`Postal Code`, `postal_code` and `POSTALCODE` are one header). The table is README.md's,
+section "Columns"; a field's `path` is its place in the billing-profile JSON (camelCase, as the
 service answers). Lengths are the documented ones (utility-resources "Address"); the docs give no
 length for city, state, postal code, region, phone, e-mail or company name.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    """One input column: contract name, normalised header aliases, JSON path, limits."""
+    """One input column: its name (README, the report), header aliases, JSON path, limits."""
 
     name: str
     aliases: tuple[str, ...]

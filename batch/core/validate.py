@@ -1,6 +1,6 @@
 """Loaded rows -> valid Rows and NotSent ones, each problem named by row and column. Pure.
 
-Rules (CONTRACT.md, "Input"):
+Rules (README.md, "Values"):
 
 - Cells are text, already trimmed (cells.py). A blank cell leaves its field alone; a fully blank
   row is dropped and not reported.
@@ -67,7 +67,7 @@ def validate_rows(
 
     records: (spreadsheet row number, {header: trimmed cell text}) for every header.
     columns: field name -> the header it is read from; must include `customer_id`.
-    clear_token: the cell text that clears a field (CONTRACT: default `#N/A`).
+    clear_token: the cell text that clears a field (default `#N/A`, cells.CLEAR_TOKEN).
     """
     specs = [(BY_NAME[n], h) for n, h in columns.items() if n != CUSTOMER_ID]
     checked = [

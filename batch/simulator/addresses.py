@@ -1,4 +1,4 @@
-"""`POST /v1/validations/address`, modern contract (since 2021-05): always 200, deterministic.
+"""`POST /v1/validations/address` as answered since 2021-05: always 200, deterministic.
 
 The answer is `{originalAddress, suggestedAddresses, status, validationMessage}` (the message only
 when the address is not verified). The stand-in decides by these rules, in this order:

@@ -1,6 +1,11 @@
 """What the service accepts: request bodies read case-insensitively, and profile validation.
 
-Rules (from the API notes, /work/shared/reference/partner-center-api.md):
+Rules, from Microsoft's Partner Center documentation: "Update a customer's billing profile"
+(learn.microsoft.com/partner-center/developer/update-a-customer-s-billing-profile: the PUT
+example's PascalCase body with nulls), "Utility resources", Address
+(learn.microsoft.com/partner-center/developer/utility-resources: lengths, the countries that
+require a phone number) and "Partner Center REST and Graph error codes"
+(learn.microsoft.com/partner-center/developer/error-codes: codes 3000, 800002, 600051):
 - Request keys are matched case-insensitively (the docs' own PUT example is PascalCase with
   explicit nulls); null and "" mean "absent"; `links` and `attributes` are read-only and ignored.
   Unknown keys are kept, first letter lowered (as the service would serialise them).
