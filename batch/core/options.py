@@ -1,9 +1,10 @@
 """The options of `pcbatch run` as one frozen value, the cloud table, and the base-URL rules.
 
-RunOptions holds every option of CONTRACT.md's "Options of run" table under the names a job
-file uses (`batch.jobfile.load_job` gives a dict of these keys); command-line flags win over the
-job file (`merge_options`). Nothing here is a secret: credentials come from the environment only,
-so `as_record()` may be written to the journal and the report as it is.
+RunOptions holds every option of the README's table of `run` options ("Usage: `pcbatch run`")
+under the names a job file uses (`batch.jobfile.load_job` gives a dict of these keys), each
+declared once with its kind, bounds, default and help (RUN_OPTIONS); command-line flags win
+over the job file (`merge_options`). Nothing here is a secret: credentials come from the
+environment only, so `as_record()` may be written to the journal and the report as it is.
 
 Base URL: `--base-url`, else `$PC_BASE_URL`, else the cloud's. It must be `https://`, except on a
 loopback host (127.0.0.0/8, ::1, localhost) where `http://` is allowed (the stand-in): a bearer
@@ -16,7 +17,6 @@ Pure: the environment is passed in; no I/O.
 from __future__ import annotations
 
 import ipaddress
-import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from batch.core.cells import CLEAR_TOKEN
 from batch.core.errors import ConfigError
+from batch.core.option_spec import Kind, OptionSpec, option, specs_of
 from batch.core.retry import RetryPolicy
 
 
@@ -55,7 +56,12 @@ LOG_FORMATS = ("text", "json")
 
 @dataclass(frozen=True, slots=True)
 class RunOptions:
-    """Every option of `pcbatch run`, with the contract's defaults; checked when made.
+    """Every option of `pcbatch run`, with the README's defaults; checked when made.
+
+    This class body is the option table: each `option(...)` gives an option's kind, default,
+    bounds, --help line and error text once, and the click options of `run`, the job-file keys
+    and the checks below are all made from it (see batch/core/option_spec.py). A new option is
+    one field here, plus its row in the README's table ("Usage: `pcbatch run`").
 
     rate: requests/second for all workers and retries together (the adaptive rate's ceiling).
     timeout: seconds for one HTTP call. max_duration: seconds, None for no limit.
@@ -65,52 +71,134 @@ class RunOptions:
     and job files that need other values.
     """
 
-    input: Path | None = None
-    sheet: str | None = None
-    base_url: str | None = None
-    cloud: str = "global"
-    concurrency: int = 8
-    rate: float = 10.0
-    max_attempts: int = 6
-    timeout: float = 30.0
-    dry_run: bool = False
-    validate_addresses: bool = False
-    limit: int | None = None
-    max_duration: float | None = None
-    failure_budget: float = 0.5
-    out: Path | None = None
-    clear_token: str = CLEAR_TOKEN
-    resume: bool = False
-    log_format: str = "text"
-    quiet: bool = False
-    no_progress: bool = False
+    # option() is dataclasses.field() with a spec in its metadata; RUF009 cannot know that.
+    input: Path | None = option(  # noqa: RUF009
+        Kind.PATH, None, "The sheet: xlsx, xlsm or csv (the INPUT argument).", flag=False
+    )
+    sheet: str | None = option(Kind.TEXT, None, "Worksheet of an xlsx.", default_text="the first")
+    base_url: str | None = option(
+        Kind.TEXT,
+        None,
+        "Partner Center REST root; http:// only on loopback.",
+        default_text="$PC_BASE_URL, else the cloud's",
+    )
+    cloud: str = option(
+        Kind.CHOICE,
+        "global",
+        "Picks the base URL and the login authority together.",
+        choices=tuple(CLOUDS),
+        wanted=f"one of {', '.join(CLOUDS)}",
+    )
+    concurrency: int = option(
+        Kind.INT, 8, "Customers in flight at once.", low=1, wanted="a whole number >= 1"
+    )
+    rate: float = option(
+        Kind.FLOAT,
+        10.0,
+        "Ceiling in requests/s, all workers and retries together; the rate used drops on 429 "
+        "and climbs back towards it.",
+        low=0,
+        low_open=True,
+        wanted="a number of requests/s above 0",
+    )
+    max_attempts: int = option(
+        Kind.INT,
+        6,
+        "Tries per HTTP call for throttling, faults and ETag conflicts, each counted on its own.",
+        low=1,
+        wanted="a number >= 1",
+    )
+    timeout: float = option(
+        Kind.FLOAT,
+        30.0,
+        "Seconds for one HTTP call.",
+        low=0,
+        low_open=True,
+        wanted="seconds above 0",
+    )
+    dry_run: bool = option(Kind.FLAG, False, "GETs only: report what would change; no PUT.")
+    validate_addresses: bool = option(
+        Kind.FLAG,
+        False,
+        "Check each changed address with POST /v1/validations/address first; a refused one "
+        "ends `rejected` with the suggestions.",
+    )
+    limit: int | None = option(
+        Kind.INT,
+        None,
+        "Canary: only the first N valid rows; the others end `skipped`.",
+        low=0,
+        wanted="a number >= 0",
+    )
+    max_duration: float | None = option(
+        Kind.FLOAT,
+        None,
+        "Stop starting customers after S seconds; the rest end `skipped` (exit 75).",
+        low=0,
+        low_open=True,
+        wanted="seconds above 0",
+    )
+    failure_budget: float = option(
+        Kind.FLOAT,
+        0.5,
+        "Stop (exit 75) when, after 20 customers, more than this share ended `failed`.",
+        low=0,
+        high=1,
+        wanted="a share between 0 and 1",
+    )
+    out: Path | None = option(  # noqa: RUF009
+        Kind.PATH,
+        None,
+        "Report directory, created if missing.",
+        directory=True,
+        default_text="reports/<UTC timestamp>",
+    )
+    clear_token: str = option(
+        Kind.TEXT,
+        CLEAR_TOKEN,
+        "A cell holding this text clears the field.",
+        wanted="non-empty text",
+    )
+    resume: bool = option(
+        Kind.FLAG,
+        False,
+        "Continue the last run of this --out from its journal: rows already done are not sent "
+        "again. --no-resume overrides `resume = true` in a job file.",
+        negatable=True,
+    )
+    log_format: str = option(
+        Kind.CHOICE,
+        "text",
+        "Log lines on stderr as text or one JSON object each.",
+        choices=LOG_FORMATS,
+        wanted="text or json",
+    )
+    quiet: bool = option(Kind.FLAG, False, "No progress bar; log only problems.")
+    no_progress: bool = option(Kind.FLAG, False, "No progress bar.")
+    # The job file itself: the --job flag (batch/cli/run.py), never a key of a job file.
     job: Path | None = None
-    backoff_base: float = 0.5
-    backoff_cap: float = 30.0
+    backoff_base: float = option(
+        Kind.FLOAT,
+        0.5,
+        "Seconds: the cap of the first fault backoff.",
+        low=0,
+        flag=False,
+        wanted="seconds >= 0",
+    )
+    backoff_cap: float = option(
+        Kind.FLOAT,
+        30.0,
+        "Seconds: no fault backoff waits longer.",
+        low=0,
+        flag=False,
+        wanted="seconds >= 0",
+    )
 
     def __post_init__(self) -> None:
-        _check(self.cloud in CLOUDS, "--cloud", self.cloud, f"one of {', '.join(CLOUDS)}")
-        _check(self.concurrency >= 1, "--concurrency", self.concurrency, "a whole number >= 1")
-        _check(_positive(self.rate), "--rate", self.rate, "a number of requests/s above 0")
-        _check(self.max_attempts >= 1, "--max-attempts", self.max_attempts, "a number >= 1")
-        _check(_positive(self.timeout), "--timeout", self.timeout, "seconds above 0")
-        _check(self.limit is None or self.limit >= 0, "--limit", self.limit, "a number >= 0")
-        _check(
-            self.max_duration is None or _positive(self.max_duration),
-            "--max-duration",
-            self.max_duration,
-            "seconds above 0",
-        )
-        _check(
-            0.0 <= self.failure_budget <= 1.0,
-            "--failure-budget",
-            self.failure_budget,
-            "a share between 0 and 1",
-        )
-        _check(self.clear_token != "", "--clear-token", self.clear_token, "non-empty text")
-        _check(self.log_format in LOG_FORMATS, "--log-format", self.log_format, "text or json")
-        _check(self.backoff_base >= 0, "backoff_base", self.backoff_base, "seconds >= 0")
-        _check(self.backoff_cap >= 0, "backoff_cap", self.backoff_cap, "seconds >= 0")
+        for spec in RUN_OPTIONS.values():
+            value = getattr(self, spec.name)
+            if spec.wanted is not None and not spec.allows(value):
+                raise ConfigError(f"{spec.label} {value!r} is not valid: use {spec.wanted}")
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -129,6 +217,10 @@ class RunOptions:
         }
 
 
+# name -> OptionSpec of every option of run (all RunOptions fields but `job`), in field order.
+RUN_OPTIONS: dict[str, OptionSpec] = specs_of(RunOptions)
+
+
 def merge_options(job: Mapping[str, object], given: Mapping[str, object]) -> RunOptions:
     """RunOptions from a job file's values, overridden by the options given on the command line.
 
@@ -141,7 +233,8 @@ def merge_options(job: Mapping[str, object], given: Mapping[str, object]) -> Run
         raise ConfigError(
             f"unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
-    for key in ("input", "out", "job"):
+    paths = [name for name, spec in RUN_OPTIONS.items() if spec.kind is Kind.PATH] + ["job"]
+    for key in paths:
         if isinstance(values.get(key), str):
             values[key] = Path(str(values[key]))
     try:
@@ -199,12 +292,3 @@ def default_out(now: datetime, prefix: str = "") -> Path:
     """`reports/<prefix><UTC timestamp>`, e.g. reports/20250131T235959Z, for a run starting at
     `now`; `pcbatch demo` gives prefix "demo-"."""
     return Path("reports") / f"{prefix}{now.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}"
-
-
-def _positive(value: float) -> bool:
-    return value > 0 and math.isfinite(value)
-
-
-def _check(ok: bool, option: str, value: object, wanted: str) -> None:
-    if not ok:
-        raise ConfigError(f"{option} {value!r} is not valid: use {wanted}")
