@@ -2,7 +2,9 @@
 
 Rules:
 - top-level keys only, named as the options of `run` with `_` or `-` (`max_duration`,
-  `max-duration`); values typed as TOML types (`rate = 2.5`, `dry_run = true`);
+  `max-duration`); values typed as TOML types (`rate = 2.5`, `dry_run = true`). The keys, their
+  kinds and bounds are RunOptions' option table (batch/core/options.py, RUN_OPTIONS), the same
+  one the flags of `run` are made from; `job` and `force` are not keys;
 - relative paths (`input`, `out`) are taken from the job file's folder, so a scheduler may start
   pcbatch from anywhere;
 - credentials never come from a job file: a key that looks like one (token, secret, password,
@@ -13,14 +15,12 @@ Rules:
 from __future__ import annotations
 
 import difflib
-import math
 import re
 import tomllib
-from collections.abc import Callable
 from pathlib import Path
 
 from batch.core.errors import ConfigError
-from batch.core.options import CLOUDS, LOG_FORMATS
+from batch.core.options import RUN_OPTIONS
 
 _SECRET = re.compile(r"token|secret|passw|pwd|credential|certificate|privatekey|apikey|clientkey")
 _NOT_SECRET = frozenset({"cleartoken"})  # the text that clears a field, not a credential
@@ -33,78 +33,6 @@ def is_secret_key(key: str) -> bool:
     """
     flat = re.sub(r"[^0-9a-z]", "", key.casefold())
     return flat not in _NOT_SECRET and _SECRET.search(flat) is not None
-
-
-def _text(choices: tuple[str, ...] = ()) -> Callable[[object], object]:
-    def check(value: object) -> object:
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError("a non-empty string")
-        if choices and value not in choices:
-            raise ValueError("one of " + ", ".join(f'"{c}"' for c in choices))
-        return value
-
-    return check
-
-
-def _number(
-    kind: type, low: float, *, above: bool = False, high: float | None = None
-) -> Callable[[object], object]:
-    what = "a whole number" if kind is int else "a number"
-    bound = f"greater than {low:g}" if above else f"at least {low:g}"
-    bound += f" and at most {high:g}" if high is not None else ""
-
-    def check(value: object) -> object:
-        # bool is an int in Python, but `rate = true` is a mistake, not 1 request per second.
-        ok = isinstance(value, int | float) if kind is float else isinstance(value, int)
-        if isinstance(value, bool) or not ok:
-            raise ValueError(f"{what} {bound}")
-        assert isinstance(value, int | float)
-        # TOML has inf and nan; neither is a rate, a timeout or a duration.
-        bad = not math.isfinite(value) or value < low or (above and value == low)
-        if bad or (high is not None and value > high):
-            raise ValueError(f"{what} {bound}")
-        return kind(value)
-
-    return check
-
-
-def _flag(value: object) -> object:
-    if not isinstance(value, bool):
-        raise ValueError("true or false")
-    return value
-
-
-def _path(value: object) -> object:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("a path, as a string")
-    return Path(value)
-
-
-# Key -> checker returning the value to use; the keys are RunOptions' field names (all but
-# `job`: a job file does not name another one).
-KEYS: dict[str, Callable[[object], object]] = {
-    "input": _path,
-    "sheet": _text(),
-    "base_url": _text(),
-    "cloud": _text(tuple(CLOUDS)),
-    "concurrency": _number(int, 1),
-    "rate": _number(float, 0, above=True),
-    "max_attempts": _number(int, 1),
-    "timeout": _number(float, 0, above=True),
-    "dry_run": _flag,
-    "validate_addresses": _flag,
-    "limit": _number(int, 0),
-    "max_duration": _number(float, 0, above=True),
-    "failure_budget": _number(float, 0, high=1),
-    "out": _path,
-    "clear_token": _text(),
-    "resume": _flag,
-    "log_format": _text(LOG_FORMATS),
-    "quiet": _flag,
-    "no_progress": _flag,
-    "backoff_base": _number(float, 0),
-    "backoff_cap": _number(float, 0),
-}
 
 
 def load_job(path: Path) -> dict[str, object]:
@@ -133,18 +61,18 @@ def load_job(path: Path) -> dict[str, object]:
                 "set them in the environment (PC_ACCESS_TOKEN, or PC_TENANT_ID, PC_CLIENT_ID and "
                 "PC_CLIENT_SECRET / PC_CLIENT_CERTIFICATE_PATH), or sign in with `pcbatch login`"
             )
-        check = KEYS.get(name)
-        if check is None:
-            close = difflib.get_close_matches(name, KEYS, n=1)
+        spec = RUN_OPTIONS.get(name)
+        if spec is None:
+            close = difflib.get_close_matches(name, RUN_OPTIONS, n=1)
             hint = f" (did you mean `{close[0]}`?)" if close else ""
             raise ConfigError(
                 f"job file {path}, key `{key}` is not a run option{hint}; allowed keys: "
-                + ", ".join(KEYS)
+                + ", ".join(RUN_OPTIONS)
             )
         if name in options:
             raise ConfigError(f"job file {path}, key `{key}` is set twice (with `_` and `-`)")
         try:
-            checked = check(value)
+            checked = spec.from_toml(value)
         except ValueError as exc:
             raise ConfigError(
                 f"job file {path}, key `{key}`: {value!r} is not allowed; expected {exc}"

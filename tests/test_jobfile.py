@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from batch.core.errors import ConfigError
-from batch.core.options import RunOptions, merge_options
-from batch.jobfile import KEYS, is_secret_key, load_job
+from batch.core.options import RUN_OPTIONS, RunOptions, merge_options
+from batch.jobfile import is_secret_key, load_job
 
 JOBS = sorted((Path(__file__).parent.parent / "jobs").glob("*.toml"))
 
@@ -30,7 +30,7 @@ def test_the_examples_promised_in_the_docs_exist():
 
 def test_every_run_option_is_a_job_file_key():
     run_options = set(RunOptions.__dataclass_fields__) - {"job"}
-    assert set(KEYS) == run_options
+    assert set(RUN_OPTIONS) == run_options
 
 
 def test_a_job_file_gives_typed_options_with_paths_from_its_own_folder(tmp_path):
