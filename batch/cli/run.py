@@ -7,15 +7,17 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from click.core import ParameterSource
 
 from batch.core.model import Status
-from batch.core.options import CLOUDS, LOG_FORMATS, RunOptions, merge_options
+from batch.core.option_spec import Kind, OptionSpec
+from batch.core.options import RUN_OPTIONS, RunOptions, merge_options
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -23,7 +25,6 @@ if TYPE_CHECKING:
     from batch.run import RunResult
 
 
-_RUN_DEFAULTS = RunOptions()
 _LOG_EXTRAS = ("row", "customer_id", "status", "attempts", "http_status", "error_code")
 
 
@@ -157,6 +158,60 @@ def _go(options: RunOptions, env: dict[str, str], *, force: bool = False) -> Run
     return asyncio.run(run_watched(options, env, console, force=force))
 
 
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+# Not a RunOptions field: a deliberate, one-off choice, never read from a job file.
+_FORCE = click.option(
+    "--force",
+    is_flag=True,
+    help="With --resume: continue although INPUT changed since the run started (the rows "
+    "as the journal holds them are sent).",
+)
+
+
+def _click_type(spec: OptionSpec) -> click.ParamType:
+    """The click type that takes what `spec` allows (RunOptions checks again: inf, nan)."""
+    if spec.kind is Kind.INT:
+        return click.IntRange(min=spec.low, min_open=spec.low_open, max=spec.high)
+    if spec.kind is Kind.FLOAT:
+        return click.FloatRange(min=spec.low, min_open=spec.low_open, max=spec.high)
+    if spec.kind is Kind.CHOICE:
+        return click.Choice(spec.choices)
+    if spec.kind is Kind.PATH:
+        return click.Path(file_okay=not spec.directory, path_type=Path)
+    return click.STRING
+
+
+def _click_option(spec: OptionSpec) -> Callable[[_Command], _Command]:
+    """The click option of `run` that sets RunOptions' field `spec.name`."""
+    flag = f"{spec.flag_name}/--no-{spec.flag_name[2:]}" if spec.negatable else spec.flag_name
+    shown = f"  [default: {spec.default_text}]" if spec.default_text else ""
+    if spec.kind is Kind.FLAG:
+        return click.option(flag, spec.name, is_flag=True, default=spec.default, help=spec.help)
+    return click.option(
+        flag,
+        spec.name,
+        type=_click_type(spec),
+        default=spec.default,
+        show_default=spec.default is not None,
+        help=spec.help + shown,
+    )
+
+
+def run_options(command: _Command) -> _Command:
+    """Adds the options of `run` made from RunOptions' option table, in its order, to `command`;
+    --force comes right after --resume, which it qualifies."""
+    made = []
+    for spec in RUN_OPTIONS.values():
+        if spec.flag:
+            made.append(_click_option(spec))
+        if spec.name == "resume":
+            made.append(_FORCE)
+    for add in reversed(made):  # a decorator list applies bottom-up
+        command = add(command)
+    return command
+
+
 @click.command("run")
 @click.argument("input_path", metavar="INPUT", required=False, type=click.Path(path_type=Path))
 @click.option(
@@ -164,104 +219,7 @@ def _go(options: RunOptions, env: dict[str, str], *, force: bool = False) -> Run
     type=click.Path(dir_okay=False, path_type=Path),
     help="Read the options from a TOML job file; flags given here win.",
 )
-@click.option("--sheet", help="Worksheet of an xlsx.  [default: the first]")
-@click.option(
-    "--base-url",
-    help="Partner Center REST root; http:// only on loopback.  "
-    "[default: $PC_BASE_URL, else the cloud's]",
-)
-@click.option(
-    "--cloud",
-    type=click.Choice(tuple(CLOUDS)),
-    default=_RUN_DEFAULTS.cloud,
-    show_default=True,
-    help="Picks the base URL and the login authority together.",
-)
-@click.option(
-    "--concurrency",
-    type=click.IntRange(min=1),
-    default=_RUN_DEFAULTS.concurrency,
-    show_default=True,
-    help="Customers in flight at once.",
-)
-@click.option(
-    "--rate",
-    type=click.FloatRange(min=0, min_open=True),
-    default=_RUN_DEFAULTS.rate,
-    show_default=True,
-    help="Ceiling in requests/s, all workers and retries together; the rate used "
-    "drops on 429 and climbs back towards it.",
-)
-@click.option(
-    "--max-attempts",
-    type=click.IntRange(min=1),
-    default=_RUN_DEFAULTS.max_attempts,
-    show_default=True,
-    help="Tries per HTTP call for throttling, faults and ETag conflicts, each counted on its own.",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=_RUN_DEFAULTS.timeout,
-    show_default=True,
-    help="Seconds for one HTTP call.",
-)
-@click.option("--dry-run", is_flag=True, help="GETs only: report what would change; no PUT.")
-@click.option(
-    "--validate-addresses",
-    is_flag=True,
-    help="Check each changed address with POST /v1/validations/address first; a "
-    "refused one ends `rejected` with the suggestions.",
-)
-@click.option(
-    "--limit",
-    type=click.IntRange(min=0),
-    help="Canary: only the first N valid rows; the others end `skipped`.",
-)
-@click.option(
-    "--max-duration",
-    type=click.FloatRange(min=0, min_open=True),
-    help="Stop starting customers after S seconds; the rest end `skipped` (exit 75).",
-)
-@click.option(
-    "--failure-budget",
-    type=click.FloatRange(0, 1),
-    default=_RUN_DEFAULTS.failure_budget,
-    show_default=True,
-    help="Stop (exit 75) when, after 20 customers, more than this share ended `failed`.",
-)
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Report directory, created if missing.  [default: reports/<UTC timestamp>]",
-)
-@click.option(
-    "--clear-token",
-    default=_RUN_DEFAULTS.clear_token,
-    show_default=True,
-    help="A cell holding this text clears the field.",
-)
-@click.option(
-    "--resume/--no-resume",
-    default=False,
-    help="Continue the last run of this --out from its journal: rows already done are not "
-    "sent again. --no-resume overrides `resume = true` in a job file.",
-)
-@click.option(
-    "--force",
-    is_flag=True,
-    help="With --resume: continue although INPUT changed since the run started (the rows "
-    "as the journal holds them are sent).",
-)
-@click.option(
-    "--log-format",
-    type=click.Choice(LOG_FORMATS),
-    default=_RUN_DEFAULTS.log_format,
-    show_default=True,
-    help="Log lines on stderr as text or one JSON object each.",
-)
-@click.option("--quiet", is_flag=True, help="No progress bar; log only problems.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@run_options
 @click.pass_context
 def run(ctx: click.Context, input_path: Path | None, job: Path | None, **flags: object) -> None:
     """Update customers' billing profiles from INPUT (xlsx, xlsm or csv).
@@ -282,7 +240,7 @@ def run(ctx: click.Context, input_path: Path | None, job: Path | None, **flags: 
       pcbatch run customers.xlsx --rate 20 --out reports/full --resume
       pcbatch run --job jobs/nightly-billing.toml
     """
-    force = bool(flags.pop("force"))  # never from a job file: a deliberate, one-off choice
+    force = bool(flags.pop("force"))  # never from a job file (see _FORCE)
     given: dict[str, object] = {
         name: value
         for name, value in flags.items()
