@@ -1,23 +1,36 @@
-"""options: the contract's defaults, the cloud table, base-URL safety, job file merging."""
+"""options: the README's defaults, the cloud table, base-URL safety, job file merging, and the
+option table that the flags of `run`, the job-file keys and RunOptions' checks are all made from."""
 
 import json
+import re
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner
 
+from batch.cli import cli
 from batch.core.errors import ConfigError
+from batch.core.option_spec import Kind, OptionSpec
 from batch.core.options import (
     CLOUDS,
+    RUN_OPTIONS,
     RunOptions,
     default_out,
     is_loopback,
     merge_options,
     resolve_base_url,
 )
+from batch.jobfile import load_job
+
+RUN = cli.get_command(click.Context(cli), "run")
+assert RUN is not None
+FLAGS = {param.name: param for param in RUN.params if isinstance(param, click.Option)}
 
 
-def test_the_defaults_are_the_contract_ones():
+def test_the_defaults_are_the_readme_ones():
     o = RunOptions()
     assert (o.cloud, o.concurrency, o.rate, o.max_attempts, o.timeout) == ("global", 8, 10.0, 6, 30)
     assert (o.dry_run, o.validate_addresses, o.limit, o.max_duration) == (False, False, None, None)
@@ -128,3 +141,125 @@ def test_the_default_out_dir_is_a_utc_timestamp_under_reports():
     local = datetime(2025, 1, 31, 23, 30, tzinfo=timezone(timedelta(hours=-5)))
     assert default_out(local) == Path("reports/20250201T043000Z")
     assert default_out(datetime(2025, 1, 1, tzinfo=UTC)) == Path("reports/20250101T000000Z")
+
+
+def test_every_run_option_but_job_is_one_entry_of_the_option_table():
+    assert list(RUN_OPTIONS) == [f.name for f in fields(RunOptions) if f.name != "job"]
+    assert all(getattr(RunOptions(), spec.name) == spec.default for spec in RUN_OPTIONS.values())
+
+
+def test_the_flags_of_run_are_the_table_entries_with_a_flag_plus_job_and_force():
+    made = {name for name, spec in RUN_OPTIONS.items() if spec.flag}
+    assert set(FLAGS) == made | {"job", "force"}
+    assert {name for name, spec in RUN_OPTIONS.items() if not spec.flag} == {
+        "input",  # the INPUT argument
+        "backoff_base",
+        "backoff_cap",
+    }
+    for name in made:
+        spec, flag = RUN_OPTIONS[name], FLAGS[name]
+        assert flag.opts == [spec.flag_name]
+        assert flag.default == spec.default
+        assert flag.help is not None and flag.help.startswith(spec.help)
+    assert FLAGS["resume"].secondary_opts == ["--no-resume"]
+
+
+def _toml(value: object) -> str:
+    return json.dumps(value) if isinstance(value, bool | str) else repr(value)
+
+
+@pytest.mark.parametrize("name", [n for n, s in RUN_OPTIONS.items() if s.default is not None])
+def test_every_table_entry_is_a_job_file_key_taking_its_default(tmp_path, name):
+    path = tmp_path / "job.toml"
+    path.write_text(f"{name} = {_toml(RUN_OPTIONS[name].default)}\n", encoding="utf-8")
+    assert load_job(path) == {name: RUN_OPTIONS[name].default}
+
+
+def _bounds(outside: bool) -> list[tuple[str, float, float]]:
+    """(option, value, bound): a value just outside (or just inside) each bound of the table."""
+    cases = []
+    for spec in RUN_OPTIONS.values():
+        step = 1 if spec.kind is Kind.INT else 0.5
+        if spec.low is not None:
+            inward = step if spec.low_open else 0
+            value = spec.low - (step - inward) if outside else spec.low + inward
+            cases.append((spec.name, value, spec.low))
+        if spec.high is not None:
+            cases.append((spec.name, spec.high + step if outside else spec.high, spec.high))
+    return cases
+
+
+def _names(bound: float) -> re.Pattern[str]:
+    """The bound as a number of its own (0 in "x>0." or "between 0 and 1", not in "-0.5")."""
+    return re.compile(rf"(?<![\d.]){bound:g}(?!\d|\.\d)")
+
+
+@pytest.mark.parametrize(("name", "value", "bound"), _bounds(outside=True))
+def test_a_value_just_outside_a_bound_is_refused_by_flag_job_file_and_options_alike(
+    tmp_path, name, value, bound
+):
+    spec = RUN_OPTIONS[name]
+    with pytest.raises(ConfigError) as made:
+        RunOptions(**{name: value})
+    assert str(made.value).startswith(f"{spec.label} {value!r} is not valid: use ")
+    assert _names(bound).search(str(made.value))
+
+    path = tmp_path / "job.toml"
+    path.write_text(f"{name} = {value!r}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as loaded:
+        load_job(path)
+    assert f"key `{name}`: {value!r} is not allowed; expected" in str(loaded.value)
+    assert _names(bound).search(str(loaded.value).split("expected")[1])
+
+    if spec.flag:
+        result = CliRunner().invoke(cli, ["run", spec.flag_name, str(value)])
+        assert result.exit_code == 2
+        assert f"Invalid value for '{spec.flag_name}'" in result.output
+        assert _names(bound).search(result.output.split("range")[1])
+
+
+@pytest.mark.parametrize(("name", "value", "bound"), _bounds(outside=False))
+def test_a_value_at_or_just_inside_a_bound_is_taken_by_flag_job_file_and_options_alike(
+    tmp_path, name, value, bound
+):
+    spec = RUN_OPTIONS[name]
+    assert getattr(RunOptions(**{name: value}), name) == value
+    path = tmp_path / "job.toml"
+    path.write_text(f"{name} = {value!r}\n", encoding="utf-8")
+    assert load_job(path) == {name: value}
+    if spec.flag:
+        flag = FLAGS[name]
+        assert flag.type.convert(str(value), flag, None) == value
+
+
+@pytest.mark.parametrize("name", [n for n, s in RUN_OPTIONS.items() if s.kind is Kind.CHOICE])
+def test_a_value_outside_the_choices_is_refused_by_flag_job_file_and_options_alike(tmp_path, name):
+    spec = RUN_OPTIONS[name]
+    with pytest.raises(ConfigError, match=f"^{spec.label} 'mars' is not valid: use "):
+        RunOptions(**{name: "mars"})
+    path = tmp_path / "job.toml"
+    path.write_text(f'{name} = "mars"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as loaded:
+        load_job(path)
+    result = CliRunner().invoke(cli, ["run", spec.flag_name, "mars"])
+    assert result.exit_code == 2
+    for choice in spec.choices:
+        assert f'"{choice}"' in str(loaded.value)
+        assert f"'{choice}'" in result.output
+
+
+def test_a_new_option_declared_in_the_table_is_checked_from_its_declaration():
+    spec = OptionSpec(
+        "retries", Kind.INT, 3, "Tries.", low=1, high=9, wanted="a number from 1 to 9"
+    )
+    assert (spec.flag_name, spec.label, spec.expected) == (
+        "--retries",
+        "--retries",
+        "a whole number at least 1 and at most 9",
+    )
+    assert [spec.allows(v) for v in (0, 1, 9, 10, 2.0, True, None)] == [
+        False, True, True, False, False, False, False,
+    ]  # fmt: skip
+    assert spec.from_toml(9) == 9
+    with pytest.raises(ValueError, match="at most 9"):
+        spec.from_toml(10)
