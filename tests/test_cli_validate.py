@@ -1,4 +1,4 @@
-"""`pcbatch validate`: every problem by row and column, a count, and the contract's exit codes."""
+"""`pcbatch validate`: every problem by row and column, a count, and the documented exit codes."""
 
 import os
 import subprocess

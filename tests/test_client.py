@@ -17,7 +17,7 @@ def client_for(sim, timeout: float = 5.0, token: str | None = None) -> Client:
     return Client(sim.base_url, StaticToken(token or sim.token), timeout=timeout, connections=4)
 
 
-async def test_a_get_sends_every_header_the_contract_lists():
+async def test_a_get_sends_every_header_the_readme_lists():
     async with run_simulator(SimConfig(customers=1, seed=1)) as sim:
         cid = sim.store.ids()[0]
         async with client_for(sim) as client:

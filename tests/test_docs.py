@@ -1,4 +1,8 @@
-"""README.md, `--help` and `.ci/run` tell the same story as the code."""
+"""README.md, `--help` and `.ci/run` tell the same story as the code.
+
+README.md is the interface users script against (commands, options, input columns, statuses,
+report files, exit codes): these tests fail when the program and the README drift apart.
+"""
 
 import re
 from pathlib import Path
@@ -8,22 +12,45 @@ import pytest
 from click.testing import CliRunner
 
 from batch.cli import cli
+from batch.core import errors
+from batch.core.fields import CUSTOMER_ID, FIELDS
+from batch.core.model import Status
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-CONTRACT_COMMANDS = ["run", "validate", "simulate", "login", "logout", "report", "demo"]
+COMMANDS = ["run", "validate", "simulate", "login", "logout", "report", "demo"]
+# The README section that documents each command's options, by its heading.
+SECTION_OF = {
+    "run": "## Usage: `pcbatch run`",
+    "validate": "### `pcbatch validate`",
+    "simulate": "## Rehearse against the simulator",
+    "login": "### `pcbatch login`, for a person",
+    "logout": "### `pcbatch login`, for a person",
+    "report": "## The report",
+    "demo": "## Try it on the built-in simulator",
+}
+# An option as the README writes it: `--name`, and not the start of a longer word.
+OPTION = re.compile(r"--[a-z][a-z0-9-]*(?![\w-])")
 
 
-def test_ci_runs_exactly_the_test_command_the_readme_gives():
-    ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
-    command = next(line for line in ci_lines if line.startswith("python3 -m venv"))
-    readme_test = README.split("## Run the tests", 1)[1].split("\n## ", 1)[0]
-    assert command in readme_test
+def section(heading: str) -> str:
+    """The README text under `heading`, up to the next heading of the same or a higher level."""
+    level = heading.split(" ", 1)[0]
+    start = README.index(f"\n{heading}\n") + 1
+    ends = [README.find(f"\n{'#' * n} ", start + 1) for n in range(1, len(level) + 1)]
+    return README[start : min([e for e in ends if e != -1], default=len(README))]
 
 
-def test_readme_gives_the_demo_command_for_a_fresh_machine():
-    section = README.split("## Try it on the built-in simulator", 1)[1].split("\n## ", 1)[0]
-    assert re.search(r"pip install \. && \S*pcbatch demo", section)
+def table_rows(text: str, first_header: str) -> list[list[str]]:
+    """The rows of the Markdown table whose first header cell is `first_header`, as cells."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first_header} |"))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split(" | ")])
+    return rows
 
 
 def _command(name: str) -> click.Command:
@@ -32,29 +59,123 @@ def _command(name: str) -> click.Command:
     return command
 
 
-def test_every_contract_command_exists():
-    assert set(CONTRACT_COMMANDS) <= set(cli.list_commands(click.Context(cli)))
-    for name in CONTRACT_COMMANDS:
-        _command(name)
+def help_options(command: click.Command) -> set[str]:
+    """Every long option `--help` lists for the command (`--help` itself aside)."""
+    return {
+        opt
+        for param in command.params
+        if isinstance(param, click.Option)
+        for opt in (*param.opts, *param.secondary_opts)
+        if opt.startswith("--") and opt != "--help"
+    }
 
 
-@pytest.mark.parametrize("name", CONTRACT_COMMANDS)
+def test_ci_runs_exactly_the_test_command_the_readme_gives():
+    ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    command = next(line for line in ci_lines if line.startswith("python3 -m venv"))
+    assert command in section("## Run the tests")
+
+
+def test_readme_gives_the_demo_command_for_a_fresh_machine():
+    assert re.search(
+        r"pip install \. && \S*pcbatch demo", section("## Try it on the built-in simulator")
+    )
+
+
+def test_the_commands_table_lists_exactly_the_commands_pcbatch_has():
+    rows = table_rows(section("## Commands"), "command")
+    listed = {name for row in rows for name in re.findall(r"`pcbatch (\w+)", row[0])}
+    assert listed == set(cli.list_commands(click.Context(cli))) == set(COMMANDS)
+    headings = [line for line in README.splitlines() if line.startswith("#")]
+    for row in rows:
+        where = row[2][1:-1]  # "the heading", quoted
+        assert any(where in heading for heading in headings), row[2]
+
+
+def test_the_version_option_of_pcbatch_itself_is_documented():
+    assert help_options(cli) == {"--version"}
+    assert "pcbatch --version" in section("## Commands")
+
+
+@pytest.mark.parametrize("name", COMMANDS)
 def test_every_command_has_help_with_an_example_and_a_readme_mention(name):
     result = CliRunner().invoke(cli, [name, "--help"])
     assert result.exit_code == 0, result.output
     assert "Example" in result.output
-    assert f"pcbatch {name}" in README
+    assert f"pcbatch {name}" in section(SECTION_OF[name])
 
 
-@pytest.mark.parametrize("name", CONTRACT_COMMANDS)
-def test_every_option_of_every_command_is_in_the_readme(name):
-    options = [
-        opt
-        for param in _command(name).params
-        if isinstance(param, click.Option)
-        for opt in (*param.opts, *param.secondary_opts)
-        if opt.startswith("--") and opt != "--help"
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_option_in_help_is_documented_in_the_commands_section(name):
+    documented = set(OPTION.findall(section(SECTION_OF[name])))
+    missing = sorted(help_options(_command(name)) - documented)
+    assert missing == [], f"README.md, {SECTION_OF[name]!r}: pcbatch {name} {missing} not named"
+
+
+@pytest.mark.parametrize(
+    ("name", "heading", "first_header"),
+    [
+        ("run", "### Options", "option"),
+        ("simulate", "## Rehearse against the simulator", "setting"),
+    ],
+)
+def test_every_option_of_a_readme_option_table_exists_in_help(name, heading, first_header):
+    tabled = {
+        o for row in table_rows(section(heading), first_header) for o in OPTION.findall(row[0])
+    }
+    assert tabled, f"no options found in the {heading!r} table"
+    assert sorted(tabled - help_options(_command(name))) == []
+
+
+def _readme_invocations() -> list[tuple[str, str]]:
+    """(command, what follows it) for every `pcbatch COMMAND ...` in code in the README."""
+    code = re.findall(r"```[^\n]*\n(.*?)```", README, re.S) + re.findall(r"`([^`\n]+)`", README)
+    found = []
+    for text in code:
+        for line in text.splitlines():
+            # a comment, another command or a redirection ends the invocation
+            for match in re.finditer(r"\bpcbatch(?:\.exe)? (\w+)([^#|;&>]*)", line):
+                found.append((match.group(1), match.group(2)))
+    return found
+
+
+def test_every_option_the_readme_passes_to_a_command_exists():
+    invocations = [(name, rest) for name, rest in _readme_invocations() if name in COMMANDS]
+    assert len({name for name, _ in invocations}) == len(COMMANDS)
+    wrong = [
+        (name, option)
+        for name, rest in invocations
+        for option in OPTION.findall(rest)
+        if option not in help_options(_command(name)) | {"--help"}
     ]
-    # `--out` must not pass on `--output`: the option ends where the word does.
-    missing = [o for o in options if not re.search(rf"{re.escape(o)}(?![\w-])", README)]
-    assert missing == [], f"pcbatch {name}: README.md does not mention {missing}"
+    assert wrong == []
+
+
+def test_the_statuses_table_lists_every_status_and_which_go_to_failed_csv():
+    rows = table_rows(section("### Progress, statuses and exit codes"), "status")
+    in_failed = {row[0].strip("`"): row[2] for row in rows}
+    assert in_failed == {s.value: ("no" if s.ok else "yes") for s in Status}
+
+
+def test_the_exit_code_table_of_run_matches_the_errors_and_help():
+    rows = table_rows(section("### Progress, statuses and exit codes"), "exit code")
+    codes = {int(row[0]) for row in rows}
+    raised = {
+        cls.exit_code
+        for cls in vars(errors).values()
+        if isinstance(cls, type) and issubclass(cls, errors.PcbatchError)
+    }
+    assert codes == {0, 1} | raised
+    run_help = " ".join(CliRunner().invoke(cli, ["run", "--help"]).output.split())
+    assert all(re.search(rf"\b{code}: ", run_help) for code in codes - {0}), run_help
+    assert "Exit 0:" in run_help
+
+
+def test_the_columns_table_gives_every_field_its_headers_and_place():
+    rows = table_rows(section("### Columns"), "field")
+    documented = {row[0].strip("`"): (set(row[1].split(", ")), row[2]) for row in rows}
+    expected = {
+        f.name: (set(f.aliases), "the URL" if f.name == CUSTOMER_ID else ".".join(f.path))
+        for f in FIELDS
+    }
+    assert documented == expected

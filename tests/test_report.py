@@ -148,9 +148,9 @@ def by_row(lines: list[list[str]]) -> dict[str, dict[str, str]]:
     return {line[0]: dict(zip(header, line, strict=True)) for line in rest}
 
 
-def test_results_csv_has_the_contract_columns_and_every_row_in_row_order(report):
+def test_results_csv_has_the_documented_columns_and_every_row_in_row_order(report):
     lines = read_csv(report / "results.csv")
-    # CONTRACT.md, "Report": these columns first and in this order
+    # README.md, "The report": these columns first and in this order
     assert lines[0] == [
         "row", "customer_id", "status", "attempts", "conflicts", "http_status", "error_code",
         "message", "changed_fields", "request_id", "correlation_id", "duration_ms",
@@ -191,9 +191,9 @@ def test_text_that_a_spreadsheet_would_run_is_neutralised_in_results_csv(report)
     assert rows["6"]["message"] == "'@invalid postal code"
 
 
-def test_summary_json_has_exactly_the_contract_keys_and_the_run_figures(report):
+def test_summary_json_has_exactly_the_documented_keys_and_the_run_figures(report):
     summary = json.loads((report / "summary.json").read_text(encoding="utf-8"))
-    # CONTRACT.md's keys, plus the adaptive rate's two (issue 7)
+    # README.md, "The report": exactly these keys
     assert set(summary) == {
         "rows", "statuses", "requests", "throttled", "conflicts", "retries", "elapsed_s",
         "dry_run", "exit_code", "input", "started_at", "finished_at", "rate_final", "rate_min",

@@ -367,7 +367,7 @@ async def test_an_expired_token_is_401_and_a_fresh_one_works(sim, sim_client):
     assert (await client.get_profile(customer, token=sim.issue_token())).status == 200
 
 
-async def test_address_validation_answers_200_with_the_modern_contract(sim, sim_client):
+async def test_address_validation_answers_200_with_the_verdict_in_the_body(sim, sim_client):
     client = sim_client(sim)
     good = {"AddressLine1": "1 Microsoft Way", "City": "Redmond", "State": "WA",
             "PostalCode": "98052", "Country": "US"}  # fmt: skip
