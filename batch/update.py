@@ -49,7 +49,7 @@ _ADDRESS_PARTS = ("addressLine1", "addressLine2", "city", "state", "postalCode",
 
 
 class Gate(Protocol):
-    """The pacing every call of every worker shares (pool.Pacer implements it)."""
+    """The pacing every call of every worker shares (pacing.Pacer implements it)."""
 
     async def ready(self) -> float:
         """Wait for any 429 pause and for the rate limiter; returns the send time (monotonic)."""

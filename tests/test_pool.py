@@ -3,6 +3,8 @@
 import asyncio
 from random import Random
 
+import pytest
+
 from batch.auth import StaticToken
 from batch.client import Client
 from batch.core.errors import AuthFailed, StoppedEarly
@@ -11,7 +13,8 @@ from batch.core.options import RunOptions
 from batch.core.retry import Reply
 from batch.core.stops import Stop
 from batch.core.throttle import AdaptiveRate
-from batch.pool import Pacer, RateLimiter, burst_for, run_pool
+from batch.pacing import Clock, Pacer, RateLimiter
+from batch.pool import run_pool
 from batch.simulator import SimConfig, run_simulator
 
 FAST = {"backoff_base": 0.01, "backoff_cap": 0.02, "timeout": 2.0, "rate": 1000.0}
@@ -39,30 +42,73 @@ async def pool(sim, rows, token=None, stop=None, on_progress=None, pacer=None, *
     return sorted(outcomes, key=lambda o: o.row), result
 
 
+class FakeClock(Clock):
+    """Time set by hand: sleep() moves it forward at once, so pacing is checked without waiting.
+
+    One caller at a time: two callers sleeping at once would each move it.
+    """
+
+    def __init__(self) -> None:
+        self.time = 0.0
+
+    def now(self) -> float:
+        return self.time
+
+    async def sleep(self, seconds: float) -> None:
+        self.time += seconds
+        await asyncio.sleep(0)  # still a suspension point, as a real sleep is
+
+    def advance(self, seconds: float) -> None:
+        self.time += seconds
+
+
+# The limiter's aiolimiter ceiling runs on the event loop's real clock: at 1000 requests/s its
+# bucket (20) never holds back the few requests of a test, so what these see is the spacing.
+CEILING = 1000.0
+
+
 async def test_the_limiter_lets_no_burst_through_after_a_quiet_spell():
-    rate = 40.0
-    limiter = RateLimiter(rate)
-    await asyncio.sleep(0.2)  # a quiet spell: aiolimiter's usual bucket would fill up here
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    for _ in range(8):
-        await limiter.acquire()
-    # a bucket of 2: the first two go at once, then one every 1/rate (an AsyncLimiter(40, 1)
-    # would have let all 8 through at once)
-    assert loop.time() - start >= 0.99 * (8 - burst_for(rate)) / rate
+    clock = FakeClock()
+    limiter = RateLimiter(CEILING, clock)
+    limiter.set_rate(40.0)
+    await limiter.acquire()
+    clock.advance(60.0)  # a quiet spell: a token bucket would have filled up here
+
+    sent = [await limiter.acquire() for _ in range(8)]
+
+    # the first goes at once, then one every 1/rate: no two closer, whatever the quiet before
+    assert sent == pytest.approx([60.0 + i / 40.0 for i in range(8)])
 
 
 async def test_a_lower_rate_applies_to_the_next_call():
-    limiter = RateLimiter(1000.0)
-    loop = asyncio.get_running_loop()
-    for _ in range(20):  # fill the 20 ms bucket
-        await limiter.acquire()
+    clock = FakeClock()
+    limiter = RateLimiter(CEILING, clock)
+    sent = [await limiter.acquire() for _ in range(20)]
     limiter.set_rate(10.0)
-    start = loop.time()
-    for _ in range(2):
-        await limiter.acquire()
-    assert loop.time() - start >= 0.09
+
+    following = await limiter.acquire()
+
+    assert following - sent[-1] == pytest.approx(1 / 10.0)
+    assert sent[-1] - sent[-2] == pytest.approx(1 / CEILING)
     assert limiter.rate == 10.0
+
+
+async def test_a_429_holds_the_next_call_until_its_retry_after_moment():
+    clock = FakeClock()
+    pacer = Pacer(AdaptiveRate(100.0), clock)
+    sent = await pacer.ready()
+    clock.advance(0.5)  # the 429 comes back half a second later
+
+    pacer.answered(Reply(429, {}), sent, 5.0)
+
+    assert await pacer.ready() == pytest.approx(sent + 0.5 + 5.0)
+    assert pacer.rate < 100.0
+
+
+async def test_the_limiter_can_never_be_set_above_its_ceiling():
+    limiter = RateLimiter(CEILING, FakeClock())
+    limiter.set_rate(5 * CEILING)
+    assert limiter.rate == CEILING
 
 
 class RecordingPacer(Pacer):
@@ -80,7 +126,7 @@ class RecordingPacer(Pacer):
     def answered(self, reply: Reply, sent_at: float, delay: float) -> None:
         super().answered(reply, sent_at, delay)
         if reply.status == 429:
-            self.events.append(("pause", asyncio.get_running_loop().time() + delay))
+            self.events.append(("pause", self.clock.now() + delay))
 
 
 async def test_a_429_pauses_every_worker_until_its_retry_after_moment():
@@ -155,13 +201,26 @@ async def test_a_run_of_failures_spends_the_failure_budget_and_stops_early():
 
 
 async def test_max_duration_stops_starting_customers():
-    async with run_simulator(SimConfig(customers=4, seed=1, latency_ms=40)) as sim:
+    clock = FakeClock()  # the run's time: a minute passes with every customer done
+
+    def a_minute_per_customer(progress):
+        clock.advance(60.0)
+
+    async with run_simulator(SimConfig(customers=4, seed=1)) as sim:
         outcomes, result = await pool(
-            sim, rows_for(sim.store.ids(), city="X"), max_duration=0.05, concurrency=1
+            sim,
+            rows_for(sim.store.ids(), city="X"),
+            max_duration=90.0,
+            concurrency=1,
+            pacer=Pacer(AdaptiveRate(CEILING), clock),
+            on_progress=a_minute_per_customer,
         )
+        called = {r.customer_id for r in sim.log}
     assert isinstance(result.stopped, StoppedEarly)
-    assert outcomes[0].status is Status.UPDATED
-    assert {o.status for o in outcomes[1:]} == {Status.SKIPPED}
+    assert "--max-duration 90 s reached" in str(result.stopped)
+    # started at 0 s and at 60 s; at 120 s the limit of 90 s had passed
+    assert [o.status for o in outcomes] == [Status.UPDATED] * 2 + [Status.SKIPPED] * 2
+    assert called == {o.customer_id for o in outcomes[:2]}
 
 
 async def test_progress_counts_every_row_once():
@@ -184,7 +243,7 @@ def slots_of(obj):
 
 async def test_a_pacer_ignores_calls_that_got_no_answer():
     pacer = Pacer(AdaptiveRate(10.0))
-    sent = asyncio.get_running_loop().time()
+    sent = pacer.clock.now()
     pacer.answered(Reply(429, {}), sent, 0.0)  # throttled: the rate drops and starts climbing
     throttled = pacer.rate
     state = slots_of(pacer.controller)

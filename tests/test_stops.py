@@ -7,17 +7,54 @@ import time
 from collections import Counter
 from dataclasses import replace
 
+import pytest
 from click.testing import CliRunner
 from support import city_sheet, read_results, read_summary
 
 from batch.cli import cli
+from batch.core.errors import StoppedEarly
 from batch.core.options import RunOptions
+from batch.core.stops import FAILURE_BUDGET_AFTER, failure_budget_spent, max_duration_reached
 from batch.journal import Journal
 from batch.lock import LOCK_NAME
-from batch.pool import FAILURE_BUDGET_AFTER
 from batch.run import run_job
 
 FAST = {"rate": 1000.0, "timeout": 2.0, "backoff_base": 0.001, "backoff_cap": 0.002}
+
+
+@pytest.mark.parametrize(
+    ("finished", "failed", "budget", "stops"),
+    [
+        (FAILURE_BUDGET_AFTER - 1, FAILURE_BUDGET_AFTER - 1, 0.0, False),  # too few to judge
+        (FAILURE_BUDGET_AFTER, 10, 0.5, False),  # exactly the budget is still within it
+        (FAILURE_BUDGET_AFTER, 11, 0.5, True),
+        (100, 6, 0.05, True),
+        (100, 100, 1.0, False),  # a budget of 1 never stops the run
+        (FAILURE_BUDGET_AFTER, 1, 0.0, True),
+        (FAILURE_BUDGET_AFTER, 0, 0.0, False),
+    ],
+)
+def test_the_failure_budget_is_spent_by_more_failures_than_its_share(
+    finished, failed, budget, stops
+):
+    reason = failure_budget_spent(finished, failed, budget)
+    assert (reason is not None) is stops
+    if stops:
+        assert isinstance(reason, StoppedEarly) and reason.exit_code == 75
+        assert f"{failed} of {finished} finished customers failed" in str(reason)
+        assert "--resume" in str(reason)
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "limit", "stops"),
+    [(0.0, None, False), (1e9, None, False), (9.99, 10.0, False), (10.0, 10.0, True)],
+)
+def test_max_duration_is_reached_when_the_elapsed_seconds_get_to_it(elapsed, limit, stops):
+    reason = max_duration_reached(elapsed, limit)
+    assert (reason is not None) is stops
+    if stops:
+        assert isinstance(reason, StoppedEarly)
+        assert str(reason).startswith("--max-duration 10 s reached")
 
 
 def options_for(sim, tmp_path, **changes):

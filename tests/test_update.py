@@ -10,7 +10,7 @@ from batch.client import Client
 from batch.core.model import Change, Row, RunStats, Status
 from batch.core.retry import CREDENTIALS_REFUSED, RetryPolicy
 from batch.core.throttle import AdaptiveRate
-from batch.pool import Pacer
+from batch.pacing import Pacer
 from batch.simulator import SimConfig, run_simulator
 from batch.simulator.rules import PHONE_REQUIRED
 from batch.update import AuthAbort, Context, update_customer

@@ -1,15 +1,52 @@
 """When a run stops starting customers: the Stop flag and the rules that set it.
 
-Pure: no asyncio, no I/O. The pool checks the flag before starting each customer; whoever sets
-it (an auth abort, --max-duration, the failure budget, a signal handler) leaves the customers in
-flight to finish. The first reason set wins.
+Rules (README, "Durable runs: journal, resume, lock, stops"):
+
+- Failure budget: once at least FAILURE_BUDGET_AFTER (20) customers finished (`skipped` rows
+  do not count), the run stops early (exit 75) as soon as more than `budget` of them (a share,
+  0 to 1) ended `failed`: an outage should not be hammered row after row. A budget of 1 never
+  stops the run.
+- --max-duration: no customer is started once the run has worked that many seconds; the rows
+  not started end `skipped` and the run exits 75.
+- The pool checks the Stop before starting each customer; whoever sets it (an auth abort, the
+  two rules above, a signal handler) leaves the customers in flight to finish. The first reason
+  set wins.
+
+Pure: no asyncio, no I/O. The rules take their inputs (counts, seconds) as arguments.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from batch.core.errors import PcbatchError
+from batch.core.errors import PcbatchError, StoppedEarly
+
+FAILURE_BUDGET_AFTER = 20  # customers finished before the failure budget is judged
+
+
+def failure_budget_spent(finished: int, failed: int, budget: float) -> StoppedEarly | None:
+    """The reason to stop when `failed` of `finished` customers spend the budget, else None.
+
+    finished: customers that ended with a status other than `skipped`; failed: those `failed`.
+    budget: the share of them allowed to fail (--failure-budget, 0 to 1).
+    """
+    if finished < FAILURE_BUDGET_AFTER or failed <= budget * finished:
+        return None
+    return StoppedEarly(
+        f"{failed} of {finished} finished customers failed, more than the failure budget of "
+        f"{budget:.0%}: stopped early (is the service down?); rerun later with --resume to "
+        "continue"
+    )
+
+
+def max_duration_reached(elapsed: float, limit: float | None) -> StoppedEarly | None:
+    """The reason to stop once `elapsed` seconds reach --max-duration `limit` (None: none)."""
+    if limit is None or elapsed < limit:
+        return None
+    return StoppedEarly(
+        f"--max-duration {limit:g} s reached: the rows not started were skipped; rerun with "
+        "--resume to continue"
+    )
 
 
 class Stop:
