@@ -4,14 +4,16 @@ The in-process tests raise the signal in the test process itself: run_job handle
 runs (and only then).
 """
 
-import asyncio
 import json
+import logging
 import os
+import queue
 import signal
 import subprocess
 import sys
-import time
+import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 
 from support import city_sheet, read_results
@@ -27,6 +29,8 @@ def report(out):
 
 
 FAST = {"rate": 1000.0, "backoff_base": 0.01, "backoff_cap": 0.02}
+# What the run logs when it has handled the first SIGINT or SIGTERM.
+FIRST_SIGNAL_LINE = "starting no more customers"
 
 
 def options_for(sim, tmp_path, **changes):
@@ -34,15 +38,35 @@ def options_for(sim, tmp_path, **changes):
     return RunOptions(input=sheet, base_url=sim.base_url, out=tmp_path / "out", **FAST, **changes)
 
 
-def signal_soon(*delays, sig=signal.SIGINT):
-    """An on_started callback that raises `sig` in this process after each delay (seconds)."""
+class InFlight:
+    """Calls `action` once, when requests of `customers` different customers have reached the
+    stand-in (wrapping its rate buckets, which see every REST request and its customer first)."""
 
-    def started(out_dir, rows):
-        loop = asyncio.get_running_loop()
-        for delay in delays:
-            loop.call_later(delay, signal.raise_signal, sig)
+    def __init__(self, sim, customers: int, action: Callable[[], None]) -> None:
+        self.inner, sim.buckets = sim.buckets, self
+        self.customers = customers
+        self.action: Callable[[], None] | None = action
+        self.seen: set[str] = set()
 
-    return started
+    def take(self, now, partner, customer, *limits):
+        if customer is not None:
+            self.seen.add(customer)
+        if self.action is not None and len(self.seen) >= self.customers:
+            action, self.action = self.action, None
+            action()
+        return self.inner.take(now, partner, customer, *limits)
+
+
+class OnFirstSignal(logging.Handler):
+    """Calls `action` when the run logs that it handled the first signal."""
+
+    def __init__(self, action: Callable[[], None]) -> None:
+        super().__init__()
+        self.action = action
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if FIRST_SIGNAL_LINE in record.getMessage():
+            self.action()
 
 
 async def test_sigint_lets_customers_in_flight_finish_skips_the_rest_and_exits_130(
@@ -81,8 +105,10 @@ async def test_customers_in_flight_get_timeout_seconds_then_are_cut_short(make_s
     # without the bound the customers in flight would end `failed` after 3 s or more.
     sim = await make_sim(customers=5, hang=1.0, hang_seconds=3.0)
     options = options_for(sim, tmp_path, concurrency=2, timeout=0.3, max_attempts=10)
+    # The signal comes once both customers are in flight, however slowly they got there.
+    InFlight(sim, 2, lambda: signal.raise_signal(signal.SIGINT))
 
-    result = await run_job(options, {"PC_ACCESS_TOKEN": sim.token}, on_started=signal_soon(0.1))
+    result = await run_job(options, {"PC_ACCESS_TOKEN": sim.token})
 
     assert result.exit_code == 130
     lines = report(tmp_path / "out")
@@ -97,8 +123,14 @@ async def test_a_second_signal_stops_at_once_and_resume_finishes_the_run(make_si
     sim = await make_sim(customers=6, hang=1.0, hang_seconds=1.5)
     options = options_for(sim, tmp_path, concurrency=2, timeout=10.0)
     env = {"PC_ACCESS_TOKEN": sim.token}
-
-    result = await run_job(options, env, on_started=signal_soon(0.1, 0.2, sig=signal.SIGTERM))
+    # The first SIGTERM once both customers are in flight, the second once the first is handled.
+    InFlight(sim, 2, lambda: signal.raise_signal(signal.SIGTERM))
+    second = OnFirstSignal(lambda: signal.raise_signal(signal.SIGTERM))
+    logging.getLogger("batch.interrupt").addHandler(second)
+    try:
+        result = await run_job(options, env)
+    finally:
+        logging.getLogger("batch.interrupt").removeHandler(second)
 
     assert result.exit_code == 130
     lines = report(tmp_path / "out")
@@ -114,23 +146,12 @@ async def test_a_second_signal_stops_at_once_and_resume_finishes_the_run(make_si
     assert Counter(r.customer_id for r in sim.log if r.committed) == Counter(sim.store.ids())
 
 
-class CountingFaults:
-    """The stand-in's own fault source, counting the REST requests that reached it."""
-
-    def __init__(self, inner):
-        self.inner = inner
-        self.arrived = 0
-
-    def decide(self, config):
-        self.arrived += 1
-        return self.inner.decide(config)
-
-
 def test_sigterm_twice_to_a_real_process_exits_130_with_every_row_reported(
     make_sim_thread, tmp_path
 ):
     sim = make_sim_thread(customers=8, hang=1.0, hang_seconds=30.0)
-    sim.faults = arrivals = CountingFaults(sim.faults)
+    in_flight = threading.Event()  # three customers in flight, their GETs held back 30 s
+    InFlight(sim, 3, in_flight.set)
     sheet, out = city_sheet(tmp_path / "in.csv", sim.store.ids()), tmp_path / "out"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PC_")}
     env.update(PC_BASE_URL=sim.base_url, PC_ACCESS_TOKEN=sim.token)
@@ -142,17 +163,30 @@ def test_sigterm_twice_to_a_real_process_exits_130_with_every_row_reported(
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 30
-    while arrivals.arrived < 3:  # three customers in flight, their GETs held back 30 s
-        assert proc.poll() is None and time.monotonic() < deadline
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGTERM)
-    time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
+    lines: queue.Queue[str] = queue.Queue()
 
-    # 30 s is below both the 60 s grace and the 30 s hang: only the second SIGTERM ends the
-    # process this soon.
-    _, stderr = proc.communicate(timeout=30)
+    def read_stderr() -> None:
+        for line in proc.stderr:
+            lines.put(line)
+
+    reader = threading.Thread(target=read_stderr)
+    reader.start()
+    try:
+        assert in_flight.wait(30), "the customers never reached the stand-in"
+        proc.send_signal(signal.SIGTERM)
+        # Two signals sent before the process handles the first would merge into one: the
+        # second goes only once the process says it handled the first.
+        seen: list[str] = []
+        while FIRST_SIGNAL_LINE not in (seen[-1] if seen else ""):
+            seen.append(lines.get(timeout=30))
+        proc.send_signal(signal.SIGTERM)
+        # 30 s is below both the 60 s grace and the 30 s hang: only the second SIGTERM ends the
+        # process this soon.
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+        reader.join()
+    stderr = "".join(seen) + "".join(lines.queue)
 
     assert proc.returncode == 130
     assert "Traceback" not in stderr
