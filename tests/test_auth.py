@@ -52,9 +52,9 @@ class Fetches:
 
 
 async def settled(provider: RenewingToken) -> None:
-    """Wait for a renewal started behind the callers' backs to land."""
-    while provider._inflight is not None:
-        await asyncio.sleep(0.001)
+    """Wait for a renewal started behind the callers' backs to land (its error, if any, too)."""
+    if provider._inflight is not None:
+        await asyncio.wait([provider._inflight])
 
 
 def renewing(lifetime_s: float = 3600.0) -> tuple[RenewingToken, Fetches, Clock]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 
 import aiohttp
 import pytest
 
 from batch.simulator import SimConfig
+from batch.simulator.faults import Faults
 
 PROFILE = "/v1/customers/{}/profiles/billing"
 
@@ -205,13 +205,42 @@ async def test_a_concurrent_writer_makes_the_next_put_stale_and_its_edits_stay(
     assert final["email"] == "other-writer-1@example.com"
 
 
-async def test_latency_delays_but_does_not_change_the_answer(make_sim, sim_client):
-    server = await make_sim(latency_ms=50, jitter_ms=0)
-    started = time.monotonic()
-    answer = await sim_client(server).get_profile(server.store.ids()[0])
-    took = time.monotonic() - started
-    assert answer.status == 200
-    assert took >= 0.045  # a lower bound only: a slow machine cannot make it fail
+class Decided:
+    """The stand-in's fault source, with an event set once it has decided a request's fault."""
+
+    def __init__(self, server) -> None:
+        self.inner, server.faults = server.faults, self
+        self.arrived = asyncio.Event()
+
+    def decide(self, config):
+        self.arrived.set()
+        return self.inner.decide(config)
+
+
+def test_every_request_waits_the_latency_plus_a_share_of_the_jitter():
+    faults = Faults(seed=1)
+    delays = [faults.decide(SimConfig(latency_ms=50, jitter_ms=20)).delay_s for _ in range(200)]
+    assert all(0.050 <= d <= 0.070 for d in delays)
+    assert max(delays) - min(delays) > 0.015  # spread over the jitter, not a constant
+    assert faults.decide(SimConfig(latency_ms=50)).delay_s == 0.050
+
+
+async def test_latency_holds_the_answer_back_and_does_not_change_it(make_sim, sim_client):
+    server = await make_sim(latency_ms=600_000)  # ten minutes: longer than any test run
+    client = sim_client(server)
+    customer = server.store.ids()[0]
+    decided = Decided(server)
+    held = asyncio.create_task(client.get_profile(customer))
+    await decided.arrived.wait()
+    assert not held.done()  # the request arrived; its answer waits out the latency
+    held.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await held
+    server.config.latency_ms, server.config.jitter_ms = 1.0, 1.0
+    late = await client.get_profile(customer)
+    server.config.latency_ms = server.config.jitter_ms = 0.0
+    assert late.status == 200
+    assert late.json == (await client.get_profile(customer)).json
 
 
 async def _statuses(server, client, requests: int) -> list[tuple[int, str | None]]:

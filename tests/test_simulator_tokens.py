@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import urllib.request
@@ -12,8 +11,20 @@ import msal
 import pytest
 import requests
 
+from batch.simulator.tokens import TokenIssuer
+
 SCOPE_APP = "https://api.partnercenter.microsoft.com/.default"
 SCOPE_USER = "https://api.partnercenter.microsoft.com/user_impersonation"
+
+
+class Clock:
+    """A clock for the stand-in's token issuer that moves only when a test moves it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 async def _token(server, client, form: dict, tenant: str | None = None, **kwargs):
@@ -170,10 +181,12 @@ async def test_instance_discovery_names_the_tenants_openid_configuration(sim, si
 
 
 async def test_tokens_from_the_endpoint_expire_after_their_lifetime(make_sim, sim_client):
-    server = await make_sim(token_lifetime_s=0.05)
+    server = await make_sim(token_lifetime_s=60)
+    server.tokens = TokenIssuer(clock=(clock := Clock()))
     client = sim_client(server)
     token = (await _token(server, client, _app_form(server))).json["access_token"]
-    await asyncio.sleep(0.1)  # past the lifetime; nothing is asserted about time itself
+    assert (await client.get_profile(server.store.ids()[0], token=token)).status == 200
+    clock.now += 60  # its lifetime is over
     answer = await client.get_profile(server.store.ids()[0], token=token)
     assert answer.status == 401
     assert "expired" in answer.json["description"]
