@@ -315,9 +315,3 @@ def test_recording_before_a_run_started_is_a_bug_not_a_silent_loss(tmp_path):
 def test_an_outcome_for_a_row_the_run_does_not_have_is_refused(tmp_path):
     with pytest.raises(sqlite3.IntegrityError):
         started(tmp_path).record(Outcome(99, guid(99), Status.UPDATED))
-
-
-def test_a_hundred_thousand_rows_are_stored_and_read_back(tmp_path):
-    journal = started(tmp_path, make_sheet(valid_rows=range(2, 100_002)))
-    assert journal.run_info(1).rows == 100_000
-    assert len(journal.pending_rows(1)) == 100_000
