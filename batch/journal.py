@@ -31,14 +31,12 @@ from pathlib import Path
 
 from batch.core.errors import ConfigError
 from batch.core.model import Change, Entry, Outcome, Row, RunInfo, RunStats, Sheet, Status
-from batch.core.retry import CREDENTIALS_REFUSED
 from batch.jobfile import is_secret_key
 from batch.journal_schema import (
     INSERT_OUTCOME,
     INSERT_PUT,
     LATEST,
     OUTCOME_COLUMNS,
-    SCHEMA,
     SCHEMA_VERSION,
     add_sessions,
     changes_from_json,
@@ -46,6 +44,7 @@ from batch.journal_schema import (
     outcome_from_row,
     outcome_params,
     to_json,
+    upgrade,
 )
 
 __all__ = ["FINAL", "JOURNAL_NAME", "Entry", "Journal", "RunInfo", "iso", "utc_now"]
@@ -57,9 +56,9 @@ JOURNAL_NAME = "journal.sqlite"
 # failed.csv back instead); `failed` (attempts exhausted, outage) and `skipped` are re-planned.
 FINAL: frozenset[Status] = frozenset(Status) - {Status.FAILED, Status.SKIPPED}
 # ... except the one `rejected` row whose call found the run's credentials refused (exit 3):
-# that refusal says nothing about the row, so once they are fixed --resume asks again. It is
-# told by its message (update.py writes it); a 403 refusing one customer after the run had
-# succeeded is final like any other `rejected`.
+# that refusal says nothing about the row, so once they are fixed --resume asks again. Its
+# outcome says so (Outcome.retry_on_resume, stored in outcomes.retry_on_resume); a 403 refusing
+# one customer after the run had succeeded is final like any other `rejected`.
 
 
 def utc_now() -> datetime:
@@ -116,11 +115,10 @@ class Journal:
                     f"{path} was written by a newer pcbatch (journal schema {version}); "
                     "upgrade pcbatch or use another --out"
                 )
-            # A new file, or one of an older schema: SCHEMA only adds what is missing. A
+            # A new file, or one of an older schema: upgrade only adds what is missing. A
             # journal already at this version is opened without a write (readers too).
             if version < SCHEMA_VERSION:
-                db.executescript(SCHEMA)
-                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                upgrade(db)
         except sqlite3.DatabaseError as exc:
             db.close()
             raise ConfigError(
@@ -184,8 +182,7 @@ class Journal:
             )
             self._begin_session(run_id, safe, now)
             self._db.executemany(
-                INSERT_OUTCOME,
-                [outcome_params(run_id, o, None, 1, now) for o in rejected_outcomes],
+                INSERT_OUTCOME, [outcome_params(run_id, o, 1, now) for o in rejected_outcomes]
             )
         return run_id
 
@@ -201,14 +198,13 @@ class Journal:
             )
             self._begin_session(run_id, _safe_options(options), now)
 
-    def record(self, outcome: Outcome, *, etag: str | None = None) -> None:
+    def record(self, outcome: Outcome) -> None:
         """Append one row's outcome to the current run; committed (durable) on return.
 
-        etag: the etag last seen for the customer, kept for the record only. A row that is not
-        in the run is a bug (sqlite3.IntegrityError).
+        A row that is not in the run is a bug (sqlite3.IntegrityError).
         """
         run_id = self._current()
-        params = outcome_params(run_id, outcome, etag, self._session or 0, iso(self._clock()))
+        params = outcome_params(run_id, outcome, self._session or 0, iso(self._clock()))
         with self._lock:
             # Autocommit: the INSERT is its own transaction, committed before execute returns.
             self._db.execute(INSERT_OUTCOME, params)
@@ -254,17 +250,6 @@ class Journal:
                 "UPDATE runs SET finished_at = ?, exit_code = ? WHERE id = ?",
                 (now, exit_code, run_id),
             )
-
-    def outcomes(self, run_id: int | None = None) -> list[Outcome]:
-        """Every recorded row's latest outcome, in row order (default: the last run)."""
-        run_id = self._resolve(run_id)
-        with self._lock:
-            cursor = self._db.execute(
-                f"SELECT {OUTCOME_COLUMNS} FROM rows r JOIN outcomes o ON {LATEST}"
-                " WHERE r.run_id = ? ORDER BY r.row",
-                (run_id,),
-            )
-            return [outcome_from_row(values) for values in cursor]
 
     def entries(self, run_id: int | None = None) -> Iterator[Entry]:
         """Every input row of a run with its latest outcome, in row order; streams.
@@ -338,7 +323,7 @@ class Journal:
         """Valid rows not yet done, in row order: never recorded, or last `failed`/`skipped`.
 
         What --resume sends again (see FINAL for why not_found/rejected are done, and the
-        `rejected` that is not: the row that found the credentials refused).
+        `rejected` that is not: the row that found the credentials refused, retry_on_resume).
         """
         final = sorted(s.value for s in FINAL)
         with self._lock:
@@ -346,15 +331,9 @@ class Journal:
                 "SELECT r.row, r.customer_id, r.planned, r.raw FROM rows r"
                 f" LEFT JOIN outcomes o ON {LATEST} WHERE r.run_id = ? AND r.kind = 'valid'"
                 f" AND (o.id IS NULL OR o.status NOT IN ({','.join('?' * len(final))})"
-                "  OR (o.status = ? AND substr(o.message, 1, ?) = ?))"
+                "  OR o.retry_on_resume)"
                 " ORDER BY r.row",
-                (
-                    run_id,
-                    *final,
-                    Status.REJECTED.value,
-                    len(CREDENTIALS_REFUSED),
-                    CREDENTIALS_REFUSED,
-                ),
+                (run_id, *final),
             )
             return [
                 Row(number=row, customer_id=cid, values=json.loads(planned), raw=json.loads(raw))

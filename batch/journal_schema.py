@@ -10,22 +10,25 @@ Tables (journal.py says how they are used):
               that --resume can tell a PUT that landed before a crash from a profile that
               already held the row's values
 
-Versions: `PRAGMA user_version`. 1: runs, sessions, rows, outcomes. 2: adds `puts`. Every
-statement of SCHEMA is `IF NOT EXISTS`, so running it upgrades any older journal in place.
+Versions: `PRAGMA user_version`. 1: runs, sessions, rows, outcomes. 2: adds `puts`. 3: adds
+`outcomes.retry_on_resume`. Every statement of SCHEMA is `IF NOT EXISTS`, so running it adds
+the missing tables to any older journal; `upgrade` then adds the missing columns.
 Times are UTC ISO 8601 text (`2025-01-31T02:00:00.000Z`); structured values are compact JSON.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from batch.core.model import Change, Outcome, RunStats, Status
+from batch.core.model import Change, Outcome, RunStats, Status, Tally
+from batch.core.retry import CREDENTIALS_REFUSED
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -77,7 +80,8 @@ CREATE TABLE IF NOT EXISTS outcomes (
     request_id TEXT,
     correlation_id TEXT,
     duration_ms INTEGER NOT NULL,
-    etag TEXT,
+    etag TEXT,                      -- the profile's, in the last successful answer
+    retry_on_resume INTEGER NOT NULL DEFAULT 0,  -- 1: --resume sends the row again (schema 3)
     session INTEGER NOT NULL,       -- sessions.n of the process that recorded it
     recorded_at TEXT NOT NULL,
     FOREIGN KEY (run_id, row) REFERENCES rows(run_id, row)
@@ -100,16 +104,43 @@ CREATE INDEX IF NOT EXISTS puts_by_row ON puts(run_id, row, id);
 LATEST = "o.id = (SELECT max(id) FROM outcomes WHERE run_id = r.run_id AND row = r.row)"
 OUTCOME_COLUMNS = (
     "o.row, o.customer_id, o.status, o.attempts, o.conflicts, o.http_status, o.error_code,"
-    " o.message, o.changes, o.request_id, o.correlation_id, o.duration_ms"
+    " o.message, o.changes, o.request_id, o.correlation_id, o.duration_ms, o.etag,"
+    " o.retry_on_resume"
 )
 INSERT_OUTCOME = (
     "INSERT INTO outcomes (run_id, row, customer_id, status, attempts, conflicts, http_status,"
-    " error_code, message, changes, request_id, correlation_id, duration_ms, etag, session,"
-    " recorded_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " error_code, message, changes, request_id, correlation_id, duration_ms, etag,"
+    " retry_on_resume, session, recorded_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 INSERT_PUT = (
     "INSERT INTO puts (run_id, row, changes, etag, session, recorded_at) VALUES (?,?,?,?,?,?)"
 )
+
+
+def upgrade(db: sqlite3.Connection) -> None:
+    """Bring a journal of any older schema to SCHEMA_VERSION in place (a new file: create it).
+
+    Schema 3 adds outcomes.retry_on_resume. Before it, the row that found the credentials
+    refused was told by its message, beginning with CREDENTIALS_REFUSED: such rows get 1, so
+    --resume still sends them again. The columns are added in one write transaction, so two
+    processes opening the same old journal at once add them once.
+    """
+    db.executescript(SCHEMA)  # the missing tables; IF NOT EXISTS makes it safe to repeat
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(outcomes)")}
+        if "retry_on_resume" not in columns:
+            db.execute("ALTER TABLE outcomes ADD COLUMN retry_on_resume INTEGER NOT NULL DEFAULT 0")
+            db.execute(
+                "UPDATE outcomes SET retry_on_resume = 1"
+                " WHERE status = ? AND substr(message, 1, ?) = ?",
+                (Status.REJECTED.value, len(CREDENTIALS_REFUSED), CREDENTIALS_REFUSED),
+            )
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def _plain(value: object) -> object:
@@ -141,7 +172,7 @@ def changes_from_json(text: str) -> tuple[Change, ...]:
 def outcome_from_row(values: Sequence[Any]) -> Outcome:
     """An Outcome from the OUTCOME_COLUMNS of one result row."""
     (row, customer_id, status, attempts, conflicts, http_status, error_code, message, changes,
-     request_id, correlation_id, duration_ms) = values  # fmt: skip
+     request_id, correlation_id, duration_ms, etag, retry_on_resume) = values  # fmt: skip
     return Outcome(
         row=row,
         customer_id=customer_id,
@@ -155,16 +186,17 @@ def outcome_from_row(values: Sequence[Any]) -> Outcome:
         request_id=request_id,
         correlation_id=correlation_id,
         duration_ms=duration_ms,
+        etag=etag,
+        retry_on_resume=bool(retry_on_resume),
     )
 
 
-def outcome_params(
-    run_id: int, o: Outcome, etag: str | None, session: int, now: str
-) -> tuple[object, ...]:
+def outcome_params(run_id: int, o: Outcome, session: int, now: str) -> tuple[object, ...]:
     """The parameters of INSERT_OUTCOME for one outcome."""
     return (run_id, o.row, o.customer_id, Status(o.status).value, o.attempts, o.conflicts,
             o.http_status, o.error_code, o.message, changes_json(o.changes), o.request_id,
-            o.correlation_id, o.duration_ms, etag, session, now)  # fmt: skip
+            o.correlation_id, o.duration_ms, o.etag, int(o.retry_on_resume), session,
+            now)  # fmt: skip
 
 
 def add_sessions(sessions: list[tuple[str, str | None, str | None]]) -> tuple[RunStats, float]:
@@ -172,7 +204,9 @@ def add_sessions(sessions: list[tuple[str, str | None, str | None]]) -> tuple[Ru
 
     rate_final is the last known, rate_min the lowest. A session with no end counts no time.
     """
-    total = RunStats()
+    tally = Tally()
+    rate_final: float | None = None
+    rate_min: float | None = None
     elapsed = 0.0
     for started, end, stats_json in sessions:
         if end is not None:
@@ -182,15 +216,9 @@ def add_sessions(sessions: list[tuple[str, str | None, str | None]]) -> tuple[Ru
         if stats_json is None:
             continue  # the session's process died before finish_run: its counters are lost
         s = json.loads(stats_json)
-        total.requests += s["requests"]
-        total.throttled += s["throttled"]
-        total.conflicts += s["conflicts"]
-        total.retries += s["retries"]
-        total.extra.update(s.get("extra") or {})
+        tally += Tally(s["requests"], s["throttled"], s["conflicts"], s["retries"])
         if s["rate_final"] is not None:
-            total.rate_final = s["rate_final"]
+            rate_final = s["rate_final"]
         if s["rate_min"] is not None:
-            total.rate_min = (
-                s["rate_min"] if total.rate_min is None else min(total.rate_min, s["rate_min"])
-            )
-    return total, round(elapsed, 3)
+            rate_min = s["rate_min"] if rate_min is None else min(rate_min, s["rate_min"])
+    return RunStats.of(tally, rate_final, rate_min), round(elapsed, 3)

@@ -1,6 +1,8 @@
 """The worker pool: --concurrency customers in flight, one shared pace, the run's counters.
 
 - Pacing (pacing.Pacer): every call of every worker, retries included, waits its turn there.
+- Counters: each customer's update returns the Tally of its calls; the pool alone adds them
+  up into the run's RunStats (and shows the customers in flight's so far in the progress).
 - Stopping (core/stops.py): the pool checks the Stop before starting each customer and sets it
   when a stop rule says so (the failure budget, --max-duration) or a customer's credentials were
   refused; every row not started then ends `skipped`. Stop.now (a second signal, or the grace
@@ -19,14 +21,14 @@ from dataclasses import dataclass
 from random import Random
 
 from batch.client import Client
-from batch.core.errors import AuthFailed, PcbatchError
-from batch.core.model import Change, Outcome, Row, RunStats, Status
+from batch.core.errors import PcbatchError
+from batch.core.model import Change, Outcome, Row, RunStats, Status, Tally
 from batch.core.options import RunOptions
 from batch.core.resume import settle
 from batch.core.stops import Stop, failure_budget_spent, max_duration_reached
 from batch.core.throttle import AdaptiveRate
 from batch.pacing import Pacer
-from batch.update import AuthAbort, Context, update_customer
+from batch.update import Context, CustomerUpdate, Finished
 
 log = logging.getLogger(__name__)
 
@@ -79,13 +81,11 @@ async def run_pool(
     """
     sent_before = sent_before or {}
     stop = stop or Stop()
-    stats = RunStats()
     pacer = pacer or Pacer(AdaptiveRate(options.rate))
     ctx = Context(
         client=client,
         gate=pacer,
         policy=options.retry_policy,
-        stats=stats,
         rng=rng or Random(),
         dry_run=options.dry_run,
         validate_addresses=options.validate_addresses,
@@ -95,6 +95,8 @@ async def run_pool(
     limit = total if options.limit is None else min(options.limit, total)
     done = 0
     finished = failed = 0
+    tally = Tally()  # of the customers done
+    in_flight: set[CustomerUpdate] = set()
     clock = pacer.clock
     started = clock.now()
 
@@ -111,13 +113,15 @@ async def run_pool(
             if spent is not None:
                 stop.set(spent)
         if on_progress is not None:
-            on_progress(Progress(done, total, pacer.rate, stats.throttled, stats.conflicts))
+            so_far = sum((update.tally for update in in_flight), tally)
+            on_progress(Progress(done, total, pacer.rate, so_far.throttled, so_far.conflicts))
 
     for row in rows[limit:]:
         land(_skipped(row, f"beyond --limit {options.limit}"))
     queue = iter(rows[:limit])
 
     async def worker() -> None:
+        nonlocal tally
         for row in queue:
             reached = max_duration_reached(clock.now() - started, options.max_duration)
             if reached is not None:
@@ -125,18 +129,25 @@ async def run_pool(
             if stop.is_set:
                 land(_skipped(row, f"not started: {stop.reason}"))
                 continue
+            update = CustomerUpdate(row, ctx)
+            in_flight.add(update)
             try:
-                outcome = settle(await update_customer(row, ctx), sent_before.get(row.number))
+                ended = await update.run()
             except asyncio.CancelledError:  # Stop.now: its outcome is the note, then it ends
-                land(_skipped(row, CUT_SHORT))
+                in_flight.discard(update)
+                tally += update.tally  # what it did before it was cut short
+                land(_skipped(row, CUT_SHORT, etag=update.etag))
                 raise
-            except AuthAbort as abort:
-                stop.set(AuthFailed(str(abort)))
-                outcome = abort.outcome
             except PcbatchError as exc:  # e.g. a token provider that cannot sign in any more
-                stop.set(exc)
-                outcome = Outcome(row.number, row.customer_id, Status.FAILED, message=str(exc))
-            land(outcome)
+                failed_row = Outcome(
+                    row.number, row.customer_id, Status.FAILED, message=str(exc), etag=update.etag
+                )
+                ended = Finished(failed_row, update.tally, stop_reason=exc)
+            in_flight.discard(update)
+            if ended.stop_reason is not None:
+                stop.set(ended.stop_reason)
+            tally += ended.tally
+            land(settle(ended.outcome, sent_before.get(row.number)))
 
     workers: list[asyncio.Task[None]] = []
 
@@ -153,13 +164,12 @@ async def run_pool(
         stop.cancel = None
     for row in queue:  # left by workers cancelled by Stop.now
         land(_skipped(row, f"not started: {stop.reason}"))
-    stats.rate_final = pacer.controller.rate
-    stats.rate_min = pacer.controller.minimum
+    stats = RunStats.of(tally, pacer.controller.rate, pacer.controller.minimum)
     return PoolResult(stats, stop.reason)
 
 
-def _skipped(row: Row, why: str) -> Outcome:
-    return Outcome(row=row.number, customer_id=row.customer_id, status=Status.SKIPPED, message=why)
+def _skipped(row: Row, why: str, etag: str | None = None) -> Outcome:
+    return Outcome(row.number, row.customer_id, Status.SKIPPED, message=why, etag=etag)
 
 
 def _log_outcome(outcome: Outcome) -> None:

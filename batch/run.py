@@ -5,10 +5,10 @@ Order matters for the contract's promises:
   run already holding --out (exit 4 at once), the input file): those failures exit 2 or 4 and
   leave no journal behind.
 - Then the run lock of --out (exit 4 when another run holds it), the journal: a new run (every
-  row and the rejected rows' outcomes) or, with --resume, the last run continued (resume.py
-  decides which, and refuses with exit 2 when it must), the pool (each outcome is journalled
-  as it lands, each PUT's changes just before it is sent), and the report, which is written
-  whatever way the pool ended (auth abort, stop, signal, or the end).
+  row and the rejected rows' outcomes) or, with --resume, the last run continued
+  (core/resume.py decides which, and refuses with exit 2 when it must), the pool (each outcome
+  is journalled as it lands, each PUT's changes just before it is sent), and the report, which
+  is written whatever way the pool ended (auth abort, stop, signal, or the end).
 - SIGINT/SIGTERM are handled for the whole call (interrupt.py): they set the Stop.
 - The exit code: the stop reason's (3 auth, 75 stopped early, 130 interrupted) if the run
   stopped, else 0 when every row of the run (earlier sessions' too) ended ok, else 1.
@@ -25,8 +25,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from batch.auth import provider_from_env
+from batch.client import Client
 from batch.core.errors import ConfigError, PcbatchError
-from batch.core.model import Change, Outcome, Row, RunStats, Sheet, Status
+from batch.core.model import Change, Row, RunStats, Sheet, Status
 from batch.core.options import RunOptions, default_out, resolve_base_url
 from batch.core.resume import choose_run
 from batch.core.stops import Stop
@@ -35,7 +36,6 @@ from batch.journal import JOURNAL_NAME, Journal
 from batch.lock import RunLock, check_free
 from batch.pool import Progress, run_pool
 from batch.report import write_report
-from batch.resume import EtagClient
 from batch.sheet import input_sha256, load_sheet, unknown_headers_warning
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ async def run_job(
     env: the environment to read credentials and PC_BASE_URL from (os.environ in the CLI).
     on_started(out_dir, rows to send): called once the journal holds the run.
     stop: set it to stop starting customers; SIGINT/SIGTERM set it while the run goes on
-    (interrupt.py). force: with --resume, continue although the input changed (resume.py).
+    (interrupt.py). force: with --resume, continue although the input changed (core/resume.py).
     Raises PcbatchError only before anything was sent: exit 2 or 4, or 130 when interrupted
     before the run started.
     """
@@ -149,20 +149,16 @@ async def _run(
             # Committed before the PUT is sent: after a crash, --resume knows it may have landed.
             journal.record_put(row.number, changes, etag=etag)
 
-        async with EtagClient(
+        async with Client(
             base_url, tokens, timeout=options.timeout, connections=options.concurrency
         ) as client:
-
-            def land(outcome: Outcome) -> None:
-                # Committed before the pool counts the row as done (durable before progress).
-                journal.record(outcome, etag=client.etag_of(outcome.customer_id))
-                client.forget(outcome.customer_id)
-
+            # journal.record commits each outcome before the pool counts the row as done
+            # (durable before progress).
             result = await run_pool(
                 rows,
                 client,
                 options,
-                land,
+                journal.record,
                 on_progress=on_progress,
                 stop=stop,
                 sent_before=sent_before,

@@ -13,6 +13,7 @@ from batch.core.errors import ConfigError
 from batch.core.model import Change, NotSent, Outcome, Problem, Row, RunStats, Sheet, Status
 from batch.core.retry import CREDENTIALS_REFUSED
 from batch.journal import JOURNAL_NAME, Journal
+from batch.journal_schema import SCHEMA_VERSION
 
 HEADERS = ("Customer ID", "City", "Phone", "Notes")
 
@@ -62,6 +63,11 @@ def make_sheet(valid_rows=(2, 3, 4), invalid_rows=(), duplicate_rows=()) -> Shee
     )
 
 
+def recorded(journal: Journal, run_id: int | None = None) -> list[Outcome]:
+    """Every recorded row's latest outcome, in row order."""
+    return [e.outcome for e in journal.entries(run_id) if e.outcome is not None]
+
+
 def started(tmp_path: Path, sheet: Sheet | None = None, **options) -> Journal:
     journal = Journal.open(tmp_path)
     journal.start_run(sheet or make_sheet(), "ab" * 32, {"dry_run": False, **options})
@@ -100,17 +106,19 @@ def test_every_field_of_an_outcome_comes_back_as_recorded(tmp_path):
         request_id="req-1",
         correlation_id="corr-1",
         duration_ms=1234,
+        etag='"-4242"',
+        retry_on_resume=True,
     )
-    journal.record(outcome, etag='"-4242"')
+    journal.record(outcome)
     journal.close()
 
-    assert Journal.open(tmp_path).outcomes(1)[0] == outcome
+    assert recorded(Journal.open(tmp_path), 1)[0] == outcome
 
 
 def test_rejected_rows_have_their_outcome_as_soon_as_the_run_starts(tmp_path):
     journal = started(tmp_path, make_sheet(invalid_rows=(5,), duplicate_rows=(6,)))
 
-    assert journal.outcomes() == [
+    assert recorded(journal) == [
         Outcome(5, "bad-5", Status.INVALID, message="Customer ID: not a GUID"),
         Outcome(6, guid(2), Status.DUPLICATE, message="Customer ID: same as row 2"),
     ]
@@ -123,7 +131,7 @@ def test_outcomes_come_back_in_row_order_whatever_order_they_finished_in(order):
         journal = started(Path(folder), make_sheet(valid_rows=(2, 3, 4, 5, 6, 7)))
         for n in order:
             journal.record(Outcome(n, guid(n), Status.UNCHANGED))
-        assert [o.row for o in journal.outcomes()] == [2, 3, 4, 5, 6, 7]
+        assert [o.row for o in recorded(journal)] == [2, 3, 4, 5, 6, 7]
         journal.close()
 
 
@@ -132,7 +140,7 @@ def test_a_later_outcome_for_a_row_replaces_the_earlier_one(tmp_path):
     journal.record(Outcome(2, guid(2), Status.FAILED, attempts=6, http_status=503))
     journal.record(Outcome(2, guid(2), Status.UPDATED, attempts=1, http_status=200))
 
-    assert [(o.row, o.status) for o in journal.outcomes()] == [(2, Status.UPDATED)]
+    assert [(o.row, o.status) for o in recorded(journal)] == [(2, Status.UPDATED)]
 
 
 def test_resume_sends_again_only_rows_never_done_failed_or_skipped(tmp_path):
@@ -168,9 +176,37 @@ def test_resume_sends_again_the_row_that_found_the_credentials_refused_but_no_ot
     refusal = "HTTP 403 code 900150: forbidden"
     journal.record(Outcome(3, guid(3), Status.REJECTED, http_status=403, message=refusal))
     aborted = f"{CREDENTIALS_REFUSED}: HTTP 401"
-    journal.record(Outcome(4, guid(4), Status.REJECTED, http_status=401, message=aborted))
+    journal.record(
+        Outcome(4, guid(4), Status.REJECTED, http_status=401, message=aborted, retry_on_resume=True)
+    )
 
     assert [r.number for r in journal.pending_rows(1)] == [4]
+
+
+def test_a_journal_of_schema_2_is_upgraded_and_still_resends_the_row_refused_credentials(
+    tmp_path,
+):
+    journal = started(tmp_path, make_sheet(valid_rows=(2, 3, 4)))
+    journal.record(Outcome(2, guid(2), Status.REJECTED, http_status=403, message="HTTP 403"))
+    aborted = f"{CREDENTIALS_REFUSED}: HTTP 401"
+    journal.record(Outcome(3, guid(3), Status.REJECTED, http_status=401, message=aborted))
+    journal.record(Outcome(4, guid(4), Status.UPDATED, etag="7"))
+    journal.close()
+    # As an older pcbatch (schema 2) left it: no retry_on_resume column; the message tells the row.
+    db = sqlite3.connect(tmp_path / JOURNAL_NAME)
+    db.execute("ALTER TABLE outcomes DROP COLUMN retry_on_resume")
+    db.execute("PRAGMA user_version=2")
+    db.close()
+
+    upgraded = Journal.open(tmp_path)
+
+    assert [r.number for r in upgraded.pending_rows(1)] == [3]
+    assert [o.retry_on_resume for o in recorded(upgraded)] == [False, True, False]
+    assert recorded(upgraded)[2].etag == "7"
+    upgraded.close()
+    db = sqlite3.connect(tmp_path / JOURNAL_NAME)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    db.close()
 
 
 def test_counts_add_up_every_row_by_its_latest_status_and_unrecorded_rows_are_skipped(tmp_path):

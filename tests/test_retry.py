@@ -8,18 +8,23 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batch.core.model import Status
+from batch.core.model import Status, Tally
 from batch.core.retry import (
+    CREDENTIALS_REFUSED,
     Action,
+    Call,
     Fault,
     Reply,
     RetryPolicy,
     Tries,
+    counted,
     decide,
+    ending,
     parse_retry_after,
 )
 
 POLICY = RetryPolicy()
+LATER = {"call": Call.PUT, "any_success": True}  # a PUT, in a run that has had a 2xx already
 
 
 def reply(status: int, **kw) -> Reply:
@@ -51,38 +56,98 @@ def reply(status: int, **kw) -> Reply:
     ],
 )
 def test_each_answer_leads_to_the_contract_next_step(answer, action, status):
-    decision = decide(answer, Tries(), POLICY, Random(1))
+    decision = decide(answer, Tries(), POLICY, Random(1), **LATER)
     assert decision.action is action
     assert decision.status is status
 
 
 def test_a_second_401_on_the_same_call_aborts_the_run():
-    first = decide(reply(401), Tries(), POLICY, Random(1))
-    second = decide(reply(401), first.tries, POLICY, Random(1))
+    first = decide(reply(401), Tries(), POLICY, Random(1), **LATER)
+    second = decide(reply(401), first.tries, POLICY, Random(1), **LATER)
     assert (first.action, second.action) == (Action.RENEW, Action.ABORT)
 
 
+@pytest.mark.parametrize(
+    ("call", "any_success", "action", "status"),
+    [
+        (Call.GET, False, Action.ABORT, Status.REJECTED),  # the app lacks permissions
+        (Call.VALIDATE, False, Action.ABORT, Status.REJECTED),
+        (Call.GET, True, Action.GIVE_UP, Status.REJECTED),  # this customer only, for good
+        (Call.PUT, True, Action.GIVE_UP, Status.REJECTED),
+    ],
+)
+def test_a_403_aborts_the_run_only_before_any_call_of_it_succeeded(
+    call, any_success, action, status
+):
+    decision = decide(reply(403), Tries(), POLICY, Random(1), call=call, any_success=any_success)
+    assert (decision.action, decision.status) == (action, status)
+
+
+def test_a_404_of_the_address_validation_is_no_verdict_on_the_customer():
+    decision = decide(reply(404), Tries(), POLICY, Random(1), call=Call.VALIDATE, any_success=True)
+    assert (decision.action, decision.status) == (Action.GIVE_UP, Status.REJECTED)
+
+
+@pytest.mark.parametrize(
+    ("answer", "tally"),
+    [
+        (reply(200), Tally(requests=1)),
+        (reply(429), Tally(requests=1, throttled=1, retries=1)),
+        (reply(412), Tally(requests=1, conflicts=1)),  # a refetch is a new call, no retry
+        (reply(503), Tally(requests=1, retries=1)),
+        (reply(401), Tally(requests=1, retries=1)),  # renewed, then sent again
+        (reply(404), Tally(requests=1)),
+    ],
+)
+def test_each_answer_counts_once_in_the_run_figures(answer, tally):
+    assert counted(answer, decide(answer, Tries(), POLICY, Random(1), **LATER)) == tally
+
+
+def test_ending_after_credentials_refused_marks_the_row_for_resume_and_stops_the_run():
+    refused = reply(403, error_code="900150", message="forbidden")
+    decision = decide(refused, Tries(), POLICY, Random(1), call=Call.GET, any_success=False)
+    end = ending(refused, decision, POLICY, Call.GET, 7, "cid")
+    assert end.status is Status.REJECTED
+    assert end.message == f"{CREDENTIALS_REFUSED}: HTTP 403 code 900150: forbidden"
+    assert end.abort is not None and end.abort.exit_code == 3
+    assert "row 7" in str(end.abort)
+
+
+def test_ending_after_a_spent_budget_names_the_budget_and_the_last_answer():
+    policy = RetryPolicy(max_attempts=2)
+    decision = decide(reply(503), Tries(fault=1), policy, Random(1), **LATER)
+    end = ending(reply(503, message="down"), decision, policy, Call.PUT, 2, "cid")
+    assert end.status is Status.FAILED and end.abort is None
+    assert end.message == (
+        "gave up after 2 tries of the PUT, each a server error or no answer; last: HTTP 503: down"
+    )
+
+
 def test_a_429_waits_exactly_its_retry_after():
-    assert decide(reply(429, retry_after=7.0), Tries(), POLICY, Random(1)).delay == 7.0
+    assert decide(reply(429, retry_after=7.0), Tries(), POLICY, Random(1), **LATER).delay == 7.0
 
 
 def test_a_429_without_retry_after_waits_two_seconds():
-    assert decide(reply(429), Tries(), POLICY, Random(1)).delay == 2.0
+    assert decide(reply(429), Tries(), POLICY, Random(1), **LATER).delay == 2.0
 
 
 def test_an_absurd_retry_after_is_cut_to_the_policy_cap():
-    assert decide(reply(429, retry_after=86400.0), Tries(), POLICY, Random(1)).delay == 300.0
+    assert (
+        decide(reply(429, retry_after=86400.0), Tries(), POLICY, Random(1), **LATER).delay == 300.0
+    )
 
 
 def test_a_lost_answer_is_retried_with_the_same_request_id():
     for fault in (Fault.TIMEOUT, Fault.DISCONNECTED):
-        assert decide(reply(0, fault=fault), Tries(), POLICY, Random(1)).same_request_id
+        assert decide(reply(0, fault=fault), Tries(), POLICY, Random(1), **LATER).same_request_id
 
 
 def test_an_answered_fault_or_a_refused_connection_gets_a_new_request_id():
-    assert not decide(reply(503), Tries(), POLICY, Random(1)).same_request_id
-    assert not decide(reply(0, fault=Fault.CONNECT), Tries(), POLICY, Random(1)).same_request_id
-    assert not decide(reply(429), Tries(), POLICY, Random(1)).same_request_id
+    assert not decide(reply(503), Tries(), POLICY, Random(1), **LATER).same_request_id
+    assert not decide(
+        reply(0, fault=Fault.CONNECT), Tries(), POLICY, Random(1), **LATER
+    ).same_request_id
+    assert not decide(reply(429), Tries(), POLICY, Random(1), **LATER).same_request_id
 
 
 @pytest.mark.parametrize(
@@ -99,7 +164,7 @@ def test_each_budget_ends_failed_after_max_attempts_tries(answer, budget):
     tries = Tries()
     actions = []
     for _ in range(3):
-        decision = decide(answer, tries, policy, Random(1))
+        decision = decide(answer, tries, policy, Random(1), **LATER)
         actions.append(decision.action)
         tries = decision.tries
     assert Action.GIVE_UP not in actions[:2]
@@ -111,8 +176,11 @@ def test_each_budget_ends_failed_after_max_attempts_tries(answer, budget):
 def test_budgets_are_counted_each_on_its_own():
     policy = RetryPolicy(max_attempts=3)
     tries = Tries(throttle=2, fault=0, conflict=2)
-    assert decide(reply(503), tries, policy, Random(1)).action is Action.RETRY
-    assert decide(reply(429), Tries(fault=2, conflict=2), policy, Random(1)).action is Action.RETRY
+    assert decide(reply(503), tries, policy, Random(1), **LATER).action is Action.RETRY
+    assert (
+        decide(reply(429), Tries(fault=2, conflict=2), policy, Random(1), **LATER).action
+        is Action.RETRY
+    )
 
 
 def test_a_new_call_keeps_only_the_conflict_budget():
@@ -121,8 +189,8 @@ def test_a_new_call_keeps_only_the_conflict_budget():
 
 def test_max_attempts_one_means_no_retry_at_all():
     policy = RetryPolicy(max_attempts=1)
-    assert decide(reply(503), Tries(), policy, Random(1)).action is Action.GIVE_UP
-    assert decide(reply(429), Tries(), policy, Random(1)).action is Action.GIVE_UP
+    assert decide(reply(503), Tries(), policy, Random(1), **LATER).action is Action.GIVE_UP
+    assert decide(reply(429), Tries(), policy, Random(1), **LATER).action is Action.GIVE_UP
 
 
 @given(st.integers(1, 30), st.integers(0, 2**32))
@@ -174,5 +242,5 @@ def test_a_non_finite_retry_after_is_ignored():
 )
 def test_only_a_call_sent_without_an_answer_may_have_landed(answer, landed):
     assert answer.may_have_landed is landed
-    retried = decide(answer, Tries(), POLICY, Random(1))
+    retried = decide(answer, Tries(), POLICY, Random(1), **LATER)
     assert retried.same_request_id is (landed and retried.action is Action.RETRY)

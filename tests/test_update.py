@@ -1,19 +1,19 @@
 """update.update_customer: one customer's GET -> plan -> PUT against the stand-in, over loopback."""
 
-import asyncio
 from random import Random
 
 import pytest
 
 from batch.auth import StaticToken
 from batch.client import Client
-from batch.core.model import Change, Row, RunStats, Status
+from batch.core.errors import AuthFailed
+from batch.core.model import Change, Row, Status
 from batch.core.retry import CREDENTIALS_REFUSED, RetryPolicy
 from batch.core.throttle import AdaptiveRate
 from batch.pacing import Pacer
 from batch.simulator import SimConfig, run_simulator
 from batch.simulator.rules import PHONE_REQUIRED
-from batch.update import AuthAbort, Context, update_customer
+from batch.update import Context, CustomerUpdate
 
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
 FAST = RetryPolicy(max_attempts=4, backoff_base=0.01, backoff_cap=0.02)
@@ -23,20 +23,25 @@ def row(cid: str, **values) -> Row:
     return Row(number=2, customer_id=cid, values=values, raw={})
 
 
-async def update(sim, the_row: Row, *, timeout=2.0, token=None, policy=FAST, **flags):
-    stats = RunStats()
+async def finish(sim, the_row: Row, *, timeout=2.0, token=None, policy=FAST, **flags):
+    """The customer's update as it ended (update.Finished)."""
     tokens = StaticToken(token or sim.token)
     async with Client(sim.base_url, tokens, timeout=timeout, connections=2) as client:
         ctx = Context(
             client=client,
             gate=Pacer(AdaptiveRate(1000.0)),
             policy=policy,
-            stats=stats,
             rng=Random(1),
             **flags,
         )
-        outcome = await update_customer(the_row, ctx)
-    return outcome, stats
+        return await CustomerUpdate(the_row, ctx).run()
+
+
+async def update(sim, the_row: Row, **options):
+    """The row's outcome and the tally of its calls."""
+    finished = await finish(sim, the_row, **options)
+    assert finished.stop_reason is None
+    return finished.outcome, finished.tally
 
 
 def puts(sim):
@@ -117,8 +122,8 @@ async def test_one_conflict_is_refetched_and_both_writers_edits_survive(stale_st
                         sim.store.put_direct(cid, {"email": "other@example.com"})
                     return sent
 
-            ctx = Context(c, WriterAfterFirstGet(AdaptiveRate(1000.0)), FAST, RunStats())
-            outcome = await update_customer(row(cid, city="Springfield"), ctx)
+            ctx = Context(c, WriterAfterFirstGet(AdaptiveRate(1000.0)), FAST)
+            outcome = (await CustomerUpdate(row(cid, city="Springfield"), ctx).run()).outcome
         final = sim.store.profile(cid)
         statuses = [r.status for r in sim.log]
     assert outcome.status is Status.UPDATED
@@ -215,20 +220,36 @@ async def test_a_dry_run_announces_no_put():
     assert seen == []
 
 
+class RequestIdsNoted(Client):
+    """The Client, noting the MS-RequestId each GET is sent with (the stand-in logs a call only
+    once it is answered, and a hung one is answered when its hang is over)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.request_ids: list[str] = []
+
+    async def get_profile(self, customer_id: str, request_id: str):
+        self.request_ids.append(request_id)
+        return await super().get_profile(customer_id, request_id)
+
+
 async def test_a_server_slower_than_the_timeout_ends_failed_with_the_same_request_id():
-    config = SimConfig(customers=1, seed=1, hang=1.0, hang_seconds=0.4)
+    # Every answer is held back for an hour: the client gives up on each long before.
+    config = SimConfig(customers=1, seed=1, hang=1.0, hang_seconds=3600.0)
     async with run_simulator(config) as sim:
         cid = sim.store.ids()[0]
-        outcome, _ = await update(
-            sim, row(cid, city="Springfield"), timeout=0.2, policy=RetryPolicy(2, 0.01)
-        )
-        while len(sim.log) < 2:  # the stand-in logs a hung call when its hang is over
-            await asyncio.sleep(0.05)
-        ids = [r.request_id for r in sim.log]
+        tokens = StaticToken(sim.token)
+        async with RequestIdsNoted(sim.base_url, tokens, timeout=0.1, connections=2) as client:
+            ctx = Context(client, Pacer(AdaptiveRate(1000.0)), RetryPolicy(2, 0.01), Random(1))
+            finished = await CustomerUpdate(row(cid, city="Springfield"), ctx).run()
+    outcome = finished.outcome
     assert outcome.status is Status.FAILED
     assert outcome.http_status is None
+    assert outcome.message.startswith("gave up after 2 tries of the GET")
     assert "no answer in time" in outcome.message
+    ids = client.request_ids
     assert len(ids) == 2 and len(set(ids)) == 1
+    assert outcome.request_id == ids[0]
 
 
 async def test_an_unknown_customer_ends_not_found():
@@ -315,13 +336,15 @@ async def test_a_contact_change_needs_no_address_validation():
 async def test_a_token_refused_twice_aborts_the_run():
     async with run_simulator(SimConfig(customers=1, seed=1)) as sim:
         cid = sim.store.ids()[0]
-        with pytest.raises(AuthAbort) as caught:
-            await update(sim, row(cid, city="Springfield"), token="expired-or-bogus")
+        finished = await finish(sim, row(cid, city="Springfield"), token="expired-or-bogus")
         assert [r.status for r in sim.log] == [401, 401]
-    assert caught.value.outcome.status is Status.REJECTED
-    assert caught.value.outcome.message.startswith(CREDENTIALS_REFUSED)  # --resume sends it
-    assert "401" in str(caught.value)
-    assert "expired-or-bogus" not in str(caught.value)
+    reason = finished.stop_reason
+    assert isinstance(reason, AuthFailed) and reason.exit_code == 3
+    assert finished.outcome.status is Status.REJECTED
+    assert finished.outcome.retry_on_resume  # --resume sends it
+    assert finished.outcome.message.startswith(CREDENTIALS_REFUSED)
+    assert "401" in str(reason)
+    assert "expired-or-bogus" not in str(reason)
 
 
 async def test_a_403_after_the_run_has_succeeded_refuses_that_customer_for_good():
@@ -330,13 +353,16 @@ async def test_a_403_after_the_run_has_succeeded_refuses_that_customer_for_good(
         outcome, _ = await update(sim, row(cid, city="Springfield"), any_success=True)
     assert outcome.status is Status.REJECTED
     assert outcome.http_status == 403
-    assert not outcome.message.startswith(CREDENTIALS_REFUSED)  # final: --resume leaves it
+    assert not outcome.retry_on_resume  # final: --resume leaves it
+    assert not outcome.message.startswith(CREDENTIALS_REFUSED)
 
 
 async def test_a_403_before_any_success_aborts_with_the_row_marked_for_resume():
     async with run_simulator(SimConfig(customers=1, seed=1, forbidden=True)) as sim:
         cid = sim.store.ids()[0]
-        with pytest.raises(AuthAbort) as caught:
-            await update(sim, row(cid, city="Springfield"))
-    assert caught.value.outcome.status is Status.REJECTED
-    assert caught.value.outcome.message.startswith(CREDENTIALS_REFUSED)
+        finished = await finish(sim, row(cid, city="Springfield"))
+    assert isinstance(finished.stop_reason, AuthFailed)
+    assert "lacks Partner Center permissions" in str(finished.stop_reason)
+    assert finished.outcome.status is Status.REJECTED
+    assert finished.outcome.retry_on_resume
+    assert finished.outcome.message.startswith(CREDENTIALS_REFUSED)

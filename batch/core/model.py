@@ -1,21 +1,21 @@
 """Values passed between the stages of a run: frozen, slotted, free of pandas and I/O.
 
-Sheet -> Row | NotSent -> (update) -> Outcome -> journal -> report.
+Sheet -> Row | NotSent -> (update) -> Outcome (+ Tally) -> journal -> report.
 
-Field names are the contract's (`customer_id`, `address_line1`, ...; see fields.py). In a Row,
+Field names are pcbatch's own (`customer_id`, `address_line1`, ...; see fields.py). In a Row,
 `values` maps a field to its new text, or to None when the cell held the clear token.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
 
 class Status(StrEnum):
-    """What happened to one reported row (CONTRACT.md, "Statuses")."""
+    """What happened to one reported row (README.md, "Progress, statuses and exit codes")."""
 
     UPDATED = "updated"
     UNCHANGED = "unchanged"
@@ -112,7 +112,13 @@ class Change:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What happened to one reported row; the journal stores it and the report renders it."""
+    """What happened to one reported row; the journal stores it and the report renders it.
+
+    etag: the profile's etag in the last successful answer for the customer (the journal keeps
+    it for the record; None when no call succeeded).
+    retry_on_resume: True for the one `rejected` row whose call found the run's credentials
+    refused: that says nothing about the row, so --resume sends it again.
+    """
 
     row: int
     customer_id: str
@@ -126,6 +132,8 @@ class Outcome:
     request_id: str | None = None
     correlation_id: str | None = None
     duration_ms: int = 0
+    etag: str | None = None
+    retry_on_resume: bool = False
 
     @property
     def changed_fields(self) -> str:
@@ -133,9 +141,35 @@ class Outcome:
         return ";".join(c.field for c in self.changes)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """What HTTP calls did, counted for summary.json; tallies add up with `+`.
+
+    requests: tries sent (retries included); throttled: 429 answers; conflicts: stale-etag
+    answers (412, or 400 with code 2055); retries: tries followed by another try of the same
+    call (after a wait, or after renewing the token).
+    """
+
+    requests: int = 0
+    throttled: int = 0
+    conflicts: int = 0
+    retries: int = 0
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(
+            self.requests + other.requests,
+            self.throttled + other.throttled,
+            self.conflicts + other.conflicts,
+            self.retries + other.retries,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class RunStats:
-    """Counters for summary.json; one instance per run, updated by the pool only."""
+    """A session's or a run's figures for summary.json: its calls' Tally, and the adaptive rate.
+
+    rate_final: requests/s in use at the end; rate_min: the lowest it went (None: not known).
+    """
 
     requests: int = 0
     throttled: int = 0
@@ -143,7 +177,18 @@ class RunStats:
     retries: int = 0
     rate_final: float | None = None
     rate_min: float | None = None
-    extra: dict[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, tally: Tally, rate_final: float | None, rate_min: float | None) -> RunStats:
+        """The figures of a tally and the rates."""
+        return cls(
+            tally.requests, tally.throttled, tally.conflicts, tally.retries, rate_final, rate_min
+        )
+
+    @property
+    def tally(self) -> Tally:
+        """The call counters alone."""
+        return Tally(self.requests, self.throttled, self.conflicts, self.retries)
 
 
 @dataclass(frozen=True, slots=True)

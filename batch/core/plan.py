@@ -1,6 +1,7 @@
-"""One row applied to one billing profile: (current resource, Row) -> Plan(new resource, changes).
+"""One row applied to one billing profile, and the step that follows each GET of it.
 
-Rules (CONTRACT.md, "The update of one customer"):
+make_plan: (current resource, Row) -> Plan(new resource, changes). Rules (README.md, "Usage:
+`pcbatch run`", what happens to each valid row):
 
 - Only the row's fields are touched; every other field stays exactly as the service sent it,
   unknown ones and `attributes` (with its etag) included.
@@ -11,6 +12,16 @@ Rules (CONTRACT.md, "The update of one customer"):
 - A plan with no changes means no PUT (`unchanged`); applying a plan's row to its own resource
   again gives no changes (the plan is idempotent).
 
+step_after_get: what the update of one customer does after each GET, in this order:
+
+    the answer has no etag              FAIL (the row ends `failed`)
+    nothing to change                   UNCHANGED, or LANDED (`updated`) when a PUT of this
+                                          customer lost its answer: it had landed
+    an address change to check first    VALIDATE (--validate-addresses, once per new address);
+                                          a verdict other than VERIFIED ends the row `rejected`
+    a dry run                           WOULD_UPDATE
+    otherwise                           PUT the plan's resource with If-Match: the GET's etag
+
 Pure: no I/O; the input mapping is never modified (the new resource shares untouched parts).
 """
 
@@ -18,11 +29,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 from batch.core.fields import BY_NAME, UPDATABLE
-from batch.core.model import Change, Row
+from batch.core.model import Change, Row, Status
 
 ADDRESS = "defaultAddress"
+NO_ETAG = "the profile came without an etag"
+# The address validation verdicts that let the update go on (anything else: `rejected`).
+VERIFIED = frozenset({"VerifiedShippable", "Verified"})
+_ADDRESS_PARTS = ("addressLine1", "addressLine2", "city", "state", "postalCode", "country")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,3 +92,100 @@ def make_plan(current: Mapping[str, object], row: Row) -> Plan:
             node = child
         node[field.path[-1]] = after
     return Plan(resource, tuple(changes))
+
+
+class Next(StrEnum):
+    """What the update of a customer does after a GET (see the module's table)."""
+
+    FAIL = "fail"
+    UNCHANGED = "unchanged"
+    LANDED = "landed"
+    VALIDATE = "validate"
+    WOULD_UPDATE = "would_update"
+    PUT = "put"
+
+
+_FINAL = {
+    Next.FAIL: Status.FAILED,
+    Next.UNCHANGED: Status.UNCHANGED,
+    Next.LANDED: Status.UPDATED,
+    Next.WOULD_UPDATE: Status.WOULD_UPDATE,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """The step after a GET: `next`, the plan it acts on (None for FAIL), and for a step that
+    ends the row, the changes and message its outcome reports."""
+
+    next: Next
+    plan: Plan | None = None
+    changes: tuple[Change, ...] = ()
+    message: str = ""
+
+    @property
+    def status(self) -> Status | None:
+        """The row's final status when this step ends it (FAIL, UNCHANGED, LANDED, WOULD_UPDATE)."""
+        return _FINAL.get(self.next)
+
+    @property
+    def address(self) -> Mapping[str, object]:
+        """The planned defaultAddress (the one VALIDATE checks); {} when there is none."""
+        address = self.plan.resource.get(ADDRESS) if self.plan is not None else None
+        return address if isinstance(address, Mapping) else {}
+
+
+def step_after_get(
+    current: Mapping[str, object],
+    etag: str | None,
+    row: Row,
+    *,
+    landed: tuple[Change, ...] | None,
+    dry_run: bool,
+    validate_addresses: bool,
+    verified: Mapping[str, object] | None,
+) -> Step:
+    """What to do after a GET answered `current` with `etag` (see the module's table).
+
+    landed: the changes of a PUT of this customer whose answer was lost (None when none was).
+    verified: the last address the service verified for this customer (not checked again).
+    """
+    if etag is None:
+        return Step(Next.FAIL, message=NO_ETAG)
+    plan = make_plan(current, row)
+    if not plan.changes:
+        if landed is not None:
+            return Step(Next.LANDED, plan, landed)
+        return Step(Next.UNCHANGED, plan)
+    address = plan.resource.get(ADDRESS)
+    if (
+        validate_addresses
+        and plan.address_changes
+        and isinstance(address, Mapping)
+        and address != verified
+    ):
+        return Step(Next.VALIDATE, plan, plan.changes)
+    if dry_run:
+        return Step(Next.WOULD_UPDATE, plan, plan.changes)
+    return Step(Next.PUT, plan, plan.changes)
+
+
+def address_refusal(verdict: Mapping[str, object]) -> str | None:
+    """None when the address validation's answer lets the update go on, else the row's
+    `rejected` message: the verdict, its message and its suggested addresses, on one line."""
+    status = verdict.get("status")
+    if status in VERIFIED:
+        return None
+    parts = [f"address not verified ({status})"]
+    note = verdict.get("validationMessage")
+    if note:
+        parts.append(str(note))
+    suggested = verdict.get("suggestedAddresses")
+    if isinstance(suggested, list) and suggested:
+        lines = [_one_line(a) for a in suggested if isinstance(a, Mapping)]
+        parts.append("suggested: " + " | ".join(line for line in lines if line))
+    return "; ".join(parts)
+
+
+def _one_line(address: Mapping[str, object]) -> str:
+    return ", ".join(str(address[k]) for k in _ADDRESS_PARTS if address.get(k))

@@ -1,6 +1,7 @@
 """What to do with one answer from Partner Center: done, refetch, wait and retry, renew, or give up.
 
-Rules (CONTRACT.md, "The update of one customer" and "Retries"), as a table on the answer:
+Rules (README.md, "Usage: `pcbatch run`", "What goes over the wire" and "Expiry, renewal and
+refusals"), as a table on the answer:
 
     2xx                         DONE
     412, or 400 with code 2055  REFETCH (stale etag; GET again and re-apply)   budget: conflict
@@ -8,10 +9,17 @@ Rules (CONTRACT.md, "The update of one customer" and "Retries"), as a table on t
     500 502 503 504             RETRY after backoff, new MS-RequestId          budget: fault
     no answer (timeout, drop)   RETRY after backoff, SAME MS-RequestId         budget: fault
     401, first time on a call   RENEW the token, then send again
-    401 again                   ABORT the run (exit 3)
-    404                         GIVE_UP not_found
+    401 again                   ABORT the run (exit 3); the row ends rejected
+    403 before any 2xx of the   ABORT the run (exit 3); the row ends rejected (the app or user
+      run (any_success False)     lacks Partner Center permissions)
+    404                         GIVE_UP not_found (rejected for the address validation: a 404
+                                  there is no verdict on the customer)
     other 4xx, other statuses   GIVE_UP rejected (the service's code and description)
     a budget spent              GIVE_UP failed
+
+The row that finds the credentials refused (ABORT) ends `rejected` with a message beginning
+with CREDENTIALS_REFUSED, and is sent again by --resume (Outcome.retry_on_resume); a 403 after
+the run has succeeded refuses that customer only, for good.
 
 Each budget counts on its own against `max_attempts`: a call may meet 5 throttles, then 5
 faults, and still succeed. Throttle and fault budgets belong to one HTTP call; the conflict
@@ -19,6 +27,7 @@ budget belongs to the customer (a refetch starts a new call but not a new confli
 Backoff is exponential with full jitter: uniform(0, min(cap, base * 2**(n - 1))) before try n+1.
 
 Pure: the random source is a parameter and time enters only as `now` in parse_retry_after.
+The messages a row ends with are made here too (ending, describe).
 """
 
 from __future__ import annotations
@@ -31,13 +40,21 @@ from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from random import Random
 
-from batch.core.model import Status
+from batch.core.errors import AuthFailed
+from batch.core.model import Status, Tally
 
 STALE_ETAG_CODE = "2055"  # "Etag is no longer valid": a 412 spelled as a 400
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
-# How the message of the row whose call found the run's credentials refused (ABORT, or a 403
-# before any success) begins: the journal keys on it to send that row again on --resume.
+# How the message of the row whose call found the run's credentials refused (ABORT) begins.
 CREDENTIALS_REFUSED = "not updated: the run's credentials were refused and the run stopped"
+
+
+class Call(StrEnum):
+    """Which HTTP call an answer is to (its value names it in logs and messages)."""
+
+    GET = "GET"  # read the billing profile
+    PUT = "PUT"  # write it back with If-Match
+    VALIDATE = "address validation"  # POST /v1/validations/address
 
 
 class Fault(StrEnum):
@@ -126,7 +143,7 @@ class Action(StrEnum):
     RETRY = "retry"  # wait `delay`, then send the same call again
     RENEW = "renew"  # renew the token, then send the same call again
     GIVE_UP = "give_up"  # the row ends with `status`
-    ABORT = "abort"  # credentials refused: the whole run stops (exit 3)
+    ABORT = "abort"  # credentials refused: the whole run stops (exit 3), the row is `status`
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +152,7 @@ class Decision:
 
     delay: seconds to wait before the next try (RETRY); after a 429, its Retry-After always.
     same_request_id: send the next try with the same MS-RequestId (the answer was lost).
-    status: the row's final status (GIVE_UP only).
+    status: the row's final status (GIVE_UP and ABORT only).
     """
 
     action: Action
@@ -145,8 +162,20 @@ class Decision:
     status: Status | None = None
 
 
-def decide(reply: Reply, tries: Tries, policy: RetryPolicy, rng: Random) -> Decision:
-    """What to do with one answer, given the tries so far; see the module's table."""
+def decide(
+    reply: Reply,
+    tries: Tries,
+    policy: RetryPolicy,
+    rng: Random,
+    *,
+    call: Call,
+    any_success: bool,
+) -> Decision:
+    """What to do with one answer, given the tries so far; see the module's table.
+
+    call: which call answered. any_success: whether any call of the run has had a 2xx answer
+    before this one (a 403 before that aborts the run).
+    """
     status = reply.status
     if 200 <= status < 300:
         return Decision(Action.DONE, tries)
@@ -178,10 +207,95 @@ def decide(reply: Reply, tries: Tries, policy: RetryPolicy, rng: Random) -> Deci
     if status == 401:
         if tries.renew == 0:
             return Decision(Action.RENEW, replace(tries, renew=1))
-        return Decision(Action.ABORT, tries)
-    if status == 404:
+        return Decision(Action.ABORT, tries, status=Status.REJECTED)
+    if status == 403 and not any_success:
+        return Decision(Action.ABORT, tries, status=Status.REJECTED)
+    if status == 404 and call is not Call.VALIDATE:
         return Decision(Action.GIVE_UP, tries, status=Status.NOT_FOUND)
     return Decision(Action.GIVE_UP, tries, status=Status.REJECTED)
+
+
+def counted(reply: Reply, decision: Decision) -> Tally:
+    """What one answer adds to the run's counters (model.Tally)."""
+    action = decision.action
+    return Tally(
+        requests=1,
+        throttled=int(reply.status == 429),
+        conflicts=int(reply.stale_etag),
+        retries=int(action is Action.RETRY or action is Action.RENEW),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """How a row ends after a call that did not succeed: its status and report message.
+
+    abort: for the row that found the run's credentials refused, the reason to stop the run
+    (exit 3); that row is sent again by --resume. None otherwise.
+    """
+
+    status: Status
+    message: str
+    abort: AuthFailed | None = None
+
+
+def ending(
+    reply: Reply, decision: Decision, policy: RetryPolicy, call: Call, row: int, customer_id: str
+) -> Ending:
+    """How row `row` (customer `customer_id`) ends after `call` answered `reply` and decide()
+    said `decision` (GIVE_UP or ABORT; anything but DONE is read as giving up)."""
+    if decision.action is Action.ABORT:
+        refused = f"{CREDENTIALS_REFUSED}: {describe(reply)}"
+        return Ending(Status.REJECTED, refused, _abort(reply, row, customer_id))
+    status = decision.status or Status.FAILED
+    message = describe(reply)
+    if status is Status.FAILED:
+        message = (
+            f"gave up after {_spent(decision.tries, policy.max_attempts, call)}; last: {message}"
+        )
+    return Ending(status, message)
+
+
+def _abort(reply: Reply, row: int, customer_id: str) -> AuthFailed:
+    """The run's error when the credentials were refused: what happened and what to check."""
+    if reply.status == 401:
+        return AuthFailed(
+            f"Partner Center refused the credentials again after renewing them (401 on "
+            f"row {row}, customer {customer_id}: {describe(reply)}); "
+            "check that the token is valid, not expired, and issued for "
+            "https://api.partnercenter.microsoft.com, that the app is registered in Partner "
+            "Center (Account settings > App management) and its Partner Center API "
+            "permission has admin consent, and that the user has the Admin agent role"
+        )
+    return AuthFailed(
+        f"Partner Center answered 403 Forbidden before any call of this run succeeded "
+        f"(row {row}: {describe(reply)}); the app or user lacks Partner "
+        "Center permissions: check the app registration's Partner Center API permission "
+        "and its admin consent, the app's registration in Partner Center (App management), "
+        "and the user's Partner Center role (e.g. Admin agent)"
+    )
+
+
+def _spent(tries: Tries, max_attempts: int, call: Call) -> str:
+    """The budget a call gave up on, in words: the one that reached max_attempts.
+
+    Counts the tries of the failing call only (the customer's GET before a failing PUT is not
+    one of them), except conflicts, whose budget belongs to the customer.
+    """
+    if tries.conflict >= max_attempts:
+        return f"{tries.conflict} stale-etag conflicts for this customer"
+    if tries.throttle >= max_attempts:
+        return f"{tries.throttle} tries of the {call}, each throttled (429)"
+    return f"{tries.fault} tries of the {call}, each a server error or no answer"
+
+
+def describe(reply: Reply) -> str:
+    """An answer in a few words for the report: status, code, description."""
+    if reply.status == 0:
+        return reply.message or str(reply.fault)
+    code = f" code {reply.error_code}" if reply.error_code else ""
+    text = f": {reply.message}" if reply.message else ""
+    return f"HTTP {reply.status}{code}{text}"
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
