@@ -1,6 +1,7 @@
 """SIGINT and SIGTERM during a run: stop starting customers, then, if need be, stop at once.
 
-Rules (CONTRACT.md, exit code 130):
+Rules (README.md, "Durable runs: journal, resume, lock, stops"; exit code 130 in "Progress,
+statuses and exit codes"):
 
 - The first SIGINT or SIGTERM sets the run's Stop (Interrupted, exit 130): no customer is
   started any more, the ones in flight finish, every row not started ends `skipped`, and the

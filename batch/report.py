@@ -1,4 +1,4 @@
-"""The report files of a run, rendered from its journal (CONTRACT.md, "Report").
+"""The report files of a run, rendered from its journal (README.md, "The report").
 
     results.csv    one line per input row, in row order: RESULT_COLUMNS
     results.xlsx   the same plus before/after of the changed fields; frozen header, filters,

@@ -1,6 +1,6 @@
 """What `--resume` continues, and how a PUT sent just before a crash is told apart afterwards.
 
-Rules (CONTRACT.md, `--resume`):
+Rules (README.md, "Durable runs: journal, resume, lock, stops", `--resume`):
 
 - `--resume` continues the last run in --out's journal. The rows it sends are the ones not done
   yet: never recorded, or last `failed` or `skipped` (journal.FINAL). A row that ended

@@ -1,6 +1,6 @@
 """When a run stops starting customers: the Stop flag and the rules that set it.
 
-Rules (README, "Durable runs: journal, resume, lock, stops"):
+Rules (README.md, "Options" and "Durable runs: journal, resume, lock, stops"):
 
 - Failure budget: once at least FAILURE_BUDGET_AFTER (20) customers finished (`skipped` rows
   do not count), the run stops early (exit 75) as soon as more than `budget` of them (a share,
