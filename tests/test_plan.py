@@ -7,8 +7,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from batch.core.fields import UPDATABLE
-from batch.core.model import Change, Row
-from batch.core.plan import current_value, make_plan
+from batch.core.model import Change, Row, Status
+from batch.core.plan import (
+    NO_ETAG,
+    Next,
+    address_refusal,
+    current_value,
+    make_plan,
+    step_after_get,
+)
 
 CID = "0b6c1f4e-6f5a-4d0e-9a57-2f1c8e3d4b5a"
 
@@ -176,3 +183,84 @@ def test_the_row_values_are_what_the_new_resource_holds(resource, values):
         if field.name in values:
             differs = current_value(resource, field.path) != values[field.name]
             assert (field.name in changed) == differs
+
+
+ETAG = "-4242348048554929329"
+LANDED = (Change("city", "Redmond", "Bellevue"),)
+MOVED = {"address_line1": "2 Main St", "city": "Bellevue"}  # an address change
+HELD = {"city": "Redmond"}  # what the profile already holds
+
+
+def step(values, *, etag=ETAG, landed=None, dry_run=False, validate=False, verified=None):
+    return step_after_get(
+        profile(),
+        etag,
+        row(**values),
+        landed=landed,
+        dry_run=dry_run,
+        validate_addresses=validate,
+        verified=verified,
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "flags", "expected", "status"),
+    [
+        (MOVED, {"etag": None}, Next.FAIL, Status.FAILED),  # no If-Match to send
+        (HELD, {}, Next.UNCHANGED, Status.UNCHANGED),
+        (HELD, {"landed": LANDED}, Next.LANDED, Status.UPDATED),  # a lost PUT had landed
+        (MOVED, {"validate": True}, Next.VALIDATE, None),
+        (MOVED, {"validate": True, "dry_run": True}, Next.VALIDATE, None),  # checked in dry runs
+        ({"email": "x@example.com"}, {"validate": True}, Next.PUT, None),  # not an address
+        (MOVED, {"dry_run": True}, Next.WOULD_UPDATE, Status.WOULD_UPDATE),
+        (MOVED, {}, Next.PUT, None),
+        (MOVED, {"landed": LANDED}, Next.PUT, None),  # the row still differs: PUT again
+    ],
+)
+def test_what_follows_a_get(values, flags, expected, status):
+    found = step(values, **flags)
+    assert found.next is expected
+    assert found.status is status
+
+
+def test_an_address_the_service_verified_is_not_checked_again():
+    first = step(MOVED, validate=True)
+    assert step(MOVED, validate=True, verified=first.address).next is Next.PUT
+    assert step(MOVED, validate=True, dry_run=True, verified=first.address).next is (
+        Next.WOULD_UPDATE
+    )
+
+
+def test_each_step_reports_the_changes_of_its_outcome():
+    assert step(HELD).changes == ()
+    assert step(HELD, landed=LANDED).changes == LANDED  # undo.csv can put them back
+    assert step(MOVED, dry_run=True).changes == make_plan(profile(), row(**MOVED)).changes
+    failed = step(MOVED, etag=None)
+    assert (failed.message, failed.plan) == (NO_ETAG, None)
+
+
+def test_the_put_step_carries_the_planned_resource_and_the_address_to_check():
+    put = step(MOVED)
+    assert put.plan == make_plan(profile(), row(**MOVED))
+    assert put.address["addressLine1"] == "2 Main St"
+
+
+@pytest.mark.parametrize("verdict", ["VerifiedShippable", "Verified"])
+def test_a_verified_address_lets_the_update_go_on(verdict):
+    assert address_refusal({"status": verdict}) is None
+
+
+def test_an_address_not_verified_is_refused_with_its_message_and_suggestions():
+    verdict = {
+        "status": "StreetPartial",
+        "validationMessage": "Street number missing",
+        "suggestedAddresses": [
+            {"addressLine1": "1 Main St", "city": "Boston", "postalCode": "02134", "country": "US"},
+            {"addressLine1": "", "city": ""},  # nothing to show: left out
+        ],
+    }
+    assert address_refusal(verdict) == (
+        "address not verified (StreetPartial); Street number missing; "
+        "suggested: 1 Main St, Boston, 02134, US"
+    )
+    assert address_refusal({}) == "address not verified (None)"
