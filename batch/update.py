@@ -41,9 +41,9 @@ from batch.core.retry import (
     Reply,
     RetryPolicy,
     Tries,
-    counted,
     decide,
     ending,
+    tally_of,
 )
 
 log = logging.getLogger(__name__)
@@ -203,7 +203,7 @@ class CustomerUpdate:
             decision = decide(
                 reply, tries, ctx.policy, ctx.rng, call=call, any_success=ctx.any_success
             )
-            self.tally += counted(reply, decision)
+            self.tally += tally_of(reply, decision)
             tries = decision.tries
             ctx.gate.answered(reply, sent_at, decision.delay)
             status = reply.status

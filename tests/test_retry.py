@@ -17,10 +17,10 @@ from batch.core.retry import (
     Reply,
     RetryPolicy,
     Tries,
-    counted,
     decide,
     ending,
     parse_retry_after,
+    tally_of,
 )
 
 POLICY = RetryPolicy()
@@ -100,7 +100,7 @@ def test_a_404_of_the_address_validation_is_no_verdict_on_the_customer():
     ],
 )
 def test_each_answer_counts_once_in_the_run_figures(answer, tally):
-    assert counted(answer, decide(answer, Tries(), POLICY, Random(1), **LATER)) == tally
+    assert tally_of(answer, decide(answer, Tries(), POLICY, Random(1), **LATER)) == tally
 
 
 def test_ending_after_credentials_refused_marks_the_row_for_resume_and_stops_the_run():

@@ -185,11 +185,6 @@ class RunStats:
             tally.requests, tally.throttled, tally.conflicts, tally.retries, rate_final, rate_min
         )
 
-    @property
-    def tally(self) -> Tally:
-        """The call counters alone."""
-        return Tally(self.requests, self.throttled, self.conflicts, self.retries)
-
 
 @dataclass(frozen=True, slots=True)
 class RunInfo:

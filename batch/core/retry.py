@@ -215,7 +215,7 @@ def decide(
     return Decision(Action.GIVE_UP, tries, status=Status.REJECTED)
 
 
-def counted(reply: Reply, decision: Decision) -> Tally:
+def tally_of(reply: Reply, decision: Decision) -> Tally:
     """What one answer adds to the run's counters (model.Tally)."""
     action = decision.action
     return Tally(
