@@ -4,8 +4,6 @@ Each test runs `run_job` against the stand-in, whose token endpoint issues the t
 counts the token requests in its log.
 """
 
-import asyncio
-
 import pytest
 from support import app_env, city_sheet, read_results, rest, token_requests
 
@@ -31,11 +29,20 @@ def statuses(out):
     return [r["status"] for r in read_results(out)]
 
 
-async def after_requests(sim, n, act):
-    """Call act() once the stand-in has answered n REST requests."""
-    while len(rest(sim)) < n:
-        await asyncio.sleep(0.005)
-    act()
+def after_requests(sim, n, act):
+    """Call act() as the stand-in logs its n-th REST request, before that answer goes out."""
+    logged = 0
+
+    class Log(list):
+        def append(self, entry):
+            nonlocal logged
+            super().append(entry)
+            if entry.path.startswith("/v1/"):
+                logged += 1
+                if logged == n:
+                    act()
+
+    sim.log = Log(sim.log)
 
 
 async def test_tokens_that_expire_every_second_are_renewed_and_every_row_lands(make_sim, tmp_path):
@@ -48,9 +55,8 @@ async def test_tokens_that_expire_every_second_are_renewed_and_every_row_lands(m
 
 async def test_tokens_revoked_mid_run_are_renewed_once_and_the_run_carries_on(make_sim, tmp_path):
     sim = await make_sim(customers=12)
-    watcher = asyncio.create_task(after_requests(sim, 6, sim.tokens.revoke_all))
+    after_requests(sim, 6, sim.tokens.revoke_all)
     result = await run_job(options(sim, tmp_path), app_env(sim))
-    await watcher
     assert result.exit_code == 0
     assert statuses(tmp_path / "out") == ["updated"] * 12
     assert any(e.status == 401 for e in rest(sim))
@@ -65,9 +71,8 @@ async def test_a_401_after_renewal_aborts_the_run_with_exit_3_and_a_complete_rep
     def withdraw():
         sim.tokens.access_withdrawn = True
 
-    watcher = asyncio.create_task(after_requests(sim, 4, withdraw))
+    after_requests(sim, 4, withdraw)
     result = await run_job(options(sim, tmp_path, concurrency=1, rate=10.0), app_env(sim))
-    await watcher
     assert result.exit_code == 3
     assert "refused the credentials again after renewing them" in str(result.stopped)
     found = statuses(tmp_path / "out")
@@ -103,9 +108,8 @@ async def test_a_403_after_the_run_has_succeeded_refuses_only_that_customer(make
     def forbid():
         sim.config.forbidden = True
 
-    watcher = asyncio.create_task(after_requests(sim, 4, forbid))
+    after_requests(sim, 4, forbid)
     result = await run_job(options(sim, tmp_path, concurrency=1, rate=20.0), app_env(sim))
-    await watcher
     assert result.exit_code == 1
     found = statuses(tmp_path / "out")
     assert found[:2] == ["updated", "updated"]
