@@ -103,7 +103,17 @@ class CustomerUpdate:
     (cancelled, or a token provider that cannot sign in any more).
     """
 
-    __slots__ = ("abort", "attempts", "ctx", "etag", "last", "row", "started", "tally", "tries")
+    __slots__ = (
+        "attempts",
+        "ctx",
+        "etag",
+        "last",
+        "row",
+        "started",
+        "stop_reason",
+        "tally",
+        "tries",
+    )
 
     def __init__(self, row: Row, ctx: Context) -> None:
         self.row = row
@@ -113,13 +123,13 @@ class CustomerUpdate:
         self.tally = Tally()
         self.etag: str | None = None  # of the profile, in the last 2xx GET or PUT answer
         self.last: Reply | None = None
-        self.abort: AuthFailed | None = None
+        self.stop_reason: AuthFailed | None = None  # set when its credentials were refused
         self.started = time.monotonic()
 
     async def run(self) -> Finished:
         """Bring the customer's billing profile to the row's values (see the module's steps)."""
         outcome = await self._update()
-        return Finished(outcome, self.tally, self.abort)
+        return Finished(outcome, self.tally, self.stop_reason)
 
     async def _update(self) -> Outcome:
         ctx, row = self.ctx, self.row
@@ -238,9 +248,9 @@ class CustomerUpdate:
 
     def _end(self, decision: Decision, reply: Reply, call: Call) -> Outcome:
         """The outcome of a call that did not succeed (retry.ending); when it found the run's
-        credentials refused, `abort` holds the reason to stop the run."""
+        credentials refused, `stop_reason` holds the reason to stop the run."""
         end = ending(reply, decision, self.ctx.policy, call, self.row.number, self.row.customer_id)
-        self.abort = end.abort
+        self.stop_reason = end.abort
         return self._outcome(end.status, message=end.message, retry_on_resume=end.abort is not None)
 
     def _outcome(
