@@ -116,9 +116,11 @@ def test_a_custom_clear_token_clears_and_makes_na_an_error(tmp_path):
         (["missing.xlsx"], "missing.xlsx: no such file"),
         (["in.xlsx", "--sheet", "April"], 'in.xlsx: no sheet named "April"; the sheets are'
          ' "Customers"'),
-        (["nocolumn.csv"], 'nocolumn.csv: no customer id column. Headers found in row 1: "City".'
-         " Name the column one of: customerid, customertenantid, tenantid, microsoftid, customer"
-         " (case, spaces and punctuation are ignored, e.g. Customer ID)"),
+        (["nocolumn.csv"], "nocolumn.csv: no header row with a customer id column in the first"
+         ' 20 rows (row 1 holds: "City"). Name that column one of: Customer ID, Customer Tenant'
+         " ID, Tenant ID, Microsoft ID, or its Dutch, German, French, Spanish, Italian or"
+         " Portuguese name (case, accents and punctuation are ignored), or say which column it"
+         ' is with --map "Column=customer_id"'),
         (["in.xlsx", "--clear-token", ""], "--clear-token must not be blank: a blank cell"
          " already means 'keep'"),
     ],
