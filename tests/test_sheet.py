@@ -370,9 +370,9 @@ def test_an_ambiguous_header_row_is_refused(tmp_path, headers, message):
         ("in.pdf", b"Customer ID\n", "unknown file type .pdf; pcbatch reads .xlsx, .xlsm and .csv"
          " (.txt and .tsv as csv)"),
         ("in.csv", "Customer ID,City\nx,Москва\n".encode("cp1251"), 'not UTF-8 text (invalid'
-         " continuation byte); read as Windows-1252 it would not be sure text (3 accented letters in a"
-         ' row on line 2), so it is not guessed; in Excel, save it as "CSV UTF-8 (Comma'
-         ' delimited)"'),
+         " continuation byte); read as Windows-1252 it would not be sure text (3 accented"
+         ' letters in a row on line 2), so it is not guessed; in Excel, save it as "CSV UTF-8'
+         ' (Comma delimited)"'),
     ],
 )  # fmt: skip
 def test_a_file_that_cannot_be_read_is_refused_saying_what_to_do(tmp_path, name, content, message):
