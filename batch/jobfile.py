@@ -2,7 +2,8 @@
 
 Rules:
 - top-level keys only, named as the options of `run` with `_` or `-` (`max_duration`,
-  `max-duration`); values typed as TOML types (`rate = 2.5`, `dry_run = true`);
+  `max-duration`); values typed as TOML types (`rate = 2.5`, `dry_run = true`); one table,
+  `[columns]`, maps column headers to fields as `--map` does (`"Klantnr" = "customer_id"`);
 - relative paths (`input`, `out`) are taken from the job file's folder, so a scheduler may start
   pcbatch from anywhere;
 - credentials never come from a job file: a key that looks like one (token, secret, password,
@@ -80,6 +81,23 @@ def _path(value: object) -> object:
     return Path(value)
 
 
+def _column_map(value: object) -> object:
+    from batch.core.fields import field_names
+
+    names = field_names()
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and k.strip() and v in names for k, v in value.items()
+    ):
+        raise ValueError('a table of "Column header" = "field", a field one of ' + ", ".join(names))
+    return tuple(value.items())
+
+
+def _names(value: object) -> object:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ValueError("a list of column headers")
+    return tuple(value)
+
+
 # Key -> checker returning the value to use; the keys are RunOptions' field names (all but
 # `job`: a job file does not name another one).
 KEYS: dict[str, Callable[[object], object]] = {
@@ -104,7 +122,13 @@ KEYS: dict[str, Callable[[object], object]] = {
     "no_progress": _flag,
     "backoff_base": _number(float, 0),
     "backoff_cap": _number(float, 0),
+    # How the sheet is read: `[columns]` ("Header" = "field"), the columns to leave out, and
+    # whether hidden rows are sent.
+    "column_map": _column_map,
+    "ignore_columns": _names,
+    "include_hidden": _flag,
 }
+_KEY_NAMES = {"columns": "column_map"}  # the job file's name -> the option's
 
 
 def load_job(path: Path) -> dict[str, object]:
@@ -127,6 +151,7 @@ def load_job(path: Path) -> dict[str, object]:
     options: dict[str, object] = {}
     for key, value in data.items():
         name = key.replace("-", "_")
+        name = _KEY_NAMES.get(name, name)
         if is_secret_key(name):
             raise ConfigError(
                 f"job file {path}, key `{key}`: credentials are never read from a job file; "

@@ -67,6 +67,24 @@ def cleaned_cells_warning(cleaned: tuple[Problem, ...]) -> str | None:
     return f"invisible characters cleaned in {len(cleaned)} cell(s): {shown}{more}"
 
 
+def sheet_warnings(sheet: Sheet) -> list[str]:
+    """What a person should know about how the sheet was read (run logs it, validate prints it)."""
+    warnings: list[str] = []
+    if sheet.header_row > 1:
+        where = f'sheet "{sheet.sheet_name}"' if sheet.sheet_name else "the file"
+        warnings.append(
+            f"the headers are in row {sheet.header_row} of {where}; the row(s) above them are"
+            " taken as a title and not read"
+        )
+    for warning in (
+        unknown_headers_warning(sheet.unknown_headers),
+        cleaned_cells_warning(sheet.cleaned),
+    ):
+        if warning:
+            warnings.append(warning)
+    return warnings
+
+
 def parse_column_map(entries: Iterable[str]) -> dict[str, str]:
     """`["Klant nummer=customer_id"]` -> {"Klant nummer": "customer_id"}; ConfigError if bad."""
     mapping: dict[str, str] = {}

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import click
 from click.core import ParameterSource
 
+from batch.cli.sheet_options import merge_sheet_reading, sheet_reading_options
 from batch.core.model import Status
 from batch.core.options import CLOUDS, LOG_FORMATS, RunOptions, merge_options
 
@@ -262,6 +263,7 @@ def _go(options: RunOptions, env: dict[str, str], *, force: bool = False) -> Run
 )
 @click.option("--quiet", is_flag=True, help="No progress bar; log only problems.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@sheet_reading_options
 @click.pass_context
 def run(ctx: click.Context, input_path: Path | None, job: Path | None, **flags: object) -> None:
     """Update customers' billing profiles from INPUT (xlsx, xlsm or csv).
@@ -296,6 +298,7 @@ def run(ctx: click.Context, input_path: Path | None, job: Path | None, **flags: 
 
         job_values = load_job(job)
         given["job"] = job
+    given = merge_sheet_reading(job_values, given)
     options = merge_options(job_values, given)
     result = _go(options, dict(os.environ), force=force)
     print_summary(result)

@@ -63,6 +63,8 @@ class RunOptions:
     out: None means `reports/<UTC timestamp>` (see default_out), decided when the run starts.
     backoff_base / backoff_cap: seconds of the fault backoff (RetryPolicy); no flags, for tests
     and job files that need other values.
+    column_map / ignore_columns / include_hidden: how the sheet's columns and hidden rows are
+    read (sheet.load_sheet); a job file's `[columns]` table is column_map.
     """
 
     input: Path | None = None
@@ -87,6 +89,11 @@ class RunOptions:
     job: Path | None = None
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
+    # Reading the sheet (README "Columns"): --map COLUMN=FIELD pairs, --ignore-column names,
+    # --include-hidden. The loader checks the field names and that the columns exist.
+    column_map: tuple[tuple[str, str], ...] = ()
+    ignore_columns: tuple[str, ...] = ()
+    include_hidden: bool = False
 
     def __post_init__(self) -> None:
         _check(self.cloud in CLOUDS, "--cloud", self.cloud, f"one of {', '.join(CLOUDS)}")
