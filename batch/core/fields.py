@@ -327,20 +327,20 @@ _LONG_ALIASES = [(a, n) for a, n in _ALL_ALIASES.items() if len(a) >= 5]
 def resembled_field(header: str) -> str | None:
     """The field an unknown header looks like, or None: `Rechnungsadresse` -> address_line1.
 
-    It looks like one when an alias of 5 or more letters is part of it (`Kundennummer` holds
-    `kunde`... see _FIELD_WORDS), when one of its words is a field's word (`Tel.`, `E Mail`) or
-    holds one of 5 or more letters, or when difflib finds it within 0.8 of an alias (`Contry`,
-    `Postl Code`). `Notes`, `Comments`, `Account manager` or `error` look like none.
+    It looks like one when an alias of 5 or more letters is part of it (`Street Name` holds
+    `street`), when difflib finds it within 0.8 of an alias (`Contry`, `Postl Code`), when one of
+    its words is a field's word (_FIELD_WORDS: `Tel.`, `Mobile`) or holds one of 5 or more
+    letters (`Kundennummer` holds `kunde`), or is within 0.85 of one. `Notes`, `Comments`, `Account manager` or `error` look like none.
     """
     normalised = normalise_header(header)
     if not normalised:
         return None
-    close = difflib.get_close_matches(normalised, _ALL_ALIASES, n=1, cutoff=0.8)
-    if close:
-        return _ALL_ALIASES[close[0]]
     for alias, name in _LONG_ALIASES:
         if alias in normalised:
             return name
+    close = difflib.get_close_matches(normalised, _ALL_ALIASES, n=1, cutoff=0.8)
+    if close:
+        return _ALL_ALIASES[close[0]]
     words = [normalise_header(w) for w in _WORDS.findall(_CAMEL.sub(" ", header))]
     for word in words:
         for stem, name in _ALL_WORDS:
