@@ -496,3 +496,128 @@ def test_the_input_hash_is_the_sha256_of_the_files_bytes(tmp_path):
     assert input_sha256(path) == hashlib.sha256(b"Customer ID\n").hexdigest()
     with pytest.raises(InputError):
         input_sha256(tmp_path / "missing.csv")
+
+
+# --- sheets other programs write ----------------------------------------------------------------
+
+
+def libreoffice(path, sheet_xml, workbook_pr='<workbookPr date1904="false"/>', merge=""):
+    """A workbook as LibreOffice saves it: no prefixes, `true`/`false` booleans, inline parts."""
+    parts = {
+        "_rels/.rels": f'<Relationships xmlns="{RELS}"><Relationship Id="rId1"'
+        f' Type="{OFFICE}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": f'<workbook xmlns="{MAIN}" xmlns:r="{OFFICE}">{workbook_pr}<sheets>'
+        '<sheet name="Blad1" sheetId="1" state="visible" r:id="rId2"/></sheets>'
+        '<calcPr iterateCount="100" refMode="A1" iterate="false" iterateDelta="0.001"/>'
+        "</workbook>",
+        "xl/_rels/workbook.xml.rels": f'<Relationships xmlns="{RELS}">'
+        f'<Relationship Id="rId2" Type="{OFFICE}/worksheet" Target="worksheets/sheet1.xml"/>'
+        f'<Relationship Id="rId1" Type="{OFFICE}/styles" Target="styles.xml"/></Relationships>',
+        "xl/styles.xml": f'<styleSheet xmlns="{MAIN}"><cellXfs count="2"><xf numFmtId="0"/>'
+        '<xf numFmtId="14"/></cellXfs></styleSheet>',
+        "xl/worksheets/sheet1.xml": f'<worksheet xmlns="{MAIN}"><sheetData>{sheet_xml}'
+        f"</sheetData>{merge}</worksheet>",
+    }
+    with zipfile.ZipFile(path, "w") as z:
+        for name, text in parts.items():
+            z.writestr(name, text)
+    return path
+
+
+def cells(row, *values):
+    """`<row>` of inline strings A, B, C... (None: no cell)."""
+    out = "".join(
+        f'<c r="{chr(65 + i)}{row}" t="inlineStr"><is><t>{v}</t></is></c>'
+        for i, v in enumerate(values)
+        if v is not None
+    )
+    return out
+
+
+def test_a_libreoffice_sheet_reads_hidden_rows_formula_errors_and_typed_errors(tmp_path):
+    sheet_xml = (
+        f'<row r="1">{cells(1, "Customer ID", "City", "Phone")}</row>'
+        f'<row r="2">{cells(2, A, "Delft")}<c r="C2" t="e"><f>VLOOKUP(A2;$Tel.A:B;2;0)</f>'
+        "<v>#N/A</v></c></row>"
+        f'<row r="3" hidden="true">{cells(3, B, "Gouda")}</row>'
+        f'<row r="4">{cells(4, B.replace("7c", "8c"), "Ede", "#N/A")}</row>'
+    )
+    path = libreoffice(tmp_path / "lo.xlsx", sheet_xml)
+    sheet = load_sheet(path)
+    statuses = [(r.number, r.status) for r in sheet.not_sent]
+    assert statuses == [(2, Status.INVALID), (3, Status.SKIPPED)]
+    assert "cell C2: its formula gives an Excel error value" in sheet.not_sent[0].message
+    assert values(sheet) == {4: {"city": "Ede", "phone_number": None}}  # typed text clears
+    assert values(load_sheet(path, include_hidden=True))[3] == {"city": "Gouda"}
+
+
+def test_the_1904_date_system_holds_when_an_extension_repeats_workbookpr(tmp_path):
+    # Excel for Mac writes a second workbookPr (without date1904) in an extension list.
+    workbook_pr = (
+        '<workbookPr date1904="1"/><extLst><ext uri="{x}"><mx:workbookPr'
+        ' xmlns:mx="http://schemas.microsoft.com/office/mac/excel/2008/main"/></ext></extLst>'
+    )
+    sheet_xml = (
+        f'<row r="1">{cells(1, "Customer ID", "City")}</row>'
+        f'<row r="2">{cells(2, A)}<c r="B2" s="1"><v>1</v></c></row>'
+    )
+    sheet = load_sheet(libreoffice(tmp_path / "mac.xlsx", sheet_xml, workbook_pr))
+    assert [p.value for p in sheet.not_sent[0].problems] == ["1904-01-02"]
+
+
+def test_a_merged_title_above_the_headers_is_fine_but_merged_data_rows_are_refused(tmp_path):
+    sheet_xml = (
+        f'<row r="1">{cells(1, "Update")}</row>'
+        f'<row r="2">{cells(2, "Customer ID", "City")}</row>'
+        f'<row r="3">{cells(3, A, "Delft")}</row><row r="4">{cells(4, B)}</row>'
+    )
+    title = '<mergeCells count="1"><mergeCell ref="A1:B1"/></mergeCells>'
+    sheet = load_sheet(libreoffice(tmp_path / "ok.xlsx", sheet_xml, merge=title))
+    assert (sheet.header_row, values(sheet)) == (2, {3: {"city": "Delft"}, 4: {}})
+    spread = '<mergeCells count="2"><mergeCell ref="A1:B1"/><mergeCell ref="B3:B4"/></mergeCells>'
+    with pytest.raises(InputError, match="merged cells B3:B4 span several rows"):
+        load_sheet(libreoffice(tmp_path / "bad.xlsx", sheet_xml, merge=spread))
+
+
+def test_a_million_styled_empty_rows_read_as_none(tmp_path):
+    # Only correctness here (speed: bench/bench_load.py): cells and rows with nothing in them
+    # are cut out before parsing, and the rows after them keep their numbers and columns.
+    empty = "".join(
+        f'<row r="{r}" s="1" customFormat="1"><c r="A{r}" s="1"/><c r="B{r}" s="1"/></row>'
+        for r in range(3, 2003)
+    )
+    sheet_xml = (
+        f'<row r="1">{cells(1, "Customer ID", "City")}</row>'
+        f'<row r="2">{cells(2, A, "Delft")}</row>{empty}'
+        f'<row r="2003"><c r="A2003" s="1"/>{cells(2003, None, "Ede")}</row>'
+    )
+    sheet = load_sheet(libreoffice(tmp_path / "styled.xlsx", sheet_xml))
+    assert values(sheet) == {2: {"city": "Delft"}}
+    assert [(r.number, r.raw) for r in sheet.not_sent] == [
+        (2003, {"Customer ID": "", "City": "Ede"})
+    ]
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        (["Klantnr=klant"], '--map "Klantnr=klant": klant is no field; use one of: customer_id'),
+        (["nofield"], '--map "nofield" is not valid: use "Column name=field"'),
+    ],
+)
+def test_a_bad_map_is_refused(tmp_path, entries, message):
+    from batch.sheet import parse_column_map
+
+    path = xlsx(tmp_path / "in.xlsx", [["Klantnr"], [A]])
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_sheet(path, column_map=parse_column_map(entries))
+
+
+def test_a_map_or_ignore_naming_no_column_is_refused_listing_the_headers(tmp_path):
+    path = xlsx(tmp_path / "in.xlsx", [["Customer ID", "City"], [A, "Delft"]])
+    with pytest.raises(InputError) as caught:
+        load_sheet(path, ignore_columns=["Notes"])
+    assert str(caught.value) == (
+        f'{path}: --map/--ignore-column name(s) "Notes" match no column; the headers are'
+        ' "Customer ID", "City"'
+    )
