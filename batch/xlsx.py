@@ -41,6 +41,7 @@ _DAMAGED = (KeyError, ValueError, IndexError, SyntaxError, expat.ExpatError, EOF
 _DIGITS = "0123456789"
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _CHUNK = 1 << 16  # bytes fed to expat at a time; rows are handed on after each chunk
+_TEXT_KINDS = ("str", "inlineStr")  # a formula's empty text result is a real result
 _PLACEHOLDERS_NAMED = 5  # formula cells named in the refusal; the rest are counted
 # An empty cell (`<c r="B7" s="3"/>`) or row (`<row r="7" s="2" customFormat="1"/>` or with no
 # cells left) with its own reference: nothing to read, and dropping it shifts no position.
@@ -235,7 +236,10 @@ class Workbook:
                 return cell_text(text == "1")
             return cell_text(_unescape(text))  # inlineStr, str (formula text), e (error), d (ISO)
 
-        return render, frozenset(str(i) for i, k in enumerate(kinds) if k)
+        date_styles = {str(i) for i, k in enumerate(kinds) if k}
+        if "0" in date_styles:
+            date_styles.add("")  # a cell without `s` has style 0
+        return render, frozenset(date_styles)
 
     def _parse(
         self, part: str, render: Callable[[str, str, str], str], sheet: SheetRows | None
@@ -293,28 +297,14 @@ class Workbook:
             if tag == "v" or tag == "t":
                 grab = False
             elif tag == "c":
-                if formula and (
-                    all_placeholders
-                    or not has_value
-                    or (not texts and kind not in ("str", "inlineStr"))
-                ):
-                    # openpyxl saves `<v></v>`, XlsxWriter `<v>0</v>`: no result Excel computed.
-                    placeholders.append(f"{column_letters(column)}{number}")
+                if formula:
+                    info = formula_cell(info)
                 elif has_value:
                     text = render(kind, "".join(texts), style)
                     if text:
                         cells[column] = text
-                        if (
-                            (formula and kind == "e")
-                            or kind == "d"
-                            or (kind == "n" and (style or "0") in date_styles and _dated(text))
-                        ):
-                            info = info or RowInfo()
-                            info.marks[column] = CellMark(
-                                f"{column_letters(column)}{number}",
-                                formula_error=formula and kind == "e",
-                                date=kind != "e",
-                            )
+                        if (style in date_styles and kind == "n") or kind == "d":
+                            info = dated_cell(info, text)
             elif tag == "row":
                 if cells or info is not None:
                     done.append((number, cells, info))
@@ -327,6 +317,30 @@ class Workbook:
             if grab:
                 texts.append(text)
 
+        def formula_cell(info: RowInfo | None) -> RowInfo | None:
+            if all_placeholders or not has_value or (not texts and kind not in _TEXT_KINDS):
+                # openpyxl saves `<v></v>`, XlsxWriter `<v>0</v>`: no result Excel computed.
+                placeholders.append(f"{column_letters(column)}{number}")
+                return info
+            text = render(kind, "".join(texts), style)
+            if not text:
+                return info
+            cells[column] = text
+            if kind == "e":
+                info = info or RowInfo()
+                info.marks[column] = CellMark(f"{column_letters(column)}{number}", True)
+                return info
+            if (style in date_styles and kind == "n") or kind == "d":
+                return dated_cell(info, text)
+            return info
+
+        def dated_cell(info: RowInfo | None, text: str) -> RowInfo | None:
+            if kind == "n" and not _dated(text):
+                return info  # a number past 9999-12-31 in a date column shows as the number
+            info = info or RowInfo()
+            info.marks[column] = CellMark(f"{column_letters(column)}{number}", date=True)
+            return info
+
         parser = expat.ParserCreate()  # no namespace processing: names keep their prefix
         parser.buffer_text = True  # one data call per text node, mostly
         parser.StartElementHandler, parser.EndElementHandler = start, end
@@ -338,7 +352,9 @@ class Workbook:
                     chunk = carry + chunk
                     cut = chunk.rfind(b">") + 1  # whole tags only: the rest waits for more
                     chunk, carry = chunk[:cut], chunk[cut:]
-                    parser.Parse(_EMPTY.sub(b"", chunk), False)
+                    if b"/>" in chunk:  # else nothing worth cutting (an empty element)
+                        chunk = _EMPTY.sub(b"", chunk)
+                    parser.Parse(chunk, False)
                     yield from done
                     done.clear()
                 parser.Parse(carry, True)

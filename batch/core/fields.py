@@ -330,7 +330,8 @@ def resembled_field(header: str) -> str | None:
     It looks like one when an alias of 5 or more letters is part of it (`Street Name` holds
     `street`), when difflib finds it within 0.8 of an alias (`Contry`, `Postl Code`), when one of
     its words is a field's word (_FIELD_WORDS: `Tel.`, `Mobile`) or holds one of 5 or more
-    letters (`Kundennummer` holds `kunde`), or is within 0.85 of one. `Notes`, `Comments`, `Account manager` or `error` look like none.
+    letters (`Kundennummer` holds `kunde`), or is within 0.85 of one. `Notes`, `Comments`,
+    `Account manager` or `error` look like none.
     """
     normalised = normalise_header(header)
     if not normalised:

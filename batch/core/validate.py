@@ -194,20 +194,16 @@ def _check(
         text = cells.get(header, "")
         if not text:
             continue
-        if not text.isascii():
-            clean, done = clean_invisible(text)
-            if done is not None:
-                cleaned.append(Problem(number, header, text, done))
-                if not clean:
-                    continue
-            text = clean
-        mark = marks.get(header) if marks else None
-        if mark is not None and mark.formula_error:
-            problems.append(Problem(number, header, text, _formula_error(mark, clear_token)))
-            continue
-        if mark is not None and mark.date:
-            problems.append(Problem(number, header, text, _date_problem(mark)))
-            continue
+        if marks or not text.isascii():  # the rare cells: invisible characters, marks
+            text, mark = _clean_marked(number, header, text, marks, cleaned)
+            if mark is not None:
+                why = (
+                    _formula_error(mark, clear_token) if mark.formula_error else _date_problem(mark)
+                )
+                problems.append(Problem(number, header, cells.get(header, ""), why))
+                continue
+            if not text:
+                continue
         value, reason = _cell(spec, text, clear_token)
         if reason is None:
             values[spec.name] = value
@@ -222,6 +218,23 @@ def _check(
         header = next(h for f, h in specs if f.name == "postal_code")
         problems.append(Problem(number, header, cells[header], zip_reason))
     return _Checked(number, id_text, customer_id, values, cells, problems)
+
+
+def _clean_marked(
+    number: int,
+    header: str,
+    text: str,
+    marks: Mapping[str, CellMark] | None,
+    cleaned: list[Problem],
+) -> tuple[str, CellMark | None]:
+    """(the cell's text without invisible characters, its mark when it makes a problem)."""
+    clean, done = clean_invisible(text)
+    if done is not None:
+        cleaned.append(Problem(number, header, text, done))
+    mark = marks.get(header) if marks else None
+    if mark is not None and (mark.formula_error or mark.date):
+        return clean, mark
+    return clean, None
 
 
 def _formula_error(mark: CellMark, clear_token: str) -> str:
