@@ -199,10 +199,12 @@ def _load_csv(path: Path, clear_token: str, choices: _Choices) -> Sheet:
         raise InputError(f"{path}: {exc}") from exc
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror})") from exc
+    titles, title_lines = _csv_title_rows(text, separator, choices)
     try:
         frame = pd.read_csv(
             io.StringIO(text),
             sep=separator,
+            skiprows=title_lines,  # pandas wants as many fields on every line as on the first
             header=None,
             dtype=str,
             keep_default_na=False,
@@ -218,9 +220,26 @@ def _load_csv(path: Path, clear_token: str, choices: _Choices) -> Sheet:
     # A `'` that report.py put before `=`, `+`, `-` or `@` in failed.csv/undo.csv comes off again.
     texts = (
         (n, {i: unneutralise(cell_text(v)) for i, v in enumerate(line)}, None)
-        for n, line in enumerate(lines, start=1)
+        for n, line in enumerate(lines, start=titles + 1)
     )
     return _build(path, "csv", None, (), texts, clear_token, choices, include_hidden=True)
+
+
+def _csv_title_rows(text: str, separator: str, choices: _Choices) -> tuple[int, int]:
+    """(rows, physical lines) above a csv's header row: the rows before the first one, of the
+    first HEADER_SEARCH_ROWS, that names a customer-id column; (0, 0) when none does."""
+    import csv
+    import io
+
+    reader = csv.reader(io.StringIO(text), delimiter=separator)
+    for index in range(HEADER_SEARCH_ROWS):
+        lines_before = reader.line_num
+        record = next(reader, None)
+        if record is None:
+            break
+        if _names_customer_id(dict(enumerate(record)), choices):
+            return index, lines_before
+    return 0, 0
 
 
 def _build(
