@@ -127,9 +127,9 @@ def validate_rows(
         if not any(cells.values()):
             continue
         if number in hidden:
-            problem = Problem(number, id_header, cells.get(id_header, ""), HIDDEN_REASON)
-            checked.append(_Checked(number, cells.get(id_header, ""), None, {}, cells, [problem]))
-            checked[-1].hidden = True
+            id_text = cells.get(id_header, "")
+            problem = Problem(number, id_header, id_text, HIDDEN_REASON)
+            checked.append(_Checked(number, id_text, None, {}, cells, [problem], hidden=True))
             continue
         checked.append(
             _check(number, cells, id_header, specs, clear_token, marks.get(number), cleaned)
