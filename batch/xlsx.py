@@ -141,7 +141,9 @@ class Workbook:
 
         The 1904 system holds when any `workbookPr` says so (Excel for Mac may write a second
         one in an extension). `calcPr fullCalcOnLoad="1"` is how openpyxl and XlsxWriter mark a
-        workbook whose formulas they could not compute: the saved results are placeholders.
+        workbook whose formulas they could not compute: the saved results are placeholders
+        (XlsxWriter's own test of `_write_calc_pr` expects `<calcPr calcId="124519"
+        fullCalcOnLoad="1"/>`; openpyxl writes the same). Excel drops the mark when it saves.
         """
         book = next((p for kind, p in self._rels("").values() if kind == "officeDocument"), "")
         rels = self._rels(book)
