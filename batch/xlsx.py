@@ -43,8 +43,9 @@ _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _CHUNK = 1 << 16  # bytes fed to expat at a time; rows are handed on after each chunk
 _TEXT_KINDS = ("str", "inlineStr")  # a formula's empty text result is a real result
 _PLACEHOLDERS_NAMED = 5  # formula cells named in the refusal; the rest are counted
-# An empty cell (`<c r="B7" s="3"/>`) or row (`<row r="7" s="2" customFormat="1"/>` or with no
-# cells left) with its own reference: nothing to read, and dropping it shifts no position.
+# An empty cell (`<c r="B7" s="3"/>`) or row (`<row r="7" s="2" customFormat="1"/>`, or one of
+# empty cells only) with its own reference: nothing to read, and dropping it shifts no position
+# (a writer gives every row and cell its reference, or none; those without one are kept).
 _EMPTY = re.compile(
     rb'<((?:\w+:)?row)\s[^>]*?\br="[0-9]+"[^>]*>(?:\s*<(?:\w+:)?c\s[^>]*/>)*\s*</\1>'
     rb'|<(?:\w+:)?row\s[^>]*?\br="[0-9]+"[^>]*/>'
