@@ -4,7 +4,8 @@ Rules:
 - top-level keys only, named as the options of `run` with `_` or `-` (`max_duration`,
   `max-duration`); values typed as TOML types (`rate = 2.5`, `dry_run = true`). The keys, their
   kinds and bounds are RunOptions' option table (batch/core/options.py, RUN_OPTIONS), the same
-  one the flags of `run` are made from; `job` and `force` are not keys;
+  one the flags of `run` are made from; `job` and `force` are not keys. One table, `[columns]`,
+  maps column headers to fields as `--map` does (`"Klantnr" = "customer_id"`);
 - relative paths (`input`, `out`) are taken from the job file's folder, so a scheduler may start
   pcbatch from anywhere;
 - credentials never come from a job file: a key that looks like one (token, secret, password,
@@ -35,6 +36,10 @@ def is_secret_key(key: str) -> bool:
     return flat not in _NOT_SECRET and _SECRET.search(flat) is not None
 
 
+# job-file key -> the option it sets (`columns` is column_map; every other key is its name)
+_BY_KEY = {spec.key: spec for spec in RUN_OPTIONS.values()}
+
+
 def load_job(path: Path) -> dict[str, object]:
     """Read a job file into a dict of run options (only the keys it sets).
 
@@ -61,14 +66,15 @@ def load_job(path: Path) -> dict[str, object]:
                 "set them in the environment (PC_ACCESS_TOKEN, or PC_TENANT_ID, PC_CLIENT_ID and "
                 "PC_CLIENT_SECRET / PC_CLIENT_CERTIFICATE_PATH), or sign in with `pcbatch login`"
             )
-        spec = RUN_OPTIONS.get(name)
+        spec = _BY_KEY.get(name)
         if spec is None:
-            close = difflib.get_close_matches(name, RUN_OPTIONS, n=1)
+            close = difflib.get_close_matches(name, _BY_KEY, n=1)
             hint = f" (did you mean `{close[0]}`?)" if close else ""
             raise ConfigError(
                 f"job file {path}, key `{key}` is not a run option{hint}; allowed keys: "
-                + ", ".join(RUN_OPTIONS)
+                + ", ".join(_BY_KEY)
             )
+        name = spec.name
         if name in options:
             raise ConfigError(f"job file {path}, key `{key}` is set twice (with `_` and `-`)")
         try:

@@ -36,7 +36,7 @@ from batch.journal import JOURNAL_NAME, Journal
 from batch.lock import RunLock, check_free
 from batch.pool import Progress, run_pool
 from batch.report import write_report
-from batch.sheet import input_sha256, load_sheet, unknown_headers_warning
+from batch.sheet import input_sha256, load_sheet, sheet_warnings
 
 log = logging.getLogger(__name__)
 
@@ -185,10 +185,17 @@ async def _run(
 
 
 def _load(options: RunOptions) -> Sheet:
-    """The input sheet, read and validated; one warning for columns that match no field."""
+    """The input sheet, read and validated; warnings for columns that match no field, for title
+    rows above the header row and for cells whose invisible characters were cleaned."""
     assert options.input is not None
-    sheet = load_sheet(options.input, options.sheet, options.clear_token)
-    warning = unknown_headers_warning(sheet.unknown_headers)
-    if warning:
+    sheet = load_sheet(
+        options.input,
+        options.sheet,
+        options.clear_token,
+        column_map=dict(options.column_map),
+        ignore_columns=options.ignore_columns,
+        include_hidden=options.include_hidden,
+    )
+    for warning in sheet_warnings(sheet):
         log.warning("%s", warning)
     return sheet

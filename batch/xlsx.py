@@ -8,8 +8,15 @@ date rules, and cells.cell_text renders every value with its number format.
 An xlsx is a zip of XML parts: _rels/.rels names the workbook part; the workbook lists the
 sheets, and its .rels part maps each sheet to its part, and names the shared strings and the
 styles. Names are matched without namespace or prefix, so Strict OOXML and `x:`-prefixed files
-read like the others. A formula counts as the value saved with it; a formula saved without one
-(a file written by a program and never opened in Excel) is an InputError naming the cell.
+read like the others. A formula counts as the value saved with it; a formula saved without one,
+or with the placeholder a program writes (openpyxl an empty value, XlsxWriter a 0: both mark
+the workbook `fullCalcOnLoad`, "compute everything when opened"), is an InputError naming the
+cells. Each row comes with what the text alone does not say (RowInfo): hidden (by a filter or
+by hand), and per cell whether a formula produced an error value or Excel holds a date there.
+Merged ranges (listed after the rows) are handed over once the sheet is read.
+
+Speed: empty cells and rows (styled or not: a sheet formatted down to row 1,048,576) are cut out
+of the XML by a regular expression before expat sees it, and the styles part is streamed.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from xml.etree import ElementTree
@@ -26,14 +34,48 @@ from xml.parsers import expat
 
 from batch.core.cells import cell_text
 from batch.core.errors import InputError
+from batch.core.validate import CellMark
 
 _PAST_LAST_DATE = 2958466  # day 2958465 is 9999-12-31, Excel's last date
 _DAMAGED = (KeyError, ValueError, IndexError, SyntaxError, expat.ExpatError, EOFError, zlib.error)
 _DIGITS = "0123456789"
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _CHUNK = 1 << 16  # bytes fed to expat at a time; rows are handed on after each chunk
+_TEXT_KINDS = ("str", "inlineStr")  # a formula's empty text result is a real result
+_PLACEHOLDERS_NAMED = 5  # formula cells named in the refusal; the rest are counted
+# An empty cell (`<c r="B7" s="3"/>`) or row (`<row r="7" s="2" customFormat="1"/>`, or one of
+# empty cells only) with its own reference: nothing to read, and dropping it shifts no position
+# (a writer gives every row and cell its reference, or none; those without one are kept).
+_EMPTY = re.compile(
+    rb'<((?:\w+:)?row)\s[^>]*?\br="[0-9]+"[^>]*>(?:\s*<(?:\w+:)?c\s[^>]*/>)*\s*</\1>'
+    rb'|<(?:\w+:)?row\s[^>]*?\br="[0-9]+"[^>]*/>'
+    rb'|<(?:\w+:)?c\s[^>]*?\br="[A-Z]+[0-9]+"[^>]*/>'
+)
 
-RowTexts = tuple[int, dict[int, str]]  # (row number, {0-based column: text}) of one row
+
+@dataclass(slots=True)
+class RowInfo:
+    """What a row's texts do not say: hidden in the sheet, and marks by 0-based column."""
+
+    hidden: bool = False
+    marks: dict[int, CellMark] = field(default_factory=dict)
+
+
+RowTexts = tuple[int, dict[int, str], RowInfo | None]  # (row number, {column: text}, info)
+
+
+class SheetRows:
+    """The rows of one worksheet, streamed; `merged` is filled once they have all been read.
+
+    merged: the merged ranges (`B3:B5`) with the first and last row each spans.
+    """
+
+    def __init__(self, rows: Iterator[RowTexts]) -> None:
+        self._rows = rows
+        self.merged: list[tuple[str, int, int]] = []
+
+    def __iter__(self) -> Iterator[RowTexts]:
+        return self._rows
 
 
 class Workbook:
@@ -52,11 +94,12 @@ class Workbook:
                 " (a password-protected workbook must be saved without its password)"
             ) from exc
         try:
-            self._sheets, strings_part, styles_part, date1904 = self._workbook()
+            self._sheets, strings_part, styles_part, date1904, self._placeholders = self._workbook()
             self._formats = self._styles(styles_part) if styles_part else []
             self._strings: list[str] = []
+            self._render, self._date_styles = self._renderer(date1904)
             if strings_part:
-                for _ in self._parse(strings_part, lambda kind, text, style: ""):
+                for _ in self._parse(strings_part, lambda kind, text, style: "", None):
                     pass  # the shared strings part has no rows; its strings land in _strings
         except (*_DAMAGED, zipfile.BadZipFile) as exc:
             self._zip.close()
@@ -64,20 +107,22 @@ class Workbook:
         except BaseException:
             self._zip.close()
             raise
-        self._render = self._renderer(date1904)
 
     @property
     def sheet_names(self) -> tuple[str, ...]:
         """The worksheets' names in workbook order (chart sheets are left out)."""
         return tuple(self._sheets)
 
-    def rows(self, name: str) -> Iterator[RowTexts]:
-        """(row number, {column: text}) of every row the sheet stores, in order, streamed.
+    def rows(self, name: str) -> SheetRows:
+        """(row number, {column: text}, RowInfo or None) of every row with a value, streamed.
 
-        Blank cells are absent; rows the file does not store (blank ones) are skipped, so row
-        numbers keep counting them.
+        Blank cells are absent; blank rows are skipped, so row numbers keep counting them.
+        A hidden row comes with its RowInfo even when blank. Raises InputError, once the sheet
+        is read, for formulas saved without a real result.
         """
-        return self._parse(self._sheets[name], self._render)
+        sheet = SheetRows(iter(()))
+        sheet._rows = self._parse(self._sheets[name], self._render, sheet)
+        return sheet
 
     def close(self) -> None:
         """Closes the file."""
@@ -91,23 +136,33 @@ class Workbook:
     ) -> None:
         self.close()
 
-    def _workbook(self) -> tuple[dict[str, str], str | None, str | None, bool]:
-        """({worksheet name: part}, shared-strings part, styles part, 1904 date system)."""
+    def _workbook(self) -> tuple[dict[str, str], str | None, str | None, bool, bool]:
+        """({worksheet name: part}, shared-strings part, styles part, 1904 date system,
+        formula results are placeholders).
+
+        The 1904 system holds when any `workbookPr` says so (Excel for Mac may write a second
+        one in an extension). `calcPr fullCalcOnLoad="1"` is how openpyxl and XlsxWriter mark a
+        workbook whose formulas they could not compute: the saved results are placeholders
+        (XlsxWriter's own test of `_write_calc_pr` expects `<calcPr calcId="124519"
+        fullCalcOnLoad="1"/>`; openpyxl writes the same). Excel drops the mark when it saves.
+        """
         book = next((p for kind, p in self._rels("").values() if kind == "officeDocument"), "")
         rels = self._rels(book)
         sheets: dict[str, str] = {}
-        date1904 = False
+        date1904 = placeholders = False
         for element in self._xml(book).iter():
             tag = _local(element.tag)
             if tag == "workbookPr":
-                date1904 = element.get("date1904", "0").lower() in ("1", "true")
+                date1904 = date1904 or _true(element.get("date1904", "0"))
+            elif tag == "calcPr":
+                placeholders = _true(element.get("fullCalcOnLoad", "0"))
             elif tag == "sheet":
                 rid = next((v for k, v in element.attrib.items() if _local(k) == "id"), "")
                 kind, part = rels.get(rid, ("", ""))
                 if kind == "worksheet":  # chart and dialog sheets hold no rows
                     sheets[element.get("name", "")] = part
         parts = {kind: part for kind, part in rels.values()}
-        return sheets, parts.get("sharedStrings"), parts.get("styles"), date1904
+        return sheets, parts.get("sharedStrings"), parts.get("styles"), date1904, placeholders
 
     def _rels(self, part: str) -> dict[str, tuple[str, str]]:
         """A part's relationships: id -> (kind such as `worksheet`, target part's path)."""
@@ -128,23 +183,33 @@ class Workbook:
         return found
 
     def _styles(self, part: str) -> list[str]:
-        """The number format code of each cell style, by style index (a cell's `s`)."""
+        """The number format code of each cell style, by style index (a cell's `s`).
+
+        Streamed: a styles part of a million cell formats is never held as a tree.
+        """
         from openpyxl.styles.numbers import BUILTIN_FORMATS
 
         custom: dict[int, str] = {}
         ids: list[int] = []
-        for element in self._xml(part):
-            tag = _local(element.tag)
-            if tag == "numFmts":
-                custom.update(
-                    (int(f.get("numFmtId", "-1")), f.get("formatCode", "")) for f in element
-                )
-            elif tag == "cellXfs":
-                ids = [int(xf.get("numFmtId", "0")) for xf in element]
+        in_cell_xfs = False
+        with self._zip.open(part) as source:
+            for event, element in ElementTree.iterparse(source, events=("start", "end")):
+                tag = _local(element.tag)
+                if tag == "cellXfs":
+                    in_cell_xfs = event == "start"
+                elif event == "start":
+                    continue
+                elif tag == "numFmt":
+                    custom[int(element.get("numFmtId", "-1"))] = element.get("formatCode", "")
+                elif tag == "xf" and in_cell_xfs:
+                    ids.append(int(element.get("numFmtId", "0")))
+                if event == "end":
+                    element.clear()
         return [custom.get(i) or BUILTIN_FORMATS.get(i, "General") for i in ids]
 
-    def _renderer(self, date1904: bool) -> Callable[[str, str, str], str]:
-        """render(cell type, raw text, style index) -> the cell's text, for this workbook."""
+    def _renderer(self, date1904: bool) -> tuple[Callable[[str, str, str], str], frozenset[str]]:
+        """(render(cell type, raw text, style index) -> the cell's text, the style indexes
+        (as in `s`) of date and time formats), for this workbook."""
         from openpyxl.styles.numbers import is_date_format, is_timedelta_format
         from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
 
@@ -174,17 +239,25 @@ class Workbook:
                 return cell_text(text == "1")
             return cell_text(_unescape(text))  # inlineStr, str (formula text), e (error), d (ISO)
 
-        return render
+        date_styles = {str(i) for i, k in enumerate(kinds) if k}
+        if "0" in date_styles:
+            date_styles.add("")  # a cell without `s` has style 0
+        return render, frozenset(date_styles)
 
-    def _parse(self, part: str, render: Callable[[str, str, str], str]) -> Iterator[RowTexts]:
-        """Streams a sheet part's rows; for the shared-strings part, fills _strings instead.
+    def _parse(
+        self, part: str, render: Callable[[str, str, str], str], sheet: SheetRows | None
+    ) -> Iterator[RowTexts]:
+        """Streams a sheet part's rows; for the shared-strings part (sheet None), fills _strings.
 
         expat with small handlers, not a tree: an element object per cell doubles the time.
         """
         path, strings = self.path, self._strings
+        date_styles, all_placeholders = self._date_styles, self._placeholders
         local, columns = _LocalNames(), _Columns()
         done: list[RowTexts] = []
         cells: dict[int, str] = {}
+        info: RowInfo | None = None
+        placeholders: list[str] = []
         number = column = 0
         kind, style = "n", ""
         texts: list[str] = []
@@ -192,6 +265,7 @@ class Workbook:
 
         def start(name: str, attrs: dict[str, str]) -> None:
             nonlocal cells, number, column, kind, style, texts, has_value, grab, phonetic, formula
+            nonlocal info
             tag = local[name]
             if tag == "c":
                 ref = attrs.get("r")
@@ -212,23 +286,31 @@ class Workbook:
                 r = attrs.get("r")
                 number = int(r) if r else number + 1
                 cells, column = {}, -1
+                hidden = attrs.get("hidden")
+                info = RowInfo(hidden=True) if hidden and _true(hidden) else None
+            elif tag == "mergeCell" and sheet is not None:
+                ref = attrs.get("ref", "")
+                first, _, last = ref.partition(":")
+                if last:
+                    sheet.merged.append((ref, _row_of(first), _row_of(last)))
 
         def end(name: str) -> None:
-            nonlocal grab, phonetic
+            nonlocal grab, phonetic, info
             tag = local[name]
             if tag == "v" or tag == "t":
                 grab = False
             elif tag == "c":
-                if has_value:
-                    cells[column] = render(kind, "".join(texts), style)
-                elif formula:
-                    raise InputError(
-                        f"{path}: cell {column_letters(column)}{number} holds a formula saved"
-                        " without its result (the file was not saved by Excel); open it in"
-                        " Excel and save it"
-                    )
+                if formula:
+                    info = formula_cell(info)
+                elif has_value:
+                    text = render(kind, "".join(texts), style)
+                    if text:
+                        cells[column] = text
+                        if (style in date_styles and kind == "n") or kind == "d":
+                            info = dated_cell(info, text)
             elif tag == "row":
-                done.append((number, cells))
+                if cells or info is not None:
+                    done.append((number, cells, info))
             elif tag == "si":
                 strings.append(cell_text(_unescape("".join(texts))))
             elif tag == "rPh":
@@ -238,20 +320,59 @@ class Workbook:
             if grab:
                 texts.append(text)
 
+        def formula_cell(info: RowInfo | None) -> RowInfo | None:
+            if all_placeholders or not has_value or (not texts and kind not in _TEXT_KINDS):
+                # openpyxl saves `<v></v>`, XlsxWriter `<v>0</v>`: no result Excel computed.
+                placeholders.append(f"{column_letters(column)}{number}")
+                return info
+            text = render(kind, "".join(texts), style)
+            if not text:
+                return info
+            cells[column] = text
+            if kind == "e":
+                info = info or RowInfo()
+                info.marks[column] = CellMark(f"{column_letters(column)}{number}", True)
+                return info
+            if (style in date_styles and kind == "n") or kind == "d":
+                return dated_cell(info, text)
+            return info
+
+        def dated_cell(info: RowInfo | None, text: str) -> RowInfo | None:
+            if kind == "n" and not _dated(text):
+                return info  # a number past 9999-12-31 in a date column shows as the number
+            info = info or RowInfo()
+            info.marks[column] = CellMark(f"{column_letters(column)}{number}", date=True)
+            return info
+
         parser = expat.ParserCreate()  # no namespace processing: names keep their prefix
         parser.buffer_text = True  # one data call per text node, mostly
         parser.StartElementHandler, parser.EndElementHandler = start, end
         parser.CharacterDataHandler = data
         try:
             with self._zip.open(part) as source:
+                carry = b""
                 while chunk := source.read(_CHUNK):
+                    chunk = carry + chunk
+                    cut = chunk.rfind(b">") + 1  # whole tags only: the rest waits for more
+                    chunk, carry = chunk[:cut], chunk[cut:]
+                    if b"/>" in chunk:  # else nothing worth cutting (an empty element)
+                        chunk = _EMPTY.sub(b"", chunk)
                     parser.Parse(chunk, False)
                     yield from done
                     done.clear()
-                parser.Parse(b"", True)
+                parser.Parse(carry, True)
         except (*_DAMAGED, zipfile.BadZipFile) as exc:
             raise InputError(f"{path}: the sheet is damaged ({exc}); save it again") from exc
         yield from done
+        if placeholders:
+            named = ", ".join(placeholders[:_PLACEHOLDERS_NAMED])
+            more = len(placeholders) - _PLACEHOLDERS_NAMED
+            named += f" and {more} more" if more > 0 else ""
+            raise InputError(
+                f"{path}: formulas saved without the result Excel would show (the program that"
+                f" wrote the file did not compute them) in {named}; open the file in Excel or"
+                " LibreOffice and save it, or paste the values in place of the formulas"
+            )
 
     def _xml(self, part: str) -> ElementTree.Element:
         """A small part's parsed XML."""
@@ -275,6 +396,22 @@ class _LocalNames(dict[str, str]):
     def __missing__(self, tag: str) -> str:
         self[tag] = name = _local(tag)
         return name
+
+
+def _dated(text: str) -> bool:
+    """True when a date-formatted cell's text is a date (a number past 9999-12-31 is not)."""
+    return (text[:4].isdigit() and text[4:5] == "-") or text[2:3] == ":"
+
+
+def _true(value: str) -> bool:
+    """An XML boolean attribute: `1` or `true`."""
+    return value.strip().lower() in ("1", "true")
+
+
+def _row_of(ref: str) -> int:
+    """`B12` -> 12 (`B` alone, a whole column: 0)."""
+    digits = ref.lstrip("$ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz").replace("$", "")
+    return int(digits) if digits.isdigit() else 0
 
 
 def _local(tag: str) -> str:

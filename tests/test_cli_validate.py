@@ -116,9 +116,11 @@ def test_a_custom_clear_token_clears_and_makes_na_an_error(tmp_path):
         (["missing.xlsx"], "missing.xlsx: no such file"),
         (["in.xlsx", "--sheet", "April"], 'in.xlsx: no sheet named "April"; the sheets are'
          ' "Customers"'),
-        (["nocolumn.csv"], 'nocolumn.csv: no customer id column. Headers found in row 1: "City".'
-         " Name the column one of: customerid, customertenantid, tenantid, microsoftid, customer"
-         " (case, spaces and punctuation are ignored, e.g. Customer ID)"),
+        (["nocolumn.csv"], "nocolumn.csv: no header row with a customer id column in the first"
+         ' 20 rows (row 1 holds: "City"). Name that column one of: Customer ID, Customer Tenant'
+         " ID, Tenant ID, Microsoft ID, or its Dutch, German, French, Spanish, Italian or"
+         " Portuguese name (case, accents and punctuation are ignored), or say which column it"
+         ' is with --map "Column=customer_id"'),
         (["in.xlsx", "--clear-token", ""], "--clear-token must not be blank: a blank cell"
          " already means 'keep'"),
     ],
@@ -172,3 +174,47 @@ def test_python_m_batch_validate_runs_offline_without_credentials():
     assert done.stdout.rstrip().endswith(
         "samples/customers.csv: 17 rows: 10 valid, 6 invalid, 1 duplicate (not sent twice)"
     )
+
+
+def test_map_ignore_column_and_include_hidden_change_what_validate_reads(tmp_path):
+    book = Workbook()
+    ws = book.active
+    for row in [
+        ["Klantnr", "Woonadres", "Opmerking"],
+        [A, "Kerkstraat 7", "x"],
+        [B, "Dorp 1", "y"],
+    ]:
+        ws.append(row)
+    ws.row_dimensions[3].hidden = True
+    path = tmp_path / "in.xlsx"
+    book.save(path)
+
+    refused = validate(path, "--map", "Klantnr=customer_id")
+    assert refused.exit_code == 2
+    assert 'column "Woonadres" (B) looks like address_line1' in refused.stderr
+
+    args = [path, "--map", "Klantnr=customer_id", "--map", "Woonadres=address_line1"]
+    hidden = validate(*args, "--ignore-column", "Opmerking")
+    assert hidden.exit_code == 1
+    assert "hidden in the sheet (by a filter or by hand)" in hidden.stdout
+    assert lines(hidden.stdout)[-1].endswith(
+        "2 rows: 1 valid, 0 invalid, 1 hidden (not sent; --include-hidden sends them)"
+    )
+    assert hidden.stderr == ""  # the ignored column gets no warning
+
+    shown = validate(*args, "--ignore-column", "Opmerking", "--include-hidden")
+    assert shown.exit_code == 0
+    assert lines(shown.stdout)[-1].endswith("2 rows: 2 valid, 0 invalid")
+
+
+def test_title_rows_and_cleaned_cells_are_said_on_stderr(tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text(f"Klanten maart\n\nKlant-ID;Plaats\n{A};Den\u00a0Haag\n", encoding="utf-8")
+    result = validate(path)
+    assert result.exit_code == 0
+    assert lines(result.stderr) == [
+        "pcbatch: warning: the headers are in row 3 of the file; the row(s) above them are"
+        " taken as a title and not read",
+        "pcbatch: warning: invisible characters cleaned in 1 cell(s): row 4 Plaats: made no-break"
+        " space (U+00A0) a plain space",
+    ]

@@ -178,3 +178,18 @@ def test_a_job_file_saved_with_a_byte_order_mark_loads(tmp_path):
     path = tmp_path / "bom.toml"
     path.write_text("rate = 3.0\n", encoding="utf-8-sig")
     assert load_job(path) == {"rate": 3.0}
+
+
+def test_a_columns_table_maps_headers_and_names_only_known_fields(tmp_path):
+    path = write(
+        tmp_path,
+        'ignore_columns = ["Notes"]\ninclude_hidden = true\n'
+        '[columns]\n"Klantnr" = "customer_id"\n"Nr" = "house_number"\n',
+    )
+    assert load_job(path) == {
+        "ignore_columns": ("Notes",),
+        "include_hidden": True,
+        "column_map": (("Klantnr", "customer_id"), ("Nr", "house_number")),
+    }
+    with pytest.raises(ConfigError, match=r"key `columns`: .* expected a table of"):
+        load_job(write(tmp_path, '[columns]\n"Klantnr" = "klant"\n'))

@@ -164,15 +164,32 @@ def test_the_flags_of_run_are_the_table_entries_with_a_flag_plus_job_and_force()
     assert FLAGS["resume"].secondary_opts == ["--no-resume"]
 
 
-def _toml(value: object) -> str:
-    return json.dumps(value) if isinstance(value, bool | str) else repr(value)
+def _toml(spec: OptionSpec, value: object) -> str:
+    key = spec.key
+    if spec.kind is Kind.COLUMN_MAP:  # a table
+        assert isinstance(value, tuple)
+        return f"[{key}]\n" + "".join(f"{json.dumps(k)} = {json.dumps(v)}\n" for k, v in value)
+    if spec.kind is Kind.NAMES:
+        assert isinstance(value, tuple)
+        return f"{key} = {json.dumps(list(value))}\n"
+    return f"{key} = {json.dumps(value) if isinstance(value, bool | str) else repr(value)}\n"
 
 
 @pytest.mark.parametrize("name", [n for n, s in RUN_OPTIONS.items() if s.default is not None])
 def test_every_table_entry_is_a_job_file_key_taking_its_default(tmp_path, name):
+    spec = RUN_OPTIONS[name]
     path = tmp_path / "job.toml"
-    path.write_text(f"{name} = {_toml(RUN_OPTIONS[name].default)}\n", encoding="utf-8")
-    assert load_job(path) == {name: RUN_OPTIONS[name].default}
+    path.write_text(_toml(spec, spec.default), encoding="utf-8")
+    assert load_job(path) == {name: spec.default}
+
+
+def test_repeatable_options_given_on_the_command_line_add_to_the_job_files():
+    job = {"column_map": (("Klantnr", "customer_id"), ("Nr", "house_number"))}
+    job |= {"ignore_columns": ("Notes",)}
+    given = {"column_map": (("Nr", "address_line2"),), "ignore_columns": ("Opmerking", "Notes")}
+    options = merge_options(job, given)
+    assert options.column_map == (("Klantnr", "customer_id"), ("Nr", "address_line2"))
+    assert options.ignore_columns == ("Notes", "Opmerking")
 
 
 def _bounds(outside: bool) -> list[tuple[str, float, float]]:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batch.core.fields import FIELDS, field_for_header
+from batch.core.fields import FIELDS, INPUT_FIELDS, field_for_header
 from batch.core.model import Problem, Row, Status
 from batch.core.validate import ISO_COUNTRIES, canonical_guid, validate_rows
 
@@ -24,11 +24,11 @@ COLUMNS = {
 }
 
 
-def check(*rows, clear_token="#N/A"):
+def check(*rows, clear_token="#N/A", cleaned=None):
     """validate_rows over rows given as {header: text}, numbered from 2; missing cells blank."""
     headers = [*COLUMNS.values(), "Notes"]
     records = [(n, {h: row.get(h, "") for h in headers}) for n, row in enumerate(rows, start=2)]
-    return validate_rows(records, COLUMNS, clear_token)
+    return validate_rows(records, COLUMNS, clear_token, cleaned=cleaned)
 
 
 def problems(*rows, clear_token="#N/A"):
@@ -83,7 +83,8 @@ def test_a_path_in_the_customer_id_column_is_invalid_and_kept_as_the_sheet_had_i
     assert bad.problems[0].column == "Customer ID"
     assert bad.problems[0].reason == (
         "not a customer tenant id (a GUID like 0f8fad5b-d9cb-469f-a165-70867728950e, braces"
-        " allowed); copy it from Partner Center"
+        ' allowed); character 1 is "." (U+002E FULL STOP), which has no place in one; copy it'
+        " from Partner Center"
     )
 
 
@@ -338,5 +339,73 @@ def test_a_header_matches_its_field_whatever_its_case_spaces_and_punctuation(pai
 def test_a_header_is_known_only_when_its_letters_spell_an_alias(header):
     found = field_for_header(header)
     letters = "".join(c for c in header.lower() if c.isalnum())
-    aliases = {a: f for f in FIELDS for a in f.aliases}
+    aliases = {a: f for f in INPUT_FIELDS for a in f.aliases}
     assert found is aliases.get(letters)
+
+
+# --- marks from the reader, hidden rows, invisible characters, house numbers --------------------
+
+
+def test_a_formula_error_never_clears_and_a_typed_one_does():
+    from batch.core.validate import CellMark
+
+    records = [(2, {"Customer ID": A, "Phone": "#N/A"}), (3, {"Customer ID": B, "Phone": "#N/A"})]
+    columns = {"customer_id": "Customer ID", "phone_number": "Phone"}
+    marks = {2: {"Phone": CellMark("B2", formula_error=True)}}
+    rows, [rejected] = validate_rows(records, columns, "#N/A", marks=marks)
+    assert [(r.number, dict(r.values)) for r in rows] == [(3, {"phone_number": None})]
+    assert rejected.problems[0].reason.startswith("cell B2: its formula gives an Excel error")
+
+
+def test_hidden_rows_end_skipped_unchecked_and_count_in_no_duplicate():
+    records = [(2, {"Customer ID": A, "City": "X"}), (3, {"Customer ID": A, "City": "Y"})]
+    rows, [hidden] = validate_rows(records, {"customer_id": "Customer ID", "city": "City"}, "#N/A",
+                                   hidden={3})  # fmt: skip
+    assert [r.number for r in rows] == [2]
+    assert (hidden.number, hidden.status) == (3, Status.SKIPPED)
+
+
+def test_invisible_characters_are_cleaned_in_every_value_and_listed():
+    cleaned = []
+    rows, _ = check(
+        {"Customer ID": "\ufeff" + A, "Street": "Main\u00a0St\u200b", "City": "\u200b"},
+        cleaned=cleaned,
+    )
+    assert dict(rows[0].values) == {"address_line1": "Main St"}  # a city of nothing stays blank
+    assert [(p.column, p.reason) for p in cleaned] == [
+        ("Customer ID", "removed zero-width no-break space (byte-order mark) (U+FEFF)"),
+        ("Street", "made no-break space (U+00A0) a plain space; removed zero-width space (U+200B)"),
+        ("City", "removed zero-width space (U+200B)"),
+    ]
+
+
+def test_a_house_number_joins_the_street_only_with_both_and_a_known_country():
+    columns = {
+        "customer_id": "ID",
+        "address_line1": "Straat",
+        "house_number": "Nr",
+        "country": "Land",
+    }
+    records = [
+        (2, {"ID": A, "Straat": "Dorpsstraat", "Nr": "3", "Land": "nl"}),
+        (3, {"ID": B, "Straat": "Main St", "Nr": "3", "Land": "JP"}),
+        (4, {"ID": A.replace("0f", "1f"), "Straat": "Dorpsstraat", "Nr": "", "Land": "NL"}),
+    ]
+    rows, [japan] = validate_rows(records, columns, "#N/A")
+    assert [dict(r.values) for r in rows] == [
+        {"address_line1": "Dorpsstraat 3", "country": "NL"},
+        {"address_line1": "Dorpsstraat", "country": "NL"},
+    ]
+    assert "does not know where JP writes the house number" in japan.message
+
+
+def test_many_rows_of_one_customer_name_a_few_others_and_count_the_rest():
+    rows, rejected = check(*({"Customer ID": A, "City": f"City {n}"} for n in range(8)))
+    assert rows == []
+    assert (
+        rejected[0]
+        .problems[0]
+        .reason.startswith(
+            "the same customer is on rows 3, 4, 5, 6, 7 and 2 more with other values (in City)"
+        )
+    )

@@ -7,17 +7,16 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
 
+from batch.cli.options import table_options
 from batch.core.model import Status
-from batch.core.option_spec import Kind, OptionSpec
-from batch.core.options import RUN_OPTIONS, RunOptions, merge_options
+from batch.core.options import RunOptions, merge_options
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -158,60 +157,6 @@ def _go(options: RunOptions, env: dict[str, str], *, force: bool = False) -> Run
     return asyncio.run(run_watched(options, env, console, force=force))
 
 
-_Command = TypeVar("_Command", bound=Callable[..., Any])
-
-# Not a RunOptions field: a deliberate, one-off choice, never read from a job file.
-_FORCE = click.option(
-    "--force",
-    is_flag=True,
-    help="With --resume: continue although INPUT changed since the run started (the rows "
-    "as the journal holds them are sent).",
-)
-
-
-def _click_type(spec: OptionSpec) -> click.ParamType:
-    """The click type that takes what `spec` allows (RunOptions checks again: inf, nan)."""
-    if spec.kind is Kind.INT:
-        return click.IntRange(min=spec.low, min_open=spec.low_open, max=spec.high)
-    if spec.kind is Kind.FLOAT:
-        return click.FloatRange(min=spec.low, min_open=spec.low_open, max=spec.high)
-    if spec.kind is Kind.CHOICE:
-        return click.Choice(spec.choices)
-    if spec.kind is Kind.PATH:
-        return click.Path(file_okay=not spec.directory, path_type=Path)
-    return click.STRING
-
-
-def _click_option(spec: OptionSpec) -> Callable[[_Command], _Command]:
-    """The click option of `run` that sets RunOptions' field `spec.name`."""
-    flag = f"{spec.flag_name}/--no-{spec.flag_name[2:]}" if spec.negatable else spec.flag_name
-    shown = f"  [default: {spec.default_text}]" if spec.default_text else ""
-    if spec.kind is Kind.FLAG:
-        return click.option(flag, spec.name, is_flag=True, default=spec.default, help=spec.help)
-    return click.option(
-        flag,
-        spec.name,
-        type=_click_type(spec),
-        default=spec.default,
-        show_default=spec.default is not None,
-        help=spec.help + shown,
-    )
-
-
-def run_options(command: _Command) -> _Command:
-    """Adds the options of `run` made from RunOptions' option table, in its order, to `command`;
-    --force comes right after --resume, which it qualifies."""
-    made = []
-    for spec in RUN_OPTIONS.values():
-        if spec.flag:
-            made.append(_click_option(spec))
-        if spec.name == "resume":
-            made.append(_FORCE)
-    for add in reversed(made):  # a decorator list applies bottom-up
-        command = add(command)
-    return command
-
-
 @click.command("run")
 @click.argument("input_path", metavar="INPUT", required=False, type=click.Path(path_type=Path))
 @click.option(
@@ -219,7 +164,7 @@ def run_options(command: _Command) -> _Command:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Read the options from a TOML job file; flags given here win.",
 )
-@run_options
+@table_options()
 @click.pass_context
 def run(ctx: click.Context, input_path: Path | None, job: Path | None, **flags: object) -> None:
     """Update customers' billing profiles from INPUT (xlsx, xlsm or csv).

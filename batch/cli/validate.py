@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from batch.core.cells import CLEAR_TOKEN
+from batch.cli.options import SHEET_READING, table_options
 from batch.core.model import Status
 
 _VALUE_WIDTH = 24  # characters of a cell shown in the problem table; longer ones end in "…"
@@ -14,39 +14,51 @@ _VALUE_WIDTH = 24  # characters of a cell shown in the problem table; longer one
 
 @click.command()
 @click.argument("input_file", metavar="INPUT", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--sheet", help="Worksheet of an xlsx.  [default: the first]")
-@click.option(
-    "--clear-token",
-    default=CLEAR_TOKEN,
-    show_default=True,
-    help="A cell with this text clears the field.",
-)
+@table_options(SHEET_READING)
 @click.pass_context
-def validate(ctx: click.Context, input_file: Path, sheet: str | None, clear_token: str) -> None:
+def validate(
+    ctx: click.Context,
+    input_file: Path,
+    sheet: str | None,
+    clear_token: str,
+    column_map: tuple[tuple[str, str], ...],
+    ignore_columns: tuple[str, ...],
+    include_hidden: bool,
+) -> None:
     """Check INPUT offline and list every problem by row and column.
 
     Reads the sheet exactly as `pcbatch run` would, sends nothing and needs no credentials.
     Prints a table of the problems (row, column, value, what to do) and a count. Exit 0 when
     every row can be sent (identical duplicate rows are listed, and are not sent twice), 1 when
-    some row is invalid, 2 when the file itself cannot be used.
+    some row is invalid or hidden (not sent), 2 when the file itself cannot be used.
 
     \b
     Example:
       pcbatch validate customers.xlsx
       pcbatch validate customers.xlsx --sheet "March updates" --clear-token CLEAR
+      pcbatch validate klanten.csv --map "Klantnr=customer_id" --ignore-column Opmerking
     """
     from rich import box
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    from batch.sheet import load_sheet
+    from batch.sheet import load_sheet, sheet_warnings
 
-    loaded = load_sheet(input_file, sheet, clear_token)
-    _warn_unknown_headers(loaded.unknown_headers)
+    loaded = load_sheet(
+        input_file,
+        sheet,
+        clear_token,
+        column_map=dict(column_map),
+        ignore_columns=ignore_columns,
+        include_hidden=include_hidden,
+    )
+    for warning in sheet_warnings(loaded):
+        click.echo(f"pcbatch: warning: {warning}", err=True)
     where = f'{input_file} (sheet "{loaded.sheet_name}")' if loaded.sheet_name else f"{input_file}"
     invalid = [r for r in loaded.not_sent if r.status is Status.INVALID]
-    duplicates = len(loaded.not_sent) - len(invalid)
+    hidden = sum(r.status is Status.SKIPPED for r in loaded.not_sent)
+    duplicates = len(loaded.not_sent) - len(invalid) - hidden
     console = Console(highlight=False)
     if loaded.not_sent:
         table = Table(box=box.SIMPLE_HEAD)
@@ -63,20 +75,13 @@ def validate(ctx: click.Context, input_file: Path, sheet: str | None, clear_toke
     counts += f", {len(invalid)} invalid"
     if duplicates:
         counts += f", {duplicates} duplicate (not sent twice)"
+    if hidden:
+        counts += f", {hidden} hidden (not sent; --include-hidden sends them)"
     console.print(Text(f"{where}: {counts}"), soft_wrap=True)
-    ctx.exit(1 if invalid else 0)
+    ctx.exit(1 if invalid or hidden else 0)
 
 
 def _cut(text: str) -> str:
     """A cell's text for the table: on one line, at most _VALUE_WIDTH characters."""
     text = " ".join(text.split())
     return text if len(text) <= _VALUE_WIDTH else text[: _VALUE_WIDTH - 1] + "…"
-
-
-def _warn_unknown_headers(headers: tuple[str, ...]) -> None:
-    """The one warning about columns that match no field (the run keeps them in failed.csv)."""
-    from batch.sheet import unknown_headers_warning
-
-    warning = unknown_headers_warning(headers)
-    if warning:
-        click.echo(f"pcbatch: warning: {warning}", err=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import numbers
+import unicodedata
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
@@ -208,3 +209,50 @@ def unneutralise(text: str) -> str:
     if text.startswith("'") and text.lstrip("'").startswith(FORMULA_START):
         return text[1:]
     return text
+
+
+# Characters a person cannot see in a cell: removed, or made a plain space, in every value.
+ZERO_WIDTH: dict[str, str] = {
+    "\u200b": "zero-width space",
+    "\u200c": "zero-width non-joiner",
+    "\u200d": "zero-width joiner",
+    "\u2060": "word joiner",
+    "\ufeff": "zero-width no-break space (byte-order mark)",
+    "\u00ad": "soft hyphen",
+}
+NO_BREAK_SPACES: dict[str, str] = {
+    "\u00a0": "no-break space",
+    "\u202f": "narrow no-break space",
+    "\u2007": "figure space",
+}
+_INVISIBLE = str.maketrans(
+    {**dict.fromkeys(ZERO_WIDTH, None), **dict.fromkeys(NO_BREAK_SPACES, " ")}
+)
+
+
+def clean_invisible(text: str) -> tuple[str, str | None]:
+    """(text without zero-width characters and with plain spaces, what was done or None).
+
+    `Main\u200bSt` -> (`MainSt`, "removed a zero-width space (U+200B)"); trimmed again after.
+    ASCII text (the common case) costs one check.
+    """
+    if text.isascii():
+        return text, None
+    found = sorted({c for c in text if c in ZERO_WIDTH or c in NO_BREAK_SPACES})
+    if not found:
+        return text, None
+    cleaned = text.translate(_INVISIBLE).strip()
+    parts = [
+        f"removed {ZERO_WIDTH[c]} (U+{ord(c):04X})"
+        if c in ZERO_WIDTH
+        else f"made {NO_BREAK_SPACES[c]} (U+{ord(c):04X}) a plain space"
+        for c in found
+    ]
+    return cleaned, "; ".join(parts)
+
+
+def describe_char(char: str) -> str:
+    """`–` -> `"–" (U+2013 EN DASH)`: a character named so a person can find it."""
+    name = unicodedata.name(char, "")
+    shown = char if char.isprintable() and not char.isspace() else ""
+    return f'"{shown}" (U+{ord(char):04X}{" " + name if name else ""})'

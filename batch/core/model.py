@@ -64,14 +64,15 @@ class Row:
 
 @dataclass(frozen=True, slots=True)
 class NotSent:
-    """A row that is not sent: `invalid` (with problems) or `duplicate` of an earlier row.
+    """A row that is not sent: `invalid` (with problems), `duplicate` of an earlier row, or
+    `skipped` because it is hidden in the sheet.
 
     customer_id is as the sheet had it (it may not be a GUID at all).
     """
 
     number: int
     customer_id: str
-    status: Literal[Status.INVALID, Status.DUPLICATE]
+    status: Literal[Status.INVALID, Status.DUPLICATE, Status.SKIPPED]
     problems: tuple[Problem, ...]
     raw: Mapping[str, str]
 
@@ -88,7 +89,9 @@ class Sheet:
     headers: the input's own header row, in order (failed.csv writes them back).
     columns: field -> header it was read from.
     unknown_headers: headers that map to no field (kept in failed.csv, warned about once).
-    rows: the valid rows, in row order; not_sent: invalid and duplicate rows, in row order.
+    rows: the valid rows, in row order; not_sent: invalid, duplicate and hidden rows, in order.
+    header_row: the row holding the headers (title rows above it are passed over).
+    cleaned: the cells whose invisible characters were removed (row, column, value, what).
     """
 
     path: str
@@ -99,6 +102,8 @@ class Sheet:
     unknown_headers: tuple[str, ...]
     rows: tuple[Row, ...]
     not_sent: tuple[NotSent, ...]
+    header_row: int = 1
+    cleaned: tuple[Problem, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,8 @@ class Kind(StrEnum):
     INT = "int"
     FLOAT = "float"
     FLAG = "flag"
+    NAMES = "names"  # repeatable text: `--ignore-column A --ignore-column B`, a TOML list
+    COLUMN_MAP = "column_map"  # repeatable `--map "COLUMN=FIELD"`, a TOML table
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,11 @@ class OptionSpec:
     negatable: a FLAG that also has `--no-<flag>` (to override a job file's `true`).
     directory: a PATH that names a directory (the command line refuses a file there).
     default_text: the default as --help shows it, where that is not the value ("the first").
+    toml_key: the job file's name for it, where that is not `name` (`[columns]` for column_map).
+    metavar: how --help shows its value (`"COLUMN=FIELD"`).
+    flag_text: the flag, where it is not the name with `-` for `_` (`--map` for column_map).
+    For NAMES and COLUMN_MAP, `choices` (if any) are the values a name or a field may take, and
+    a command line adds to a job file's values instead of replacing them (`combine`).
     """
 
     name: str
@@ -66,11 +73,24 @@ class OptionSpec:
     negatable: bool = False
     directory: bool = False
     default_text: str | None = None
+    toml_key: str | None = None
+    metavar: str | None = None
+    flag_text: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Its key in a job file."""
+        return self.toml_key or self.name
+
+    @property
+    def repeatable(self) -> bool:
+        """True for the options a command line may give several times."""
+        return self.kind in (Kind.NAMES, Kind.COLUMN_MAP)
 
     @property
     def flag_name(self) -> str:
-        """`--max-duration` for max_duration."""
-        return "--" + self.name.replace("_", "-")
+        """`--max-duration` for max_duration (`flag_text` where given)."""
+        return self.flag_text or "--" + self.name.replace("_", "-")
 
     @property
     def label(self) -> str:
@@ -88,6 +108,11 @@ class OptionSpec:
             return "one of " + ", ".join(f'"{choice}"' for choice in self.choices)
         if self.kind is Kind.FLAG:
             return "true or false"
+        if self.kind is Kind.NAMES:
+            return "a list of non-empty strings"
+        if self.kind is Kind.COLUMN_MAP:
+            fields_ = f", each field one of {', '.join(self.choices)}" if self.choices else ""
+            return f'a table of "Column header" = "field"{fields_}'
         bounds = []
         if self.low is not None:
             bounds.append(f"{'greater than' if self.low_open else 'at least'} {self.low:g}")
@@ -112,6 +137,16 @@ class OptionSpec:
             return isinstance(value, str) and value.strip() != ""
         if self.kind is Kind.CHOICE:
             return value in self.choices
+        if self.kind is Kind.NAMES:
+            return isinstance(value, tuple) and all(_text(v) for v in value)
+        if self.kind is Kind.COLUMN_MAP:
+            return isinstance(value, tuple) and all(
+                isinstance(pair, tuple)
+                and len(pair) == 2
+                and _text(pair[0])
+                and (pair[1] in self.choices if self.choices else _text(pair[1]))
+                for pair in value
+            )
         number = int if self.kind is Kind.INT else int | float
         if isinstance(value, bool) or not isinstance(value, number):
             return False
@@ -129,10 +164,41 @@ class OptionSpec:
             value = Path(value) if isinstance(value, str) and value.strip() else None
         elif self.kind is Kind.FLOAT and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
+        elif self.kind is Kind.NAMES:
+            value = tuple(value) if isinstance(value, list) else None
+        elif self.kind is Kind.COLUMN_MAP:
+            value = tuple(value.items()) if isinstance(value, dict) else None
         # TOML has no null, so None here is a path that was not a string.
         if value is None or not self.allows(value):
             raise ValueError(self.expected)
         return value
+
+    def from_command_line(self, text: str) -> object:
+        """One value given on the command line, as RunOptions holds it: for COLUMN_MAP,
+        `"Klant nummer=customer_id"` -> ("Klant nummer", "customer_id") (split at the last `=`).
+        Raises ValueError(what to write) when it cannot be read."""
+        if self.kind is not Kind.COLUMN_MAP:
+            return text
+        column, sep, name = text.rpartition("=")
+        if not sep or not column.strip() or not name.strip():
+            raise ValueError(f'{self.flag_name} "{text}" is not valid: use "Column name=field"')
+        return (column.strip(), name.strip())
+
+    def combine(self, from_job: object, given: object) -> object:
+        """The value when a job file and the command line both set it: the command line's,
+        except that repeatable options add to the job file's (a column given both ways takes
+        the command line's field)."""
+        if self.kind is Kind.NAMES:
+            assert isinstance(from_job, tuple) and isinstance(given, tuple)
+            return tuple(dict.fromkeys((*from_job, *given)))
+        if self.kind is Kind.COLUMN_MAP:
+            assert isinstance(from_job, tuple) and isinstance(given, tuple)
+            return tuple({**dict(from_job), **dict(given)}.items())
+        return given
+
+
+def _text(value: object) -> bool:
+    return isinstance(value, str) and value.strip() != ""
 
 
 def option(kind: Kind, default: object, help: str, **spec: Any) -> Any:

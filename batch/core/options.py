@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from batch.core.cells import CLEAR_TOKEN
 from batch.core.errors import ConfigError
+from batch.core.fields import field_names
 from batch.core.option_spec import Kind, OptionSpec, option, specs_of
 from batch.core.retry import RetryPolicy
 
@@ -69,6 +70,9 @@ class RunOptions:
     out: None means `reports/<UTC timestamp>` (see default_out), decided when the run starts.
     backoff_base / backoff_cap: seconds of the fault backoff (RetryPolicy); no flags, for tests
     and job files that need other values.
+    column_map / ignore_columns / include_hidden: how the sheet's columns and hidden rows are
+    read (sheet.load_sheet); a job file's `[columns]` table is column_map. Given on the command
+    line, they add to a job file's rather than replace them (`--map` wins for its column).
     """
 
     # option() is dataclasses.field() with a spec in its metadata; RUF009 cannot know that.
@@ -159,6 +163,32 @@ class RunOptions:
         "A cell holding this text clears the field.",
         wanted="non-empty text",
     )
+    # How the sheet is read (README, "Columns"); the loader checks that the columns exist.
+    column_map: tuple[tuple[str, str], ...] = option(
+        Kind.COLUMN_MAP,
+        (),
+        "Read the column with this header as FIELD (customer_id, address_line1, house_number, "
+        "...); repeatable. A job file gives them as a `[columns]` table.",
+        choices=field_names(),
+        toml_key="columns",
+        flag_text="--map",
+        metavar='"COLUMN=FIELD"',
+        wanted='"Column header=field" pairs, the field one of ' + ", ".join(field_names()),
+    )
+    ignore_columns: tuple[str, ...] = option(
+        Kind.NAMES,
+        (),
+        "Leave the column with this header out: not sent, no warning; repeatable.",
+        flag_text="--ignore-column",
+        metavar="NAME",
+        wanted="column headers",
+    )
+    include_hidden: bool = option(
+        Kind.FLAG,
+        False,
+        "Send rows hidden in the sheet (by a filter or by hand) too; without it they end "
+        "`skipped`.",
+    )
     resume: bool = option(
         Kind.FLAG,
         False,
@@ -228,6 +258,9 @@ def merge_options(job: Mapping[str, object], given: Mapping[str, object]) -> Run
     """
     known = {f.name for f in fields(RunOptions)}
     values = {**job, **given}
+    for name, spec in RUN_OPTIONS.items():
+        if name in job and name in given:
+            values[name] = spec.combine(job[name], given[name])
     unknown = sorted(set(values) - known)
     if unknown:
         raise ConfigError(

@@ -17,17 +17,27 @@ Rules (README.md, "Values"):
   csv for a long number) lost their digits before they reached us: a problem.
 - The same customer (by canonical id) on several rows: identical rows (same values for every
   known field) -> the first counts, the others are `duplicate`; rows that differ -> every one
-  of them `invalid`, naming the other rows and the columns that differ.
+  of them `invalid`, naming the other rows (the first few) and the columns that differ.
+- Invisible characters: zero-width ones are removed and no-break spaces made plain spaces in
+  every value read (cells.clean_invisible); each such cell is listed in `cleaned`. A customer id
+  that is still no GUID names the first character that does not belong in one.
+- What the reader knows beyond a cell's text (CellMark): an error value a formula produced never
+  clears (a failed lookup is no decision to clear), and a date where text belongs (a postal code
+  or street Excel turned into a date) is a problem, both naming the cell.
+- Hidden rows (a filter, or hidden by hand) end `skipped` unchecked, unless the caller sends them.
+- A house-number column is joined into address line 1 as the row's country writes addresses
+  (fields.join_house_number); a number without a street, or without a known country, is a
+  problem: never half an address.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from batch.core.cells import excel_error, is_clear
-from batch.core.fields import BY_NAME, CUSTOMER_ID, Field
+from batch.core.cells import clean_invisible, describe_char, excel_error, is_clear
+from batch.core.fields import BY_NAME, CUSTOMER_ID, HOUSE_NUMBER, Field, join_house_number
 from batch.core.ids import canonical_guid
 from batch.core.model import NotSent, Problem, Row, Status
 
@@ -56,30 +66,68 @@ _COUNTRY_HINTS = {  # the codes people write instead
 }
 
 _GUID_EXAMPLE = "0f8fad5b-d9cb-469f-a165-70867728950e"
+_HEX = frozenset("0123456789abcdefABCDEF")
+_GUID_CHARS = _HEX | frozenset("-{}")
+_OTHERS_NAMED = 5  # rows of the same customer named in a message; the rest are counted
+HIDDEN_REASON = "hidden in the sheet (by a filter or by hand): not sent; --include-hidden sends it"
+
+
+@dataclass(frozen=True, slots=True)
+class CellMark:
+    """What the reader knows about a cell beyond its text: where it is, and what made it.
+
+    cell: its reference, e.g. `C7`. formula_error: an error value computed by a formula.
+    date: Excel holds a date there (the text is its ISO form).
+    """
+
+    cell: str
+    formula_error: bool = False
+    date: bool = False
 
 
 def validate_rows(
     records: Iterable[tuple[int, Mapping[str, str]]],
     columns: Mapping[str, str],
     clear_token: str,
+    *,
+    marks: Mapping[int, Mapping[str, CellMark]] | None = None,
+    hidden: Container[int] = (),
+    cleaned: list[Problem] | None = None,
 ) -> tuple[list[Row], list[NotSent]]:
     """Checks loaded rows; returns the valid rows and the rejected ones, each in row order.
 
     records: (spreadsheet row number, {header: trimmed cell text}) for every header.
     columns: field name -> the header it is read from; must include `customer_id`.
     clear_token: the cell text that clears a field (default `#N/A`, cells.CLEAR_TOKEN).
+    marks: row number -> header -> CellMark, for the cells the reader knows more about; looked
+    up when the row is checked, so a streaming reader may fill it as it goes.
+    hidden: row numbers hidden in the sheet; they end `skipped`, unchecked.
+    cleaned: if given, gets one Problem (row, column, value, what was done) for every cell whose
+    invisible characters were removed or replaced.
     """
     specs = [(BY_NAME[n], h) for n, h in columns.items() if n != CUSTOMER_ID]
-    checked = [
-        _check(number, cells, columns[CUSTOMER_ID], specs, clear_token)
-        for number, cells in records
-        if any(cells.values())
-    ]
+    marks = {} if marks is None else marks
+    cleaned = [] if cleaned is None else cleaned
+    id_header = columns[CUSTOMER_ID]
+    checked: list[_Checked] = []
+    for number, cells in records:
+        if not any(cells.values()):
+            continue
+        if number in hidden:
+            id_text = cells.get(id_header, "")
+            problem = Problem(number, id_header, id_text, HIDDEN_REASON)
+            checked.append(_Checked(number, id_text, None, {}, cells, [problem], hidden=True))
+            continue
+        checked.append(
+            _check(number, cells, id_header, specs, clear_token, marks.get(number), cleaned)
+        )
     _mark_duplicates(checked, columns)
     rows: list[Row] = []
     rejected: list[NotSent] = []
     for c in checked:
-        if c.duplicate_of is not None:
+        if c.hidden:
+            rejected.append(NotSent(c.row, c.id_text, Status.SKIPPED, tuple(c.problems), c.raw))
+        elif c.duplicate_of is not None:
             reason = f"same customer and values as row {c.duplicate_of}; only that row counts"
             problem = Problem(c.row, columns[CUSTOMER_ID], c.id_text, reason)
             rejected.append(NotSent(c.row, c.id_text, Status.DUPLICATE, (problem,), c.raw))
@@ -102,6 +150,7 @@ class _Checked:
     raw: Mapping[str, str]
     problems: list[Problem] = field(default_factory=list)
     duplicate_of: int | None = None
+    hidden: bool = False
 
 
 def _check(
@@ -110,27 +159,134 @@ def _check(
     id_header: str,
     specs: list[tuple[Field, str]],
     clear_token: str,
+    marks: Mapping[str, CellMark] | None,
+    cleaned: list[Problem],
 ) -> _Checked:
-    """One row's own checks: customer id, every known cell, then the US ZIP rule."""
+    """One row's own checks: customer id, every known cell, the house number, the US ZIP rule."""
     problems: list[Problem] = []
     id_text = cells.get(id_header, "")
-    customer_id = canonical_guid(id_text)
+    id_clean, done = clean_invisible(id_text)
+    if done is not None:
+        cleaned.append(Problem(number, id_header, id_text, done))
+    customer_id = canonical_guid(id_clean)
     if customer_id is None:
-        problems.append(Problem(number, id_header, id_text, _id_problem(id_text, clear_token)))
+        mark = marks.get(id_header) if marks else None
+        if mark is not None and mark.formula_error:
+            reason = _formula_error(mark, clear_token)
+        else:
+            reason = _id_problem(id_clean, clear_token)
+        problems.append(Problem(number, id_header, id_text, reason))
     values: dict[str, str | None] = {}
     for spec, header in specs:
         text = cells.get(header, "")
-        if text:
-            value, reason = _cell(spec, text, clear_token)
-            if reason is None:
-                values[spec.name] = value
-            else:
-                problems.append(Problem(number, header, text, reason))
+        if not text:
+            continue
+        if marks or not text.isascii():  # the rare cells: invisible characters, marks
+            text, mark = _clean_marked(number, header, text, marks, cleaned)
+            if mark is not None:
+                why = (
+                    _formula_error(mark, clear_token) if mark.formula_error else _date_problem(mark)
+                )
+                problems.append(Problem(number, header, cells.get(header, ""), why))
+                continue
+            if not text:
+                continue
+        value, reason = _cell(spec, text, clear_token)
+        if reason is None:
+            values[spec.name] = value
+        else:
+            problems.append(Problem(number, header, text, reason))
+    if HOUSE_NUMBER in values:
+        problem = _join_house_number(number, values, cells, specs)
+        if problem is not None:
+            problems.append(problem)
     zip_reason = _zip_problem(values)
     if zip_reason is not None:
         header = next(h for f, h in specs if f.name == "postal_code")
         problems.append(Problem(number, header, cells[header], zip_reason))
     return _Checked(number, id_text, customer_id, values, cells, problems)
+
+
+def _clean_marked(
+    number: int,
+    header: str,
+    text: str,
+    marks: Mapping[str, CellMark] | None,
+    cleaned: list[Problem],
+) -> tuple[str, CellMark | None]:
+    """(the cell's text without invisible characters, its mark when it makes a problem)."""
+    clean, done = clean_invisible(text)
+    if done is not None:
+        cleaned.append(Problem(number, header, text, done))
+    mark = marks.get(header) if marks else None
+    if mark is not None and (mark.formula_error or mark.date):
+        return clean, mark
+    return clean, None
+
+
+def _formula_error(mark: CellMark, clear_token: str) -> str:
+    """Why an error value a formula produced is no value (and never clears a field)."""
+    return (
+        f"cell {mark.cell}: its formula gives an Excel error value (a lookup that found nothing?),"
+        f" which never clears a field; fix the formula, or type {clear_token} as text to clear it"
+    )
+
+
+def _date_problem(mark: CellMark) -> str:
+    """Why a date cannot stand where text belongs."""
+    return (
+        f"cell {mark.cell} holds a date where text belongs (Excel turned what was typed into a"
+        " date); format the column as text and type the value again"
+    )
+
+
+def _join_house_number(
+    number: int,
+    values: dict[str, str | None],
+    cells: Mapping[str, str],
+    specs: list[tuple[Field, str]],
+) -> Problem | None:
+    """Joins the house number into address_line1 in place, or says why it cannot."""
+    house = values.pop(HOUSE_NUMBER)
+    header = next(h for f, h in specs if f.name == HOUSE_NUMBER)
+    text = cells.get(header, "")
+    if house is None:
+        return Problem(number, header, text, "a house number cannot be cleared; clear the street")
+    street = values.get("address_line1")
+    if not street:
+        street_header = next((h for f, h in specs if f.name == "address_line1"), "street")
+        return Problem(
+            number,
+            header,
+            text,
+            f"a house number without a street ({street_header} is blank or cleared): fill in"
+            " the street, or leave the number blank (half an address is never sent)",
+        )
+    country = values.get("country")
+    if not country:
+        return Problem(
+            number,
+            header,
+            text,
+            "a house number needs the row's country to be joined with the street (the order"
+            " differs by country): fill in the Country column, or put the number in the street",
+        )
+    joined = join_house_number(street, house, country)
+    if joined is None:
+        return Problem(
+            number,
+            header,
+            text,
+            f"pcbatch does not know where {country} writes the house number; put it into the"
+            " street column as it should appear",
+        )
+    limit = BY_NAME["address_line1"].max_len or 0
+    if len(joined.encode("utf-16-le")) // 2 > limit:
+        return Problem(
+            number, header, text, f"street and number together exceed {limit} characters"
+        )
+    values["address_line1"] = joined
+    return None
 
 
 def _id_problem(text: str, clear_token: str) -> str:
@@ -143,10 +299,13 @@ def _id_problem(text: str, clear_token: str) -> str:
         return "the customer id cannot be cleared; fill in the customer's tenant id (a GUID)"
     if excel_error(text):
         return "an Excel error value, not a customer id; fix the cell or its formula"
-    return (
-        f"not a customer tenant id (a GUID like {_GUID_EXAMPLE}, braces allowed);"
-        " copy it from Partner Center"
-    )
+    reason = f"not a customer tenant id (a GUID like {_GUID_EXAMPLE}, braces allowed)"
+    bad = next((c for c in text if c not in _GUID_CHARS), None)
+    hex_digits = sum(c in _HEX for c in text)
+    if bad is not None and hex_digits >= 28:  # a GUID with a stray character: name it
+        where = text.index(bad) + 1
+        reason += f"; character {where} is {describe_char(bad)}, which has no place in one"
+    return reason + "; copy it from Partner Center"
 
 
 def _cell(spec: Field, text: str, clear_token: str) -> tuple[str | None, str | None]:
@@ -223,9 +382,14 @@ def _mark_duplicates(checked: list[_Checked], columns: Mapping[str, str]) -> Non
             for name, header in columns.items()
             if len({content.get(name, "") for content in contents}) > 1
         )
+        rows = [c.row for c in group]
         for c in group:
-            others = [str(o.row) for o in group if o is not c]
+            # At most _OTHERS_NAMED rows named: 100,000 rows of one customer stay linear.
+            others = [str(r) for r in rows[: _OTHERS_NAMED + 1] if r != c.row][:_OTHERS_NAMED]
+            more = len(rows) - 1 - len(others)
             where = f"row {others[0]}" if len(others) == 1 else f"rows {', '.join(others)}"
+            if more:
+                where += f" and {more} more"
             reason = (
                 f"the same customer is on {where} with other values (in {differing});"
                 " keep one row per customer"
