@@ -186,5 +186,3 @@ def test_the_columns_table_gives_every_field_its_headers_and_place():
         # Every name the README gives is one the loader knows for that field.
         unknown = [n for n in names if normalise_header(n) not in field.aliases]
         assert unknown == [], (field.name, unknown)
-
-
