@@ -119,7 +119,11 @@ def _page(next_link):
 
 
 def _next(uri, token="tok"):
-    return {"uri": uri, "method": "GET", "headers": [{"key": "MS-ContinuationToken", "value": token}]}
+    return {
+        "uri": uri,
+        "method": "GET",
+        "headers": [{"key": "MS-ContinuationToken", "value": token}],
+    }
 
 
 def test_a_page_gives_its_customers_in_order_and_the_next_link_with_its_token():
