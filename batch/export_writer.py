@@ -46,8 +46,8 @@ def check_output(output: Path, overwrite: bool) -> None:
     """Refuse an OUTPUT that cannot be written, before anything is sent (ConfigError, exit 2)."""
     if output.suffix.lower() not in SUFFIXES:
         raise ConfigError(
-            f"{output}: pcbatch export writes .xlsx or .csv; name the file customers.xlsx or "
-            "customers.csv"
+            f"{output}: the sheet is written as .xlsx or .csv; name the file customers.xlsx "
+            "or customers.csv"
         )
     if not output.parent.is_dir():
         raise ConfigError(f"{output}: the folder {output.parent} does not exist; create it first")

@@ -11,7 +11,7 @@ from batch.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-CONTRACT_COMMANDS = ["run", "validate", "simulate", "login", "logout", "report", "demo"]
+CONTRACT_COMMANDS = ["run", "validate", "simulate", "login", "logout", "report", "demo", "export"]
 
 
 def test_ci_runs_exactly_the_test_command_the_readme_gives():

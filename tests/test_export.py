@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import signal
+import subprocess
+import sys
 
 import click
 import pytest
@@ -264,3 +267,45 @@ def test_export_help_has_an_example_and_the_options_it_shares_with_run():
         assert flag in result.output
     names = {p.name for p in cli.get_command(click.Context(cli), "export").params}
     assert not names & {"dry_run", "out", "resume", "validate_addresses", "limit"}
+
+
+def test_simulate_write_sheet_gives_a_rehearsal_sheet_that_runs_back_unchanged(tmp_path):
+    sheet = tmp_path / "rehearsal.csv"
+    command = [sys.executable, "-m", "batch", "simulate", "--port", "0", "--customers", "4"]
+    process = subprocess.Popen(
+        [*command, "--seed", "2", "--write-sheet", str(sheet)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        values = {}
+        for line in process.stdout:
+            if line.startswith("  ") and ": " in line:
+                key, value = line.strip().split(":", 1)
+                values[key] = value.strip()
+            if line.startswith("Ctrl-C stops it"):
+                break
+        env = {
+            "PC_BASE_URL": values["base URL"],
+            "PC_ACCESS_TOKEN": values["access token"].split()[0],
+        }
+        out = tmp_path / "dry"
+        result = CliRunner().invoke(
+            cli, ["run", str(sheet), "--dry-run", "--out", str(out), "--quiet"], env=env
+        )
+        assert result.exit_code == 0, result.output
+        assert [line["status"] for line in read_results(out)] == ["unchanged"] * 4
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    assert f"Sheet of 4 customers written to {sheet}" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_simulate_refuses_a_write_sheet_it_cannot_write_before_serving(tmp_path):
+    result = CliRunner().invoke(
+        cli, ["simulate", "--port", "0", "--write-sheet", str(tmp_path / "x.txt")]
+    )
+    assert result.exit_code == 2 and ".xlsx or .csv" in result.output
+    assert "Ctrl-C stops it" not in result.output
