@@ -18,7 +18,6 @@ from batch.core.cells import neutralise, unneutralise
 from batch.core.export_rows import EXPORT_HEADERS
 from batch.core.options import RunOptions
 from batch.export import export_profiles
-from batch.simulator import SimConfig
 from tests.support import invoke, read_results, rest
 
 US = {"addressLine1": "1 Main St", "city": "Boston", "state": "MA", "country": "US"}
@@ -242,22 +241,6 @@ def test_refused_credentials_stop_the_export_with_exit_3(make_sim_thread, tmp_pa
     assert result.exit_code == 3, result.output
     assert "refused the credentials" in result.output
     assert len(rest(sim)) == 1  # the first list page; nothing after it
-
-
-def test_simulate_writes_the_sheet_of_its_customers(tmp_path, make_sim_thread):
-    # The sheet a rehearsal starts from: the same customers (same seed) read back unchanged.
-    from batch.export_writer import write_sheet
-
-    sim = make_sim_thread(SimConfig(customers=12, seed=9))
-    sheet = tmp_path / "rehearsal.xlsx"
-    store = sim.store
-    assert write_sheet(sheet, ((cid, store.profile(cid)) for cid in store.ids())) == 12
-    out = tmp_path / "dry"
-    result = invoke(
-        ["run", str(sheet), "--dry-run", "--out", str(out), "--quiet", "--rate", "1000"], sim
-    )
-    assert result.exit_code == 0, result.output
-    assert {line["status"] for line in read_results(out)} == {"unchanged"}
 
 
 def test_export_help_has_an_example_and_the_options_it_shares_with_run():
