@@ -11,6 +11,7 @@ Every call sends (README.md, "What goes over the wire"):
     MS-PartnerCenter-Application: pcbatch/<version>
     Content-Type: application/json          PUT and POST
     If-Match: "<etag>"                       PUT
+    MS-ContinuationToken: <token>            the customer list's next pages (links.next)
 
 Answers become a `Reply`: bodies decoded as `utf-8-sig` (the service may prefix a BOM); errors
 read from `{code, description, data, source}` and from 429's `{statusCode, message}`;
@@ -33,6 +34,7 @@ import aiohttp
 
 from batch import __version__
 from batch.auth import TokenProvider
+from batch.core.export_rows import CONTINUATION_HEADER
 from batch.core.ids import is_canonical_guid
 from batch.core.retry import Fault, Reply, parse_retry_after
 
@@ -70,7 +72,8 @@ class Client:
         timeout: float,
         connections: int,
     ) -> None:
-        self._customers = base_url.rstrip("/") + "/v1/customers/"
+        self._root = base_url.rstrip("/")
+        self._customers = self._root + "/v1/customers/"
         self._validate = base_url.rstrip("/") + "/v1/validations/address"
         self._tokens = tokens
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -124,6 +127,19 @@ class Client:
         """POST an address to /v1/validations/address; the verdict is in the body's `status`."""
         return await self._call("POST", self._validate, request_id, address)
 
+    async def list_customers(
+        self, url: str, request_id: str, continuation: str | None = None
+    ) -> Reply:
+        """GET one page of the partner's customer list (export_rows.first_page_url for the
+        first, then each page's links.next: its URL and MS-ContinuationToken).
+
+        Only URLs under this client's REST root are called: the token goes nowhere else.
+        """
+        if not url.startswith(self._customers.removesuffix("/") + "?"):
+            raise ValueError(f"not a customer-list URL of {self._root}: {url!r}")
+        headers = None if continuation is None else {CONTINUATION_HEADER: continuation}
+        return await self._call("GET", url, request_id, extra_headers=headers)
+
     async def renew_token(self) -> None:
         """After a 401: ask the provider for a token other than the refused one."""
         if self._rejected is not None:
@@ -143,25 +159,28 @@ class Client:
         request_id: str,
         payload: Mapping[str, object] | None = None,
         if_match: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Reply:
         session = self._session
         if session is None:
             raise RuntimeError("Client used outside `async with`")
         token = await self._tokens.token()
         correlation_id = new_request_id()
-        headers = self._base_headers.copy()
-        headers["Authorization"] = f"Bearer {token}"
-        headers["MS-CorrelationId"] = correlation_id
-        headers["MS-RequestId"] = request_id
+        sent = self._base_headers.copy()
+        if extra_headers is not None:
+            sent.update(extra_headers)
+        sent["Authorization"] = f"Bearer {token}"
+        sent["MS-CorrelationId"] = correlation_id
+        sent["MS-RequestId"] = request_id
         data = None
         if payload is not None:
-            headers["Content-Type"] = "application/json"
+            sent["Content-Type"] = "application/json"
             data = _ENCODE(payload).encode()
         if if_match is not None:
-            headers["If-Match"] = if_match
+            sent["If-Match"] = if_match
         try:
             async with session.request(
-                method, url, data=data, headers=headers, allow_redirects=False
+                method, url, data=data, headers=sent, allow_redirects=False
             ) as response:
                 raw = await response.read()
                 status = response.status

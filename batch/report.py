@@ -223,8 +223,9 @@ def _save(book: Workbook, path: Path) -> None:
         book.save(file)
 
 
-def _xl(sheet: WriteOnlyWorksheet, value: str | float | None) -> object:
-    """A value for an xlsx cell: numbers as numbers, text as text that never runs."""
+def xlsx_value(sheet: WriteOnlyWorksheet, value: str | float | None) -> object:
+    """A value for a write-only xlsx cell: numbers as numbers, text as text that never runs
+    (the report and `pcbatch export` write every cell through it)."""
     if not isinstance(value, str):
         return value
     text = ILLEGAL_CHARACTERS_RE.sub("\N{REPLACEMENT CHARACTER}", value)[:_XLSX_MAX]
@@ -274,11 +275,11 @@ def _results_sheet(book: Workbook, change_fields: list[str], rows: int) -> Write
 def _xlsx_line(
     sheet: WriteOnlyWorksheet, line: list[str | int], o: Outcome, change_fields: list[str]
 ) -> list[object]:
-    values = [_xl(sheet, v) for v in line]
+    values = [xlsx_value(sheet, v) for v in line]
     changes = {c.field: c for c in o.changes}
     for name in change_fields:
         c = changes.get(name)
-        values += [_xl(sheet, c.before), _xl(sheet, c.after)] if c else [None, None]
+        values += [xlsx_value(sheet, c.before), xlsx_value(sheet, c.after)] if c else [None, None]
     return values
 
 
@@ -298,7 +299,7 @@ def _summary_sheet(book: Workbook, info: RunInfo, counts: Counter[Status]) -> No
     sheet.append([])
     for key, value in summary(info, counts).items():
         if key != "statuses":
-            sheet.append([_xl(sheet, key), _xl(sheet, value)])  # type: ignore[arg-type]
+            sheet.append([xlsx_value(sheet, key), xlsx_value(sheet, value)])  # type: ignore[arg-type]
 
     chart = BarChart()
     chart.type = "bar"

@@ -83,6 +83,67 @@ class Context:
 
 
 @dataclass(frozen=True, slots=True)
+class Answered:
+    """One HTTP call as it ended: its last answer, the decision on it, the budgets it left, and
+    whether any try lost its answer after it was sent (then it may have landed)."""
+
+    reply: Reply
+    decision: Decision
+    tries: Tries
+    lost: bool
+
+
+async def call_with_retries(
+    ctx: Context,
+    send: Callable[[str], Awaitable[Reply]],
+    call: Call,
+    tries: Tries,
+    *,
+    label: str,
+    on_try: Callable[[Reply, Decision], None],
+) -> Answered:
+    """Send one call (`send(request_id)`) until retry.decide says anything but RETRY or RENEW.
+
+    Every try waits for the shared Gate and tells it how the answer went; on_try(reply,
+    decision) sees each answer as it comes (the caller counts there). A retry waits the
+    decision's delay (a 429's wait is the Gate's pause, shared by every worker) and keeps the
+    MS-RequestId only when the answer was lost. `label` names the call in debug logs.
+    """
+    request_id = new_request_id()
+    lost = False
+    while True:
+        sent_at = await ctx.gate.ready()
+        reply = await send(request_id)
+        decision = decide(reply, tries, ctx.policy, ctx.rng, call=call, any_success=ctx.any_success)
+        on_try(reply, decision)
+        tries = decision.tries
+        ctx.gate.answered(reply, sent_at, decision.delay)
+        status = reply.status
+        if 200 <= status < 300:
+            ctx.any_success = True
+        elif reply.may_have_landed:
+            lost = True
+        action = decision.action
+        if action is not Action.RETRY and action is not Action.RENEW:
+            return Answered(reply, decision, tries, lost)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s answered %s (%s), %s in %.2fs",
+                label,
+                status or reply.fault,
+                reply.error_code,
+                action,
+                decision.delay,
+            )
+        if action is Action.RENEW:
+            await ctx.client.renew_token()
+        elif status != 429:
+            await asyncio.sleep(decision.delay)
+        if not decision.same_request_id:
+            request_id = new_request_id()
+
+
+@dataclass(frozen=True, slots=True)
 class Finished:
     """One customer's update as it ended.
 
@@ -199,52 +260,22 @@ class CustomerUpdate:
     async def _call(
         self, send: Callable[[str], Awaitable[Reply]], call: Call
     ) -> tuple[Reply, Decision, bool]:
-        """One HTTP call, retried as decide() says; returns its last answer, the decision, and
-        whether any try lost its answer after sending (it may have landed)."""
-        ctx = self.ctx
-        tries = self.tries.next_call()
-        request_id = new_request_id()
-        lost = False
-        while True:
-            sent_at = await ctx.gate.ready()
-            reply = await send(request_id)
+        """One HTTP call, retried as decide() says (call_with_retries); returns its last answer,
+        the decision, and whether any try lost its answer after sending (it may have landed)."""
+
+        def counted(reply: Reply, decision: Decision) -> None:
             self.attempts += 1
             self.last = reply
-            decision = decide(
-                reply, tries, ctx.policy, ctx.rng, call=call, any_success=ctx.any_success
-            )
             self.tally += tally_of(reply, decision)
-            tries = decision.tries
-            ctx.gate.answered(reply, sent_at, decision.delay)
-            status = reply.status
-            if 200 <= status < 300:
-                ctx.any_success = True
-                if reply.etag is not None and call is not Call.VALIDATE:
-                    self.etag = reply.etag
-            elif reply.may_have_landed:
-                lost = True
-            action = decision.action
-            if action is Action.RETRY or action is Action.RENEW:
-                if log.isEnabledFor(logging.DEBUG):
-                    log.debug(
-                        "row %d customer %s: %s answered %s (%s), %s in %.2fs",
-                        self.row.number,
-                        self.row.customer_id,
-                        call,
-                        status or reply.fault,
-                        reply.error_code,
-                        action,
-                        decision.delay,
-                    )
-                if action is Action.RENEW:
-                    await ctx.client.renew_token()
-                elif status != 429:  # a 429's wait is the Gate's pause, shared by every worker
-                    await asyncio.sleep(decision.delay)
-                if not decision.same_request_id:
-                    request_id = new_request_id()
-                continue
-            self.tries = tries
-            return reply, decision, lost
+            if 200 <= reply.status < 300 and reply.etag is not None and call is not Call.VALIDATE:
+                self.etag = reply.etag
+
+        label = f"row {self.row.number} customer {self.row.customer_id}: {call}"
+        answered = await call_with_retries(
+            self.ctx, send, call, self.tries.next_call(), label=label, on_try=counted
+        )
+        self.tries = answered.tries
+        return answered.reply, answered.decision, answered.lost
 
     def _end(self, decision: Decision, reply: Reply, call: Call) -> Outcome:
         """The outcome of a call that did not succeed (retry.ending); when it found the run's

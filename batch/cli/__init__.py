@@ -21,6 +21,7 @@ from batch.core.errors import PcbatchError
 # command name -> "module:function" below batch.cli
 _COMMANDS = {
     "demo": "demo:demo",
+    "export": "export:export",
     "login": "login:login",
     "logout": "login:logout",
     "report": "report:report",

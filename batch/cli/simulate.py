@@ -59,8 +59,16 @@ def _simulator_options(command: click.decorators.FC) -> click.decorators.FC:
     help="On Ctrl-C (or SIGTERM), write every profile to this JSON file, in the "
     "--customers-file format.",
 )
+@click.option(
+    "--write-sheet",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="At start, write the customers' billing profiles to this .xlsx or .csv file (written "
+    "over), in the columns `pcbatch export` writes and `pcbatch run` reads.",
+)
 @_simulator_options
-def simulate(host: str, port: int, state_out: str | None, **settings: object) -> None:
+def simulate(
+    host: str, port: int, state_out: str | None, write_sheet: Path | None, **settings: object
+) -> None:
     """Serve the Partner Center stand-in on loopback until Ctrl-C.
 
     It answers GET/PUT /v1/customers/{id}/profiles/billing, POST /v1/validations/address and
@@ -72,6 +80,7 @@ def simulate(host: str, port: int, state_out: str | None, **settings: object) ->
     \b
     Example:
       pcbatch simulate --customers 1000 --seed 7 --concurrent-writer 0.1 --state-out after.json
+      pcbatch simulate --customers 1000 --write-sheet customers.xlsx
       PC_BASE_URL=http://127.0.0.1:8479 PC_ACCESS_TOKEN=<the printed token> \\
         pcbatch run customers.xlsx --dry-run
     """
@@ -91,6 +100,10 @@ def simulate(host: str, port: int, state_out: str | None, **settings: object) ->
     config = dataclasses.replace(SimConfig(), **settings)  # type: ignore[arg-type]
     if state_out is not None:
         _check_writable(Path(state_out))
+    if write_sheet is not None:
+        from batch.export_writer import check_output
+
+        check_output(write_sheet, overwrite=True)
 
     async def serve() -> None:
         log: collections.deque[LoggedRequest] = collections.deque(maxlen=LOG_LIMIT)
@@ -102,6 +115,12 @@ def simulate(host: str, port: int, state_out: str | None, **settings: object) ->
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     asyncio.get_running_loop().add_signal_handler(signum, stop.set)
             ids = sim.store.ids()
+            if write_sheet is not None:
+                from batch.export_writer import write_sheet as write_profiles
+
+                store = sim.store
+                rows = write_profiles(write_sheet, ((cid, store.profile(cid)) for cid in ids))
+                click.echo(f"Sheet of {rows} customers written to {write_sheet}", err=True)
             click.echo(f"pcbatch simulator: {len(ids)} customers at {sim.base_url}")
             click.echo(f"  base URL:       {sim.base_url}")
             click.echo(f"  access token:   {sim.token}  (valid {config.token_lifetime_s:g} s)")

@@ -7,6 +7,7 @@ A REST request goes through these steps, in this order, and the first that answe
    `Retry-After: N` and the non-standard body `{"statusCode": 429, "message": ...}`.
 3. Faults (faults.py): latency, then drop_before, hang or a 5xx.
 4. The route: GUID check (400, code 900118), unknown customer (404, code 60003), then the call.
+   The customer list (GET /v1/customers, customers.py) counts against the partner's bucket only.
 5. drop_after_commit: a PUT that committed has its connection closed instead of answered.
 Every answer echoes MS-RequestId and MS-CorrelationId (new ones when the request had none) and
 every JSON body starts with a UTF-8 BOM when `bom` is on. Errors are
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from batch.core.ids import is_canonical_guid
-from batch.simulator import addresses, faults, rules
+from batch.simulator import addresses, customers, faults, rules
 from batch.simulator.buckets import retry_after
 from batch.simulator.config import LoggedRequest
 from batch.simulator.store import dumps
@@ -88,6 +89,7 @@ class Rest:
     def routes(self) -> list[web.RouteDef]:
         """REST routes; every other /v1 path answers 404 in the standard shape."""
         return [
+            web.route("*", "/v1/customers", self.customer_list),
             web.route("*", "/v1/customers/{customer_id}/profiles/billing", self.billing),
             web.route("*", "/v1/validations/address", self.validations),
             web.route("*", "/v1/{tail:.*}", self.unknown),
@@ -101,6 +103,11 @@ class Rest:
         if request.method == "PUT":
             return await self._serve(request, customer_id, self._put)
         return await self._serve(request, customer_id, _not_allowed)
+
+    async def customer_list(self, request: web.Request) -> web.StreamResponse:
+        """GET /v1/customers?size=N: the partner's customers, a page at a time (customers.py)."""
+        handler = self._list if request.method == "GET" else _not_allowed
+        return await self._serve(request, None, handler)
 
     async def validations(self, request: web.Request) -> web.StreamResponse:
         """POST /v1/validations/address."""
@@ -260,6 +267,12 @@ class Rest:
         body = store.replace(customer_id, _json(raw))
         call.committed = True
         return 200, body
+
+    async def _list(
+        self, request: web.Request, call: _Call, decision: faults.Decision
+    ) -> tuple[int, bytes]:
+        continuation = request.headers.get(customers.CONTINUATION_HEADER)
+        return 200, dumps(customers.customers_page(self.sim.store, request.query, continuation))
 
     async def _validate(
         self, request: web.Request, call: _Call, decision: faults.Decision

@@ -95,6 +95,10 @@ class Store:
             body = self._served[customer_id] = dumps(resource)
         return body
 
+    def stored(self, customer_id: str) -> Mapping[str, object]:
+        """The profile in stored form (no links/attributes); not a copy: read it only."""
+        return self._profiles[customer_id]
+
     def profile(self, customer_id: str) -> dict[str, object]:
         """The profile as served (camelCase, no nulls, with links and attributes); a copy."""
         result: dict[str, object] = json.loads(self.served(customer_id))

@@ -1,0 +1,344 @@
+"""One `pcbatch export`: list the customers, read each billing profile, stream the sheet. Read-only.
+
+Order and promises:
+- Every check that can fail without sending anything comes first (OUTPUT, base URL, the
+  --customers sheet, credentials): those failures exit 2 and write no file.
+- Customers come from the customer list (`GET /v1/customers?size=500`, then each page's
+  links.next with its MS-ContinuationToken, until a page has none), or, with --customers, from
+  a sheet's customer-id column (its order, each customer once, no list call).
+- Up to --concurrency profiles are read at once (`GET .../profiles/billing`); rows are written
+  in the customers' order as soon as they are ready, never more than a few windows ahead.
+- Every call, list pages included, goes through the run's pacing (pacing.Pacer: the --rate
+  ceiling, the adaptive rate, a 429 pausing every call) and retry.decide (429 waits Retry-After,
+  5xx and lost answers back off, a 401 renews the token once). Only GETs are sent: never a PUT.
+- A customer whose profile cannot be read goes to the side file with its error; the others
+  are written, and the export exits 1. A list page that cannot be read ends the listing (the
+  customers read so far are written; exit 1). Credentials refused (a 401 after renewal, or a
+  403 before any call succeeded) stop the export: exit 3. SIGINT/SIGTERM: exit 130. Either way
+  the customers read until then are written; each call is the engine's (update.call_with_retries).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from batch.auth import provider_from_env
+from batch.client import Client
+from batch.core.cells import CLEAR_TOKEN
+from batch.core.errors import AuthFailed, InputError, PcbatchError
+from batch.core.export_rows import (
+    ExportRow,
+    ListedCustomer,
+    export_row,
+    first_page_url,
+    read_page,
+)
+from batch.core.model import RunStats, Tally
+from batch.core.options import RunOptions, resolve_base_url
+from batch.core.retry import Action, Call, Decision, Reply, Tries, describe, tally_of
+from batch.core.stops import Stop
+from batch.core.throttle import AdaptiveRate
+from batch.core.validate import canonical_guid
+from batch.export_writer import ErrorsWriter, SheetWriter, check_output, errors_path
+from batch.interrupt import stop_on_signals
+from batch.pacing import Pacer
+from batch.sheet import load_sheet
+from batch.update import Context, call_with_retries
+
+log = logging.getLogger(__name__)
+
+WINDOW = 4  # rows read ahead of the one written next, per unit of --concurrency
+
+
+@dataclass(frozen=True, slots=True)
+class ExportProgress:
+    """What a progress bar shows after each customer: done so far, of `total` when known."""
+
+    done: int
+    errors: int
+    total: int | None
+    rate: float
+    throttled: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    """How an export ended: its files, counts, exit code, and why it stopped early."""
+
+    output: Path
+    errors_file: Path | None
+    exported: int
+    errors: int
+    blank_cells: int
+    stats: RunStats
+    exit_code: int
+    stopped: PcbatchError | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """One customer's result: its row, or why it could not be read."""
+
+    customer: ListedCustomer
+    row: ExportRow | None = None
+    status: str = ""
+    reply: Reply | None = None
+    message: str = ""
+
+
+async def export_profiles(
+    options: RunOptions,
+    output: Path,
+    env: Mapping[str, str],
+    *,
+    customers_sheet: Path | None = None,
+    overwrite: bool = False,
+    on_progress: Callable[[ExportProgress], None] | None = None,
+    stop: Stop | None = None,
+) -> ExportResult:
+    """Export the billing profiles to `output` (xlsx or csv); see the module's rules.
+
+    options: run's options; export uses base_url, cloud, concurrency, rate, max_attempts,
+    timeout and sheet (the worksheet of customers_sheet). env: where credentials come from.
+    Raises PcbatchError only before anything was sent (exit 2).
+    """
+    stop = stop or Stop()
+    check_output(output, overwrite)
+    base_url = resolve_base_url(options.base_url, env, options.cloud)
+    chosen = None if customers_sheet is None else read_customer_ids(customers_sheet, options.sheet)
+    tokens = provider_from_env(env, options.cloud)
+    await tokens.token()  # refused credentials end here: exit 2, nothing sent
+    with stop_on_signals(stop, grace=options.timeout):
+        async with Client(
+            base_url, tokens, timeout=options.timeout, connections=options.concurrency
+        ) as client:
+            export = _Export(client, base_url, options, stop, on_progress)
+            if chosen is not None:
+                export.total = len(chosen)
+            source = _given(chosen) if chosen is not None else export.listed()
+            with SheetWriter(output) as sheet, ErrorsWriter(errors_path(output)) as errors:
+                await export.write(source, sheet, errors)
+    controller = export.pacer.controller
+    stats = RunStats.of(export.tally, controller.rate, controller.minimum)
+    if stop.reason is not None:
+        log.error("%s", stop.reason)
+        exit_code = stop.reason.exit_code
+    else:
+        exit_code = 1 if errors.lines or export.list_failed else 0
+    return ExportResult(
+        output=output,
+        errors_file=errors.path if errors.lines else None,
+        exported=sheet.rows,
+        errors=errors.lines,
+        blank_cells=export.blank_cells,
+        stats=stats,
+        exit_code=exit_code,
+        stopped=stop.reason,
+    )
+
+
+def read_customer_ids(path: Path, sheet_name: str | None) -> list[str]:
+    """The customer ids of a sheet's customer-id column, in its order, each once.
+
+    Other columns are not looked at. Raises InputError naming the row and column of a cell
+    that is not a customer id (blank included): nothing is sent then.
+    """
+    sheet = load_sheet(path, sheet_name, CLEAR_TOKEN)
+    header = sheet.columns["customer_id"]
+    numbered = [(row.number, row.customer_id) for row in sheet.rows]
+    for not_sent in sheet.not_sent:
+        customer_id = canonical_guid(not_sent.customer_id)
+        if customer_id is None:
+            raise InputError(
+                f"{path}: row {not_sent.number}, column {header}: {not_sent.customer_id!r} is "
+                "not a customer id (a GUID); fix the cell or delete the row"
+            )
+        numbered.append((not_sent.number, customer_id))
+    return list(dict.fromkeys(customer_id for _, customer_id in sorted(numbered)))
+
+
+async def _given(ids: list[str]) -> AsyncGenerator[ListedCustomer]:
+    for customer_id in ids:
+        yield ListedCustomer(customer_id, customer_id, "")
+
+
+class _Export:
+    """The state of one export: wire, pace, counters, and the run-wide flags."""
+
+    def __init__(
+        self,
+        client: Client,
+        base_url: str,
+        options: RunOptions,
+        stop: Stop,
+        on_progress: Callable[[ExportProgress], None] | None,
+    ) -> None:
+        self.client = client
+        self.base_url = base_url
+        self.concurrency = options.concurrency
+        self.pacer = Pacer(AdaptiveRate(options.rate))
+        self.ctx = Context(client=client, gate=self.pacer, policy=options.retry_policy)
+        self.stop = stop
+        self.on_progress = on_progress
+        self.tally = Tally()
+        self.list_failed = False
+        self.blank_cells = 0
+        self.total: int | None = None
+
+    async def listed(self) -> AsyncGenerator[ListedCustomer]:
+        """The partner's customers, page after page, until a page has no next link."""
+        url, continuation, number = first_page_url(self.base_url), None, 1
+        while not self.stop.is_set:
+            reply, decision = await self._call(
+                partial(self.client.list_customers, url, continuation=continuation),
+                f"page {number} of the customer list",
+            )
+            if decision.action is not Action.DONE:
+                self.list_failed = True
+                log.error(
+                    "page %d of the customer list could not be read (%s): the customers after "
+                    "it are not in the export",
+                    number,
+                    describe(reply),
+                )
+                return
+            page = read_page(reply.body, self.base_url)
+            for customer in page.customers:
+                yield customer
+            if page.problem is not None:
+                self.list_failed = True
+                log.error(
+                    "customer list, page %d: %s; the listing stops there", number, page.problem
+                )
+            if page.next is None:
+                return
+            url, continuation, number = page.next.url, page.next.continuation, number + 1
+
+    async def write(
+        self, source: AsyncGenerator[ListedCustomer], sheet: SheetWriter, errors: ErrorsWriter
+    ) -> None:
+        """Read every customer's profile, writing rows and errors in the customers' order."""
+        slots = asyncio.Semaphore(self.concurrency)
+        pending: deque[asyncio.Task[_Read]] = deque()
+        done = 0
+
+        async def read(customer: ListedCustomer) -> _Read:
+            async with slots:
+                if self.stop.is_set:
+                    return _Read(
+                        customer, status="skipped", message=f"not read: {self.stop.reason}"
+                    )
+                return await self._read(customer)
+
+        def cancel_all() -> None:
+            for task in pending:
+                task.cancel()
+
+        self.stop.cancel = cancel_all
+
+        async def land(task: asyncio.Task[_Read], customer: ListedCustomer) -> None:
+            nonlocal done
+            try:
+                result = await task
+            except asyncio.CancelledError:
+                result = _Read(customer, status="skipped", message="not read: stopped at once")
+            self._land(result, sheet, errors)
+            done += 1
+            if self.on_progress is not None:
+                self.on_progress(
+                    ExportProgress(
+                        done, errors.lines, self.total, self.pacer.rate, self.tally.throttled
+                    )
+                )
+
+        order: deque[ListedCustomer] = deque()
+        try:
+            async for customer in source:
+                if self.stop.is_set:
+                    break
+                pending.append(asyncio.create_task(read(customer)))
+                order.append(customer)
+                while len(pending) >= WINDOW * self.concurrency or (pending and pending[0].done()):
+                    await land(pending.popleft(), order.popleft())
+            while pending:
+                await land(pending.popleft(), order.popleft())
+        finally:
+            self.stop.cancel = None
+            for task in pending:
+                task.cancel()
+            await source.aclose()
+
+    def _land(self, result: _Read, sheet: SheetWriter, errors: ErrorsWriter) -> None:
+        customer = result.customer
+        if result.row is not None:
+            sheet.append(result.row.cells)
+            for header, why in result.row.left_blank:
+                self.blank_cells += 1
+                # Which cell and why, never the value: addresses stay out of logs.
+                log.warning(
+                    "customer %s: %s left blank (keeps the value on a run): %s",
+                    customer.customer_id,
+                    header,
+                    why,
+                )
+            return
+        reply = result.reply
+        errors.append(
+            customer.customer_id or customer.raw_id,
+            customer.company,
+            result.status,
+            reply.status if reply is not None and reply.status else None,
+            reply.error_code if reply is not None else None,
+            result.message,
+        )
+        log.warning(
+            "customer %s: not exported: %s", customer.customer_id or customer.raw_id, result.message
+        )
+
+    async def _read(self, customer: ListedCustomer) -> _Read:
+        """One customer's billing profile as its row, or why it could not be read."""
+        customer_id = customer.customer_id
+        if customer_id is None:
+            return _Read(
+                customer,
+                status="rejected",
+                message=f"the customer list gave {customer.raw_id!r}, which is not a customer id",
+            )
+        reply, decision = await self._call(
+            partial(self.client.get_profile, customer_id),
+            f"billing profile of {customer_id}",
+        )
+        if decision.action is Action.DONE:
+            return _Read(customer, row=export_row(customer_id, reply.body))
+        status = decision.status.value if decision.status is not None else "failed"
+        return _Read(customer, status=status, reply=reply, message=describe(reply))
+
+    async def _call(
+        self, send: Callable[[str], Awaitable[Reply]], what: str
+    ) -> tuple[Reply, Decision]:
+        """One GET, retried as retry.decide says (the engine's call_with_retries); sets the
+        Stop when the credentials are refused."""
+
+        def counted(reply: Reply, decision: Decision) -> None:
+            self.tally += tally_of(reply, decision)
+
+        answered = await call_with_retries(
+            self.ctx, send, Call.GET, Tries(), label=what, on_try=counted
+        )
+        reply, decision = answered.reply, answered.decision
+        if decision.action is Action.ABORT:
+            self.stop.set(
+                AuthFailed(
+                    f"Partner Center refused the credentials ({what}: {describe(reply)}); "
+                    "check that the token is valid and issued for "
+                    "https://api.partnercenter.microsoft.com, and that the app or user has "
+                    "Partner Center permissions (e.g. the Admin agent role)"
+                )
+            )
+        return reply, decision
