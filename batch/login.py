@@ -27,6 +27,7 @@ import msal
 from batch.auth import Grant, RenewingToken, SignInError
 from batch.auth_msal import SCOPE_USER, Authority, MsalFetch, call_msal, grant_of, msal_app
 from batch.auth_msal import resolve_authority as _resolve
+from batch.core.echo import redact_urls
 from batch.core.errors import AuthFailed, ConfigError
 
 log = logging.getLogger(__name__)
@@ -232,7 +233,8 @@ def cached_provider(env: Mapping[str, str], cloud: str) -> RenewingToken | None:
     if given is not None and not _same_host(_resolve(env, cloud), login.resolve()):
         raise ConfigError(
             f"`pcbatch login` signed in at {login.authority or 'the cloud login host'}, and "
-            f"PC_AUTHORITY is {given}: sign in again with `pcbatch login` under this PC_AUTHORITY"
+            f"PC_AUTHORITY is {redact_urls(given)}: sign in again with `pcbatch login` under "
+            "this PC_AUTHORITY"
         )
     who = login.username or "the signed-in user"
     what = f"the `pcbatch login` token cache of {who} (tenant {login.tenant}, {path})"

@@ -4,8 +4,9 @@ One module per command, named after it (login.py holds login and logout), loaded
 command is used, so `pcbatch run` never pays for the simulator's aiohttp.web and `pcbatch --help`
 stays quick (click's documented lazy-loading pattern).
 
-Every expected failure is a PcbatchError: its message is printed on stderr, without a traceback,
-and the process exits with its exit code (CONTRACT.md, "Exit codes").
+Every expected failure is a PcbatchError: its message is printed on stderr, without a traceback
+(URLs without userinfo, control characters escaped: core.echo.printable), and the process exits
+with its exit code (CONTRACT.md, "Exit codes").
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import importlib
 import click
 
 from batch import __version__
+from batch.core.echo import printable
 from batch.core.errors import PcbatchError
 
 # command name -> "module:function" below batch.cli
@@ -48,7 +50,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except PcbatchError as exc:
-            click.echo(f"pcbatch: {exc}", err=True)
+            click.echo(f"pcbatch: {printable(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
 
 
