@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from batch.core.cells import CLEAR_TOKEN
+from batch.core.echo import printable
 from batch.core.model import Status
 
 _VALUE_WIDTH = 24  # characters of a cell shown in the problem table; longer ones end in "…"
@@ -56,14 +57,15 @@ def validate(ctx: click.Context, input_file: Path, sheet: str | None, clear_toke
         table.add_column("Problem", overflow="fold")  # fold: never cut an example GUID short
         for rejected in loaded.not_sent:
             for p in rejected.problems:
-                table.add_row(str(p.row), Text(p.column), Text(_cut(p.value)), Text(p.reason))
+                cells = (p.column, _cut(p.value), p.reason)
+                table.add_row(str(p.row), *(Text(printable(text)) for text in cells))
         console.print(table)
     total = len(loaded.rows) + len(loaded.not_sent)
     counts = f"{total} row{'' if total == 1 else 's'}: {len(loaded.rows)} valid"
     counts += f", {len(invalid)} invalid"
     if duplicates:
         counts += f", {duplicates} duplicate (not sent twice)"
-    console.print(Text(f"{where}: {counts}"), soft_wrap=True)
+    console.print(Text(printable(f"{where}: {counts}")), soft_wrap=True)
     ctx.exit(1 if invalid else 0)
 
 
@@ -79,4 +81,4 @@ def _warn_unknown_headers(headers: tuple[str, ...]) -> None:
 
     warning = unknown_headers_warning(headers)
     if warning:
-        click.echo(f"pcbatch: warning: {warning}", err=True)
+        click.echo(f"pcbatch: warning: {printable(warning)}", err=True)
