@@ -13,6 +13,7 @@ PURE = [
     "batch.core.retry",
     "batch.core.throttle",
     "batch.core.options",
+    "batch.core.echo",
 ]
 IO_MODULES = ["aiohttp", "aiolimiter", "pandas", "sqlite3", "asyncio", "openpyxl", "msal"]
 
