@@ -9,6 +9,8 @@ Rules:
   stand-in) makes MSAL see `https://127.0.0.1:8479/<tenant>` (MSAL accepts https authorities
   only) and gives MSAL, through its documented `http_client` parameter, a client that sends that
   host's requests over plain http and refuses every other host. MSAL's internals are not touched.
+- No login request follows a redirect (that client sends every request with
+  allow_redirects=False and refuses a 3xx answer): a secret is sent to the authority's host only.
 - The fetchers here (AppOnly, AppUser) are synchronous, as MSAL is; auth.RenewingToken caches
   their tokens, runs them in a thread and shares one renewal between all workers. Each fetch asks
   the login server for a new token: MSAL's own access-token cache is emptied first, through
@@ -34,6 +36,7 @@ import msal
 import requests
 
 from batch.auth import CERT_PASSWORD, Grant, RenewingToken, SignInError
+from batch.core.echo import redact_urls
 from batch.core.errors import ConfigError
 from batch.core.options import CLOUDS, is_loopback
 
@@ -86,31 +89,32 @@ def resolve_authority(env: Mapping[str, str], cloud: str) -> Authority:
     given = env.get("PC_AUTHORITY", "").strip()
     if not given:
         return Authority(CLOUDS[cloud].authority)
+    shown = redact_urls(given)  # a password inside the URL is never echoed
     try:
         parts = urlsplit(given)
         host = parts.hostname
         parts.port  # noqa: B018 (reading it validates the port)
     except ValueError as exc:
-        raise ConfigError(f"PC_AUTHORITY {given!r} is not a URL ({exc})") from None
+        raise ConfigError(f"PC_AUTHORITY {shown!r} is not a URL ({exc})") from None
     if parts.scheme not in ("https", "http") or not host:
         raise ConfigError(
-            f"PC_AUTHORITY {given!r} must be the https:// URL of a login host, e.g. "
+            f"PC_AUTHORITY {shown!r} must be the https:// URL of a login host, e.g. "
             "https://login.microsoftonline.us"
         )
     if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
         raise ConfigError(
-            f"PC_AUTHORITY {given!r} must not carry a user, password, query or fragment"
+            f"PC_AUTHORITY {shown!r} must not carry a user, password, query or fragment"
         )
     if parts.path.strip("/"):
         raise ConfigError(
-            f"PC_AUTHORITY {given!r} must be the login host alone, without a tenant: the tenant "
+            f"PC_AUTHORITY {shown!r} must be the login host alone, without a tenant: the tenant "
             "comes from PC_TENANT_ID (or --tenant)"
         )
     netloc = parts.netloc.lower()
     if parts.scheme == "http":
         if not is_loopback(host):
             raise ConfigError(
-                f"PC_AUTHORITY {given!r} uses plain http:// on a non-loopback host; secrets must "
+                f"PC_AUTHORITY {shown!r} uses plain http:// on a non-loopback host; secrets must "
                 "not cross a network in clear: use https:// (http:// is for a loopback stand-in)"
             )
         return Authority(f"https://{netloc}", loopback=f"http://{netloc}", explicit=True)
@@ -143,22 +147,48 @@ class LoginHttp:
         )
 
     def get(self, url: str, params: Any = None, headers: Any = None, **kwargs: Any) -> Any:
-        """GET, as requests does."""
+        """GET, as requests does, but never following a redirect (see _unredirected)."""
         kwargs.setdefault("timeout", self._timeout)
-        return self._session.get(self._url(url), params=params, headers=headers, **kwargs)
+        kwargs["allow_redirects"] = False
+        return _unredirected(
+            self._session.get(self._url(url), params=params, headers=headers, **kwargs)
+        )
 
     def post(
         self, url: str, params: Any = None, data: Any = None, headers: Any = None, **kwargs: Any
     ) -> Any:
-        """POST, as requests does."""
+        """POST, as requests does, but never following a redirect (see _unredirected)."""
         kwargs.setdefault("timeout", self._timeout)
-        return self._session.post(
-            self._url(url), params=params, data=data, headers=headers, **kwargs
+        kwargs["allow_redirects"] = False
+        return _unredirected(
+            self._session.post(self._url(url), params=params, data=data, headers=headers, **kwargs)
         )
 
     def close(self) -> None:
         """Close the connections."""
         self._session.close()
+
+
+class LoginRedirected(requests.RequestException):
+    """The login server answered a redirect, which pcbatch never follows."""
+
+
+def _unredirected(response: requests.Response) -> requests.Response:
+    """The response, unless it is a redirect: then LoginRedirected, naming where it pointed.
+
+    A token request carries the client secret (or a refresh token): following a 307/308 would
+    send it again to whatever host the answer names. Entra's login hosts never redirect their
+    token, device-code or discovery endpoints, so a redirect means a wrong or hijacked host.
+    """
+    if not response.is_redirect:
+        return response
+    target = urlsplit(redact_urls(response.headers.get("Location", "")))
+    where = f"{target.scheme}://{target.netloc}" if target.netloc else "another address"
+    response.close()
+    raise LoginRedirected(
+        f"answered {response.status_code} redirecting to {where}; pcbatch never follows a "
+        "login server's redirects, so no secret was sent there: check PC_AUTHORITY (and --cloud)"
+    )
 
 
 def grant_of(result: Mapping[str, Any] | None) -> Grant:
@@ -179,13 +209,19 @@ def call_msal(authority: Authority, step: Callable[[], T]) -> T:
     """Run one MSAL step and return what it returns; network and authority errors: SignInError."""
     try:
         return step()
+    except LoginRedirected as exc:
+        raise SignInError(
+            f"the login server {authority.loopback or authority.root} {exc}"
+        ) from None
     except requests.RequestException as exc:
         raise SignInError(
             f"could not reach the login server {authority.loopback or authority.root} "
-            f"({type(exc).__name__}: {exc})"
+            f"({type(exc).__name__}: {redact_urls(str(exc))})"
         ) from None
     except ValueError as exc:  # MSAL: the authority's OpenID configuration could not be had
-        raise SignInError(f"the login server {authority.root} is not usable: {exc}") from None
+        raise SignInError(
+            f"the login server {authority.root} is not usable: {redact_urls(str(exc))}"
+        ) from None
 
 
 def msal_options(authority: Authority) -> dict[str, Any]:

@@ -1,9 +1,12 @@
-"""`pcbatch login` / `logout`: a person's device-code sign-in, kept in a token cache file.
+"""`pcbatch login` / `logout`: a person's device-code sign-in, kept in a token cache.
 
-The file is `$XDG_CONFIG_HOME/pcbatch/token_cache.json`, else `~/.config/pcbatch/token_cache.json`
-(`%APPDATA%\\pcbatch\\token_cache.json` on Windows). It holds a refresh token, which stays good
-for weeks, so: its folder is made 0700, the file is written 0600 under a temporary name and then
-renamed, and a file that someone else owns or may read is refused, never used (as ssh does).
+The cache goes to the platform's encrypted store where there is one (DPAPI on Windows, the
+Keychain on macOS, libsecret on Linux when it answers: batch.token_store says which and how it
+chooses), else to a file. The file is `$XDG_CONFIG_HOME/pcbatch/token_cache.json`, else
+`~/.config/pcbatch/token_cache.json` (`%APPDATA%\\pcbatch\\token_cache.json` on Windows). It
+holds a refresh token, which stays good for weeks, so: its folder is made 0700, the file is
+written 0600 under a temporary name and then renamed, and a file that someone else owns or may
+read is refused, never used (as ssh does).
 
 Its JSON: `{"version": 1, "client_id", "tenant", "cloud", "authority" ($PC_AUTHORITY at sign-in,
 or null for the cloud's), "username", "msal": <MSAL's SerializableTokenCache text>}`.
@@ -27,8 +30,10 @@ import msal
 from batch.auth import Grant, RenewingToken, SignInError
 from batch.auth_msal import SCOPE_USER, Authority, MsalFetch, call_msal, grant_of, msal_app
 from batch.auth_msal import resolve_authority as _resolve
+from batch.core.echo import redact_urls
 from batch.core.errors import AuthFailed, ConfigError
 from batch.files import atomic_write
+from batch.token_store import describe, marker, persistence, store_kind
 
 log = logging.getLogger(__name__)
 
@@ -84,17 +89,26 @@ def read_cache(path: Path) -> tuple[Login, str] | None:
             f"uid {stat.st_uid}) and holds a refresh token: it is not used. Remove it with "
             "`pcbatch logout` and sign in again with `pcbatch login`"
         )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"the token cache {path} cannot be read ({exc.strerror})") from None
+    return _parse(text, str(path))
+
+
+def _parse(text: str, where: str) -> tuple[Login, str]:
+    """(Login, MSAL cache text) from the cache's JSON document; ConfigError when unusable."""
     damaged = (
-        f"the token cache {path} is damaged or from another version of pcbatch: remove it "
+        f"the token cache {where} is damaged or from another version of pcbatch: remove it "
         "with `pcbatch logout` and sign in again with `pcbatch login`"
     )
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(text)
         login = Login(
             **{key: data[key] for key in ("client_id", "tenant", "cloud", "authority", "username")}
         )
         state = data["msal"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         raise ConfigError(damaged) from None
     if data.get("version") != VERSION or not isinstance(state, str):
         raise ConfigError(damaged)
@@ -107,7 +121,57 @@ def write_cache(path: Path, login: Login, state: str) -> None:
     if os.name == "posix":
         os.chmod(path.parent, 0o700)  # our own folder: tighten it if it was made looser
     with atomic_write(path, permissions=0o600) as file:
-        json.dump({"version": VERSION, **asdict(login), "msal": state}, file)
+        file.write(_document(login, state))
+
+
+def _document(login: Login, state: str) -> str:
+    """The JSON document an encrypted store holds (the file's, see the module)."""
+    return json.dumps({"version": VERSION, **asdict(login), "msal": state})
+
+
+def cache_where(env: Mapping[str, str]) -> str:
+    """Where the token cache is kept here, in words (a path, or the encrypted store)."""
+    return describe(store_kind(env), config_dir(env), cache_path(env))
+
+
+def load_cache(env: Mapping[str, str]) -> tuple[Login, str] | None:
+    """(Login, MSAL cache text) from this platform's store; None when nobody signed in.
+
+    Raises ConfigError for a cache that cannot be used (see read_cache).
+    """
+    kind = store_kind(env)
+    if kind == "file":
+        return read_cache(cache_path(env))
+    folder = config_dir(env)
+    if not marker(kind, folder).exists():
+        return None
+    where = cache_where(env)
+    try:
+        text = persistence(kind, folder).load()  # type: ignore[attr-defined]
+    except Exception as exc:  # each store raises its own (OSError, KeychainError, GLib.Error)
+        raise ConfigError(
+            f"the token cache {where} cannot be read ({type(exc).__name__}): sign in again "
+            "with `pcbatch login`, or set PCBATCH_TOKEN_CACHE=file to keep it in a file"
+        ) from None
+    return _parse(text, where) if text else None
+
+
+def save_cache(env: Mapping[str, str], login: Login, state: str) -> None:
+    """Store the sign-in in this platform's store (raises OSError when it cannot)."""
+    kind = store_kind(env)
+    if kind == "file":
+        write_cache(cache_path(env), login, state)
+        return
+    folder = config_dir(env)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        persistence(kind, folder).save(_document(login, state))  # type: ignore[attr-defined]
+    except OSError:
+        raise
+    except Exception as exc:  # a keyring's own error (KeychainError...): reported as an OSError
+        raise OSError(f"{type(exc).__name__} from the encrypted store") from None
+    if kind != "dpapi":  # DPAPI's file is the data; a keyring needs our marker beside it
+        marker(kind, folder).touch(mode=0o600)
 
 
 def sign_in(
@@ -117,8 +181,8 @@ def sign_in(
     tenant: str,
     client_id: str,
     show: Callable[[str], None],
-) -> tuple[Login, Path]:
-    """Device-code sign-in for a person; stores the token cache. Returns who and where.
+) -> tuple[Login, str]:
+    """Device-code sign-in for a person; stores the token cache. Returns who and where (words).
 
     show: called once with the text a person needs (the verification URL and the code).
     Blocks until the person signs in, the code expires (about 15 min), or Ctrl-C.
@@ -147,20 +211,24 @@ def sign_in(
         raise AuthFailed(f"sign-in failed: {exc}") from None
     given = env.get("PC_AUTHORITY", "").strip() or None
     login = Login(client_id, tenant, cloud, given, username)
-    path = cache_path(env)
+    where = cache_where(env)
     try:
-        write_cache(path, login, cache.serialize())
+        save_cache(env, login, cache.serialize())
     except OSError as exc:
         raise ConfigError(
-            f"signed in, but the token cache {path} cannot be written ({exc.strerror or exc}): "
-            "set XDG_CONFIG_HOME to a folder of yours and run `pcbatch login` again"
+            f"signed in, but the token cache {where} cannot be written ({exc.strerror or exc}): "
+            "set XDG_CONFIG_HOME to a folder of yours (or PCBATCH_TOKEN_CACHE=file) and run "
+            "`pcbatch login` again"
         ) from None
-    return login, path
+    return login, where
 
 
 def sign_out(env: Mapping[str, str]) -> Path | None:
-    """Remove the token cache; its path, or None when there was none."""
-    path = cache_path(env)
+    """Remove the token cache; the file removed (the cache, or its store's marker), else None."""
+    kind = store_kind(env)
+    path = cache_path(env) if kind == "file" else marker(kind, config_dir(env))
+    if kind in ("keychain", "libsecret") and path.exists():
+        persistence(kind, config_dir(env)).save("")  # type: ignore[attr-defined]
     try:
         path.unlink()
     except FileNotFoundError:
@@ -171,11 +239,12 @@ def sign_out(env: Mapping[str, str]) -> Path | None:
 class CachedLogin(MsalFetch):
     """Fetches app+user tokens with the refresh token in the cache file, and keeps it current."""
 
-    def __init__(self, path: Path, login: Login, state: str, what: str) -> None:
+    def __init__(self, env: Mapping[str, str], login: Login, state: str, what: str) -> None:
         cache = msal.SerializableTokenCache()
         cache.deserialize(state)
         super().__init__(login.resolve(), login.tenant, login.client_id, what, cache=cache)
-        self._path = path
+        self._env = dict(env)
+        self._where = cache_where(env)
         self._login = login
         self._token_cache = cache  # the same object MSAL writes to
 
@@ -191,18 +260,18 @@ class CachedLogin(MsalFetch):
             )
         if result is None:
             raise SignInError(
-                f"the token cache {self._path} holds no usable sign-in: sign in again with "
+                f"the token cache {self._where} holds no usable sign-in: sign in again with "
                 "`pcbatch login`"
             )
         grant = grant_of(result)
         if self._token_cache.has_state_changed:  # a new refresh token: keep it for the next run
             try:
-                write_cache(self._path, login, self._token_cache.serialize())
+                save_cache(self._env, login, self._token_cache.serialize())
             except OSError as exc:  # the token in hand is good: this run goes on regardless
                 log.warning(
                     "could not save the renewed token cache %s (%s); a later run may need "
                     "`pcbatch login` again",
-                    self._path,
+                    self._where,
                     exc.strerror or exc,
                 )
         return grant
@@ -213,8 +282,7 @@ def cached_provider(env: Mapping[str, str], cloud: str) -> RenewingToken | None:
 
     Raises ConfigError when the cache is unusable, or was made for another cloud or authority.
     """
-    path = cache_path(env)
-    loaded = read_cache(path)
+    loaded = load_cache(env)
     if loaded is None:
         return None
     login, state = loaded
@@ -227,11 +295,12 @@ def cached_provider(env: Mapping[str, str], cloud: str) -> RenewingToken | None:
     if given is not None and not _same_host(_resolve(env, cloud), login.resolve()):
         raise ConfigError(
             f"`pcbatch login` signed in at {login.authority or 'the cloud login host'}, and "
-            f"PC_AUTHORITY is {given}: sign in again with `pcbatch login` under this PC_AUTHORITY"
+            f"PC_AUTHORITY is {redact_urls(given)}: sign in again with `pcbatch login` under "
+            "this PC_AUTHORITY"
         )
     who = login.username or "the signed-in user"
-    what = f"the `pcbatch login` token cache of {who} (tenant {login.tenant}, {path})"
-    return RenewingToken(CachedLogin(path, login, state, what), what)
+    what = f"the `pcbatch login` token cache of {who} (tenant {login.tenant}, {cache_where(env)})"
+    return RenewingToken(CachedLogin(env, login, state, what), what)
 
 
 def _same_host(one: Authority, other: Authority) -> bool:

@@ -11,10 +11,11 @@ Rules:
 - Rendered from the journal only, so `pcbatch report --out DIR` rebuilds the same files. A row
   with no outcome in the journal (its process died first) is reported `skipped`.
 - Each file is written to a temporary name and renamed: a reader never sees half a file.
-- Formula injection: a text cell beginning (past any `'`) with `=`, `+`, `-`, `@`, tab or CR
-  gets a leading `'` in every csv (Excel's own escape); in xlsx it is stored as plain text with
-  Excel's quote prefix (the value itself unchanged). failed.csv and undo.csv are read back by
-  pcbatch: its loader drops that one `'` again (`unneutralise`), so `+1 425 555 0100` survives.
+- Formula injection: a text cell beginning (past any `'`) with `=`, `+`, `-`, `@`, tab or CR,
+  full-width or after whitespace too (cells.runs_as_formula), gets a leading `'` in every csv
+  (Excel's own escape); in xlsx it is stored as plain text with Excel's quote prefix (the value
+  itself unchanged). failed.csv and undo.csv are read back by pcbatch: its loader drops that
+  one `'` again (`unneutralise`), so `+1 425 555 0100` survives.
 - CSVs are UTF-8 with a byte-order mark, so Excel shows accents right; pcbatch reads it too.
 - xlsx is streamed (openpyxl write-only): 100,000 rows do not hold the workbook in memory.
 """
@@ -37,7 +38,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from batch.core.cells import CLEAR_TOKEN, FORMULA_START, neutralise
+from batch.core.cells import CLEAR_TOKEN, neutralise, runs_as_formula
 from batch.core.errors import ConfigError
 from batch.core.fields import CUSTOMER_ID, FIELDS, normalise_header
 from batch.core.model import Outcome, Status
@@ -229,7 +230,7 @@ def xlsx_value(sheet: WriteOnlyWorksheet, value: str | float | None) -> object:
     if not isinstance(value, str):
         return value
     text = ILLEGAL_CHARACTERS_RE.sub("\N{REPLACEMENT CHARACTER}", value)[:_XLSX_MAX]
-    if not text.startswith(FORMULA_START):
+    if not runs_as_formula(text):
         return text or None
     # openpyxl would store `=...` as a formula: force a text cell with Excel's quote prefix,
     # which is what typing `'=...` in Excel produces; the value stays exact.

@@ -35,6 +35,7 @@ from xml.parsers import expat
 from batch.core.cells import cell_text
 from batch.core.errors import InputError
 from batch.core.validate import CellMark
+from batch.zipcheck import check_parts
 
 _PAST_LAST_DATE = 2958466  # day 2958465 is 9999-12-31, Excel's last date
 _DAMAGED = (KeyError, ValueError, IndexError, SyntaxError, expat.ExpatError, EOFError, zlib.error)
@@ -94,6 +95,7 @@ class Workbook:
                 " (a password-protected workbook must be saved without its password)"
             ) from exc
         try:
+            check_parts(self._zip, path)  # sizes and ratios, before any part is inflated
             self._sheets, strings_part, styles_part, date1904, self._placeholders = self._workbook()
             self._formats = self._styles(styles_part) if styles_part else []
             self._strings: list[str] = []

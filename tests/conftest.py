@@ -34,6 +34,7 @@ def _config(config: SimConfig | None, changes: Mapping[str, object]) -> SimConfi
 def _isolated_user_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
     """No test sees the developer's own `pcbatch login` cache or PC_* credentials."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
+    monkeypatch.setenv("PCBATCH_TOKEN_CACHE", "file")  # never the developer's own keyring
     for name in (
         "PC_ACCESS_TOKEN",
         "PC_TENANT_ID",

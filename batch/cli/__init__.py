@@ -4,9 +4,10 @@ One module per command, named after it (login.py holds login and logout), loaded
 command is used, so `pcbatch run` never pays for the simulator's aiohttp.web and `pcbatch --help`
 stays quick (click's documented lazy-loading pattern).
 
-Every expected failure is a PcbatchError: its message is printed on stderr, without a traceback,
-and the process exits with its exit code (README.md: "Progress, statuses and exit codes" for
-`run`, each other command in its own section).
+Every expected failure is a PcbatchError: its message is printed on stderr, without a traceback
+(URLs without userinfo, control characters escaped: core.echo.printable), and the process exits
+with its exit code (README.md: "Progress, statuses and exit codes" for `run`, each other command
+in its own section).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import importlib
 import click
 
 from batch import __version__
+from batch.core.echo import printable
 from batch.core.errors import PcbatchError
 
 # command name -> "module:function" below batch.cli
@@ -50,7 +52,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except PcbatchError as exc:
-            click.echo(f"pcbatch: {exc}", err=True)
+            click.echo(f"pcbatch: {printable(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
 
 

@@ -32,9 +32,10 @@ def login(cloud: str, tenant: str | None, client_id: str | None) -> None:
 
     Prints a web address and a code: open the address on any device, enter the code and sign
     in with a Partner Center user (Admin agent). The token cache, with its refresh token, is
-    stored in your config folder (~/.config/pcbatch/token_cache.json, or under
-    $XDG_CONFIG_HOME), readable by you only. `pcbatch run` uses it when no PC_* credential
-    variable is set. `pcbatch logout` removes it.
+    stored encrypted where the system has a store for it (Windows DPAPI, macOS Keychain,
+    libsecret on Linux), else in your config folder (~/.config/pcbatch/token_cache.json, or
+    under $XDG_CONFIG_HOME), readable by you only; PCBATCH_TOKEN_CACHE=file picks the file.
+    `pcbatch run` uses it when no PC_* credential variable is set. `pcbatch logout` removes it.
 
     \b
     Example:
@@ -53,7 +54,7 @@ def login(cloud: str, tenant: str | None, client_id: str | None) -> None:
             "your Partner Center app registration"
         )
     try:
-        who, path = sign_in(
+        who, where = sign_in(
             env,
             cloud=cloud,
             tenant=tenant,
@@ -64,7 +65,7 @@ def login(cloud: str, tenant: str | None, client_id: str | None) -> None:
         raise Interrupted("sign-in cancelled: nothing was stored") from None
     name = who.username or "an unnamed user"
     click.echo(f"Signed in as {name} ({cloud} cloud, tenant {tenant}).")
-    click.echo(f"Token cache: {path} (readable by you only; `pcbatch logout` removes it).")
+    click.echo(f"Token cache: {where}; `pcbatch logout` removes it.")
 
 
 @click.command()
@@ -78,11 +79,11 @@ def logout() -> None:
     Example:
       pcbatch logout
     """
-    from batch.login import cache_path, sign_out
+    from batch.login import cache_where, sign_out
 
     env = dict(os.environ)
     removed = sign_out(env)
     if removed is None:
-        click.echo(f"Not signed in: there is no token cache at {cache_path(env)}.")
+        click.echo(f"Not signed in: no token cache in {cache_where(env)}.")
     else:
         click.echo(f"Signed out: removed {removed}.")

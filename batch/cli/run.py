@@ -15,6 +15,7 @@ import click
 from click.core import ParameterSource
 
 from batch.cli.options import table_options
+from batch.core.echo import printable
 from batch.core.model import Status
 from batch.core.options import RunOptions, merge_options
 
@@ -43,6 +44,14 @@ class _JsonLines(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
+class _Printable(logging.Filter):
+    """Every log message made printable (core.echo): no forged lines, colours or passwords."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = printable(record.getMessage()), None
+        return True
+
+
 class _ConsoleHandler(logging.Handler):
     """Log lines on stderr; through rich's console while a progress bar is drawn there."""
 
@@ -64,6 +73,7 @@ class _ConsoleHandler(logging.Handler):
 def _setup_logging(log_format: str, level: int, console: Console | None) -> None:
     """Send the `batch` loggers to stderr as text or JSON lines, at `level`."""
     handler = _ConsoleHandler(console)
+    handler.addFilter(_Printable())
     if log_format == "json":
         handler.setFormatter(_JsonLines())
     else:

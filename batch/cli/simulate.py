@@ -74,8 +74,9 @@ def simulate(
     It answers GET/PUT /v1/customers/{id}/profiles/billing, POST /v1/validations/address and
     an OAuth token endpoint as the documented API does (etags, BOM, error shapes, 429s), with
     the faults you ask for. It prints its base URL, a ready bearer token and an example run.
-    The token endpoint accepts --client-id with $PCSIM_CLIENT_SECRET, and $PCSIM_REFRESH_TOKEN
-    (both have built-in defaults, see README.md). Probabilities are per request, 0..1.
+    The token endpoint accepts --client-id with $PCSIM_CLIENT_SECRET, and $PCSIM_REFRESH_TOKEN;
+    unset, each is random at every start and printed. It answers only requests addressed to
+    127.0.0.1, localhost or [::1] with its port. Probabilities are per request, 0..1.
 
     \b
     Example:
@@ -96,7 +97,8 @@ def simulate(
     if settings["customers_file"] is not None:
         settings["customers_file"] = Path(str(settings["customers_file"]))
     for name, variable in FROM_ENVIRONMENT.items():
-        settings[name] = os.environ.get(variable) or getattr(SimConfig(), name)
+        settings[name] = os.environ.get(variable) or ""  # "": random at start, printed below
+    made_up = [name for name in FROM_ENVIRONMENT if not settings[name]]
     config = dataclasses.replace(SimConfig(), **settings)  # type: ignore[arg-type]
     if state_out is not None:
         _check_writable(Path(state_out))
@@ -128,6 +130,18 @@ def simulate(
                 f"  token endpoint: {sim.base_url}/{config.tenant_id}/oauth2/v2.0/token"
                 f"  (client id {config.client_id})"
             )
+            # Made up at this start: print them, or nobody could sign in. A value given in the
+            # environment is the caller's and stays unprinted.
+            if "client_secret" in made_up:
+                click.echo(
+                    f"  client secret:  {config.client_secret}  (random; set"
+                    " $PCSIM_CLIENT_SECRET to choose it)"
+                )
+            if "refresh_token" in made_up:
+                click.echo(
+                    f"  refresh token:  {config.refresh_token}  (random; set"
+                    " $PCSIM_REFRESH_TOKEN to choose it)"
+                )
             if ids:
                 more = ", ..." if len(ids) > 3 else ""
                 click.echo(f"  customers:      {', '.join(ids[:3])}{more}")

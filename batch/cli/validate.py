@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from batch.cli.options import SHEET_READING, table_options
+from batch.core.echo import printable
 from batch.core.model import Status
 
 _VALUE_WIDTH = 24  # characters of a cell shown in the problem table; longer ones end in "…"
@@ -54,7 +55,7 @@ def validate(
         include_hidden=include_hidden,
     )
     for warning in sheet_warnings(loaded):
-        click.echo(f"pcbatch: warning: {warning}", err=True)
+        click.echo(f"pcbatch: warning: {printable(warning)}", err=True)
     where = f'{input_file} (sheet "{loaded.sheet_name}")' if loaded.sheet_name else f"{input_file}"
     invalid = [r for r in loaded.not_sent if r.status is Status.INVALID]
     hidden = sum(r.status is Status.SKIPPED for r in loaded.not_sent)
@@ -68,7 +69,8 @@ def validate(
         table.add_column("Problem", overflow="fold")  # fold: never cut an example GUID short
         for rejected in loaded.not_sent:
             for p in rejected.problems:
-                table.add_row(str(p.row), Text(p.column), Text(_cut(p.value)), Text(p.reason))
+                cells = (p.column, _cut(p.value), p.reason)
+                table.add_row(str(p.row), *(Text(printable(text)) for text in cells))
         console.print(table)
     total = len(loaded.rows) + len(loaded.not_sent)
     counts = f"{total} row{'' if total == 1 else 's'}: {len(loaded.rows)} valid"
@@ -77,7 +79,7 @@ def validate(
         counts += f", {duplicates} duplicate (not sent twice)"
     if hidden:
         counts += f", {hidden} hidden (not sent; --include-hidden sends them)"
-    console.print(Text(f"{where}: {counts}"), soft_wrap=True)
+    console.print(Text(printable(f"{where}: {counts}")), soft_wrap=True)
     ctx.exit(1 if invalid or hidden else 0)
 
 

@@ -190,23 +190,36 @@ def _fill(pattern: _Pattern, number: int) -> str:
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+def runs_as_formula(text: str) -> bool:
+    """True when a spreadsheet could take the text for a formula (the guard's one check).
+
+    Tab or CR first, or, once NFKC has folded full-width and small forms (`＝＋－＠`, `﹦`) and
+    leading whitespace and newlines are stripped, `=`, `+`, `-` or `@` first. A leading `'`
+    is Excel's text prefix: `'=1` does not run.
+    """
+    if text.startswith(FORMULA_START):
+        return True
+    return unicodedata.normalize("NFKC", text).lstrip().startswith(FORMULA_START)
+
+
 def neutralise(text: str) -> str:
     """`=HYPERLINK(...)` -> `'=HYPERLINK(...)`: text a spreadsheet would run stays text.
 
-    A `'` is added when the text, past any leading `'`, begins with a FORMULA_START character;
-    so `'=x` becomes `''=x` and `unneutralise` gives back exactly what came in, always.
+    A `'` is added when the text, past any leading `'`, runs_as_formula (`＝1`, ` =1` and
+    `\n@x` too); so `'=x` becomes `''=x` and `unneutralise` gives back exactly what came in,
+    always.
     """
-    return "'" + text if text.lstrip("'").startswith(FORMULA_START) else text
+    return "'" + text if runs_as_formula(text.lstrip("'")) else text
 
 
 def unneutralise(text: str) -> str:
     """The inverse of `neutralise`, for the loader of pcbatch's own csv files.
 
-    Drops one leading `'` when a formula character follows the `'`s: `'+1 425` -> `+1 425`,
-    while `'s-Hertogenbosch` stays as it is. Trap: a cell typed as `'=x` by a person (not
-    written by pcbatch) also loses its `'`.
+    Drops one leading `'` when what follows the `'`s runs_as_formula: `'+1 425` -> `+1 425`,
+    `'＝1` -> `＝1`, while `'s-Hertogenbosch` stays as it is. Trap: a cell typed as `'=x` by a
+    person (not written by pcbatch) also loses its `'`.
     """
-    if text.startswith("'") and text.lstrip("'").startswith(FORMULA_START):
+    if text.startswith("'") and runs_as_formula(text.lstrip("'")):
         return text[1:]
     return text
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from batch.core.cells import CLEAR_TOKEN
+from batch.core.echo import redact_urls
 from batch.core.errors import ConfigError
 from batch.core.fields import field_names
 from batch.core.option_spec import Kind, OptionSpec, option, specs_of
@@ -288,24 +289,25 @@ def resolve_base_url(option: str | None, env: Mapping[str, str], cloud: str) -> 
         url, where = env.get("PC_BASE_URL") or None, "PC_BASE_URL"
     if not url:
         return CLOUDS[cloud].base_url
+    shown = redact_urls(url)  # a password inside the URL is never echoed
     try:
         parts = urlsplit(url.strip())
         host = parts.hostname
         parts.port  # noqa: B018 (reading it validates the port)
     except ValueError as exc:
-        raise ConfigError(f"{where} {url!r} is not a URL ({exc})") from None
+        raise ConfigError(f"{where} {shown!r} is not a URL ({exc})") from None
     if parts.scheme not in ("https", "http") or not host:
-        raise ConfigError(f"{where} {url!r} must be an https:// URL with a host name")
+        raise ConfigError(f"{where} {shown!r} must be an https:// URL with a host name")
     if parts.username is not None or parts.password is not None:
         raise ConfigError(
             f"{where} must not carry a user name or password; credentials come from the "
             "environment only (PC_ACCESS_TOKEN, PC_CLIENT_ID, ...)"
         )
     if parts.query or parts.fragment:
-        raise ConfigError(f"{where} {url!r} must not have a query or fragment")
+        raise ConfigError(f"{where} {shown!r} must not have a query or fragment")
     if parts.scheme == "http" and not is_loopback(host):
         raise ConfigError(
-            f"{where} {url!r} uses plain http:// on a non-loopback host; tokens must not cross "
+            f"{where} {shown!r} uses plain http:// on a non-loopback host; tokens must not cross "
             "a network in clear: use https:// (http:// is allowed only for 127.0.0.1 or localhost)"
         )
     return url.strip().rstrip("/")

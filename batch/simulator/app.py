@@ -1,5 +1,10 @@
 """The aiohttp.web application: Partner Center's REST routes, then the login routes.
 
+Before any route: a request whose Host header is not a loopback address with this server's port
+(`127.0.0.1:PORT`, `localhost:PORT`, `[::1]:PORT`) is answered 421 with a plain-text reason and
+handled no further: a web page whose host name re-resolves to 127.0.0.1 (DNS rebinding) cannot
+talk to the stand-in through a person's browser.
+
 A REST request goes through these steps, in this order, and the first that answers ends it:
 1. Authorization: a bearer token this server issued and that has not expired, else 401;
    with `forbidden` on, 403 code 900150 (the token is good, its rights are not).
@@ -29,10 +34,12 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from batch.core.ids import is_canonical_guid
+from batch.core.options import is_loopback
 from batch.simulator import addresses, customers, faults, rules
 from batch.simulator.buckets import retry_after
 from batch.simulator.config import LoggedRequest
@@ -334,9 +341,54 @@ async def _not_allowed(
     return 405, error_body(405, f"Method {request.method} is not allowed on {request.path}")
 
 
+def _local_port(request: web.Request) -> int | None:
+    """The port this request reached (None when the connection is gone)."""
+    transport = request.transport
+    sockname = transport.get_extra_info("sockname") if transport is not None else None
+    return sockname[1] if isinstance(sockname, tuple) and len(sockname) >= 2 else None
+
+
+def loopback_host(host: str | None, port: int | None) -> bool:
+    """True when a Host header names a loopback address (or localhost) and `port`, nothing else.
+
+    A Host without a port means port 80, as HTTP says.
+    """
+    if not host or port is None:
+        return False
+    try:
+        parts = urlsplit(f"//{host}")
+        given = parts.port or 80
+    except ValueError:
+        return False
+    if parts.username is not None or parts.path or parts.query or parts.fragment:
+        return False
+    return is_loopback(parts.hostname or "") and given == port
+
+
+def _host_guard(sim: Simulator) -> Callable[..., Awaitable[web.StreamResponse]]:
+    @web.middleware
+    async def guard(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        port = _local_port(request)
+        host = request.headers.get("Host")
+        if loopback_host(host, port):
+            return await handler(request)
+        sim.log.append(LoggedRequest.of(request, 421, fault="foreign_host"))
+        text = (
+            f"421 Misdirected Request: the pcbatch simulator answers only requests addressed to "
+            f"a loopback address and its port (127.0.0.1:{port}, localhost:{port}, "
+            f"[::1]:{port}), not to Host {host!r}: a name that resolves to 127.0.0.1 is refused "
+            "on purpose (DNS rebinding)\n"
+        )
+        return web.Response(status=421, text=text)
+
+    return guard
+
+
 def build_app(sim: Simulator) -> web.Application:
     """The application serving one Simulator; request bodies up to 1 MiB."""
-    app = web.Application(client_max_size=1024 * 1024)
+    app = web.Application(client_max_size=1024 * 1024, middlewares=[_host_guard(sim)])
     rest = Rest(sim)
     app.add_routes(rest.routes())
     app.add_routes(OAuthEndpoints(sim).routes())

@@ -11,18 +11,19 @@ import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from batch.core.errors import ConfigError
+from batch.core.options import is_loopback
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-# The credentials the simulator's token endpoint accepts. They are not secrets (anyone can read
-# them here); they exist so that the OAuth flows of a client can be exercised for real.
+# The identity the simulator's token endpoint accepts. Its client secret and refresh token have
+# no fixed default: a server makes random ones at start unless given (server.run_simulator), so
+# nobody who can reach a forgotten stand-in on the machine can sign in to it.
 DEFAULT_TENANT_ID = "8f3c6a2e-0d4b-4e7a-9c51-2b7d9e4f6a10"
 DEFAULT_CLIENT_ID = "pcbatch-sim-client"
-DEFAULT_CLIENT_SECRET = "sim-client-secret-not-for-production"
-DEFAULT_REFRESH_TOKEN = "sim-refresh-token-not-for-production"
 
 _PROBABILITIES = (
     "fail_500",
@@ -66,9 +67,10 @@ class SimConfig:
     concurrent_writer: float = 0.0  # per billing-profile GET: another writer edits it right after
     token_lifetime_s: float = 3600.0
     client_id: str = DEFAULT_CLIENT_ID
-    client_secret: str = DEFAULT_CLIENT_SECRET
+    client_secret: str = ""  # "": a random one, made when the server starts
     tenant_id: str = DEFAULT_TENANT_ID
-    refresh_token: str = DEFAULT_REFRESH_TOKEN
+    refresh_token: str = ""  # "": a random one, made when the server starts
+    token_redirect: str = ""  # a loopback http:// URL: every token request is answered 307 to it
     bom: bool = True  # prefix every JSON body with a UTF-8 byte-order mark
     forbidden: bool = False  # every REST call 403, code 900150: the app lacks PC permissions
 
@@ -96,8 +98,19 @@ class SimConfig:
                 problems.append(f"{name} must not be negative")
         if self.token_lifetime_s <= 0:
             problems.append("token_lifetime_s must be > 0 seconds")
+        if self.token_redirect and not _loopback_http(self.token_redirect):
+            problems.append("token_redirect must be an http:// URL on a loopback host")
         if problems:
             raise ConfigError("simulator settings: " + "; ".join(problems))
+
+
+def _loopback_http(url: str) -> bool:
+    """True for an http:// URL whose host is loopback (the stand-in never points elsewhere)."""
+    try:
+        parts = urlsplit(url)
+        return parts.scheme == "http" and is_loopback(parts.hostname or "")
+    except ValueError:
+        return False
 
 
 SETTINGS: tuple[str, ...] = tuple(f.name for f in fields(SimConfig))
@@ -134,9 +147,13 @@ HELP: dict[str, str] = {
     "writer edits its email and addressLine2 (the client's PUT then meets a stale etag).",
     "token_lifetime_s": "Seconds an issued bearer token stays valid.",
     "client_id": "Client id the token endpoint accepts.",
-    "client_secret": "Client secret the token endpoint accepts (from $PCSIM_CLIENT_SECRET only).",
+    "client_secret": "Client secret the token endpoint accepts (from $PCSIM_CLIENT_SECRET only; "
+    "random at each start when unset, and then printed).",
     "tenant_id": "Partner tenant id: the token endpoint's tenant.",
-    "refresh_token": "Refresh token the token endpoint accepts (from $PCSIM_REFRESH_TOKEN only).",
+    "refresh_token": "Refresh token the token endpoint accepts (from $PCSIM_REFRESH_TOKEN only; "
+    "random at each start when unset, and then printed).",
+    "token_redirect": "Answer every token request with 307 Temporary Redirect to this loopback "
+    "http:// URL, as a hijacked login server would (a client must not follow it).",
     "bom": "Start every JSON body with a UTF-8 byte-order mark, as Partner Center does.",
     "forbidden": "Answer every REST call 403 with code 900150, as Partner Center does when the "
     "app or user lacks Partner Center permissions (valid token, wrong rights).",
@@ -155,7 +172,8 @@ class LoggedRequest:
     committed: a PUT that changed the store (True even when its answer was then dropped).
     fault: what the stand-in did on purpose: "500", "502", "503", "504", "drop_before",
       "drop_after_commit", "hang", "throttled", "concurrent_writer" (the GET after which another
-      writer edited the profile), or None.
+      writer edited the profile), "foreign_host" (a Host header other than this server's
+      loopback address: answered 421), "token_redirect" (a token request answered 307), or None.
     Token-endpoint calls are logged too; their form (secrets) never is.
     """
 

@@ -7,13 +7,16 @@
         ...
 
 It binds loopback addresses only (127.0.0.0/8, ::1, localhost): tokens and customer data never
-cross a network. Port 0 picks a free port; `sim.base_url` tells which.
+cross a network. Port 0 picks a free port; `sim.base_url` tells which. It answers only requests
+whose Host names a loopback address and its own port (app.py: DNS rebinding). A config without a
+client secret or refresh token gets random ones at start (written into `sim.config`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import threading
 from collections.abc import AsyncIterator, MutableSequence
 from contextlib import asynccontextmanager
@@ -92,6 +95,10 @@ async def run_simulator(
             f"the simulator serves loopback only (127.0.0.1, ::1, localhost), not {host!r}"
         )
     config.check()
+    if not config.client_secret:
+        config.client_secret = "sim-secret." + secrets.token_urlsafe(24)
+    if not config.refresh_token:
+        config.refresh_token = "sim-rt0." + secrets.token_urlsafe(32)
     sim = Simulator(config, build_store(config), log)
     runner = web.AppRunner(
         build_app(sim), access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S

@@ -11,6 +11,8 @@ Endpoints (all under the simulator's base URL; `{tenant}` is the configured tena
   `GET /common/discovery/instance`. The URLs they hand out are `https://<the Host the request
   named>/...`: MSAL insists on https, so a client reaches them through an http_client that maps
   their paths onto the base URL.
+Fault: with `token_redirect` set, every token request is answered `307 Temporary Redirect` to
+that URL (as a hijacked or misconfigured login host might); a client must not follow it.
 Answers are Entra's shapes: `{token_type, access_token, expires_in, ext_expires_in, ...}`, errors
 `{"error", "error_description": "AADSTS...", "error_codes"}` with 400 (401 for invalid_client).
 Tokens are JWT-shaped but opaque: the server knows them by value, so they cannot be forged, and
@@ -211,15 +213,14 @@ class OAuthEndpoints:
         self.sim.log.append(LoggedRequest.of(request, status))
 
     def _root(self, request: web.Request, tenant: str) -> str:
-        host = request.headers.get("X-Forwarded-Host") or request.host
-        return f"https://{host}/{tenant}"
+        return f"https://{request.host}/{tenant}"
 
     async def instance_discovery(self, request: web.Request) -> web.Response:
         """Entra's instance discovery: where the tenant's OpenID configuration is."""
         endpoint = request.query.get("authorization_endpoint", "")
         parts = endpoint.split("/")
         tenant = parts[3] if endpoint.startswith("https://") and len(parts) > 3 else "common"
-        host = request.headers.get("X-Forwarded-Host") or request.host
+        host = request.host
         self._log(request, 200)
         return _json(
             {
@@ -313,7 +314,15 @@ class OAuthEndpoints:
         return None
 
     async def token(self, request: web.Request) -> web.Response:
-        """The token endpoint: client_credentials, refresh_token and device-code grants."""
+        """The token endpoint: client_credentials, refresh_token and device-code grants.
+
+        With `token_redirect` set it answers 307 to that URL instead, before reading the form:
+        a client that follows it sends its form (the secret) to the target again.
+        """
+        target = self.sim.config.token_redirect
+        if target:
+            self.sim.log.append(LoggedRequest.of(request, 307, fault="token_redirect"))
+            raise web.HTTPTemporaryRedirect(target)
         response = await self._token(request)
         self._log(request, response.status)
         return response
