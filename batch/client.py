@@ -73,6 +73,7 @@ class Client:
     ) -> None:
         self._customers = base_url.rstrip("/") + "/v1/customers/"
         self._validate = base_url.rstrip("/") + "/v1/validations/address"
+        self._country_rules = base_url.rstrip("/") + "/v1/countryvalidationrules/"
         self._tokens = tokens
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._connections = connections
@@ -124,6 +125,14 @@ class Client:
     async def validate_address(self, address: Mapping[str, object], request_id: str) -> Reply:
         """POST an address to /v1/validations/address; the verdict is in the body's `status`."""
         return await self._call("POST", self._validate, request_id, address)
+
+    async def get_country_rules(self, iso2: str, request_id: str) -> Reply:
+        """GET /v1/countryvalidationrules/{iso2}: a CountryValidationRules object in the body
+        (REST docs "Get address formatting rules by market"); parse it with
+        batch.core.country_rules.parse_country_rules."""
+        if re.fullmatch(r"[A-Za-z]{2}", iso2) is None:
+            raise ValueError(f"not a 2-letter country code: {iso2!r}")
+        return await self._call("GET", self._country_rules + iso2.upper(), request_id)
 
     async def renew_token(self) -> None:
         """After a 401: ask the provider for a token other than the refused one."""
