@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Mapping
 from types import TracebackType
@@ -75,6 +76,7 @@ class Client:
         self._root = base_url.rstrip("/")
         self._customers = self._root + "/v1/customers/"
         self._validate = base_url.rstrip("/") + "/v1/validations/address"
+        self._country_rules = base_url.rstrip("/") + "/v1/countryvalidationrules/"
         self._tokens = tokens
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._connections = connections
@@ -139,6 +141,14 @@ class Client:
             raise ValueError(f"not a customer-list URL of {self._root}: {url!r}")
         headers = None if continuation is None else {CONTINUATION_HEADER: continuation}
         return await self._call("GET", url, request_id, extra_headers=headers)
+
+    async def get_country_rules(self, iso2: str, request_id: str) -> Reply:
+        """GET /v1/countryvalidationrules/{iso2}: a CountryValidationRules object in the body
+        (REST docs "Get address formatting rules by market"); parse it with
+        batch.core.country_rules.parse_country_rules."""
+        if re.fullmatch(r"[A-Za-z]{2}", iso2) is None:
+            raise ValueError(f"not a 2-letter country code: {iso2!r}")
+        return await self._call("GET", self._country_rules + iso2.upper(), request_id)
 
     async def renew_token(self) -> None:
         """After a 401: ask the provider for a token other than the refused one."""

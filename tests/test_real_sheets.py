@@ -102,7 +102,7 @@ def test_a_dutch_sheet_with_a_house_number_column_sends_the_whole_new_address(si
 
 
 def test_french_and_english_headers_and_a_number_first_country(sim, tmp_path):
-    fr, us = customer(sim, "FR"), customer(sim, "US")
+    fr, us = customer(sim, "FR"), customer(sim, "US", state="WA")
     path = tmp_path / "clients.csv"
     path.write_text(
         "ID client;Numéro;Rue;Code postal;Ville;Pays;Courriel\n"

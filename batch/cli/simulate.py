@@ -25,12 +25,16 @@ def _simulator_options(command: click.decorators.FC) -> click.decorators.FC:
         flag = "--" + name.replace("_", "-")
         default = getattr(defaults, name)
         shown: dict[str, object] = {"help": HELP[name], "show_default": default is not None}
-        if name == "bom":
-            option = click.option("--bom/--no-bom", default=default, **shown)
+        if name in ("bom", "require_if_match", "country_rules"):
+            option = click.option(f"{flag}/--no-{flag[2:]}", default=default, **shown)
         elif name == "customers_file":
             option = click.option(flag, type=click.Path(exists=True, dir_okay=False), **shown)
         elif name == "stale_etag_status":
             option = click.option(flag, type=click.Choice(["412", "400"]), default="412", **shown)
+        elif name == "retry_after_s":
+            option = click.option(flag, type=click.IntRange(min=0), metavar="S", **shown)
+        elif name == "no_relationship":
+            option = click.option(flag, metavar="CUSTOMER_ID", **shown)
         elif default is None:
             option = click.option(flag, type=float, metavar="R", **shown)
         else:
@@ -71,12 +75,13 @@ def simulate(
 ) -> None:
     """Serve the Partner Center stand-in on loopback until Ctrl-C.
 
-    It answers GET/PUT /v1/customers/{id}/profiles/billing, POST /v1/validations/address and
-    an OAuth token endpoint as the documented API does (etags, BOM, error shapes, 429s), with
-    the faults you ask for. It prints its base URL, a ready bearer token and an example run.
-    The token endpoint accepts --client-id with $PCSIM_CLIENT_SECRET, and $PCSIM_REFRESH_TOKEN;
-    unset, each is random at every start and printed. It answers only requests addressed to
-    127.0.0.1, localhost or [::1] with its port. Probabilities are per request, 0..1.
+    It answers GET/PUT /v1/customers/{id}/profiles/billing, GET /v1/customers, POST
+    /v1/validations/address, GET /v1/countryvalidationrules/{iso2} and an OAuth token endpoint
+    as the documented API does (etags, BOM, error shapes, 429s, country rules), with the faults
+    you ask for. It prints its base URL, a ready bearer token and an example run. The token
+    endpoint accepts --client-id with $PCSIM_CLIENT_SECRET, and $PCSIM_REFRESH_TOKEN; unset, each
+    is random at every start and printed. It answers only requests addressed to 127.0.0.1,
+    localhost or [::1] with its port. Probabilities are per request, 0..1.
 
     \b
     Example:
@@ -94,6 +99,8 @@ def simulate(
     from batch.simulator.config import FROM_ENVIRONMENT, LoggedRequest
 
     settings["stale_etag_status"] = int(str(settings["stale_etag_status"]))
+    if settings["no_relationship"] is not None:
+        settings["no_relationship"] = str(settings["no_relationship"]).strip().lower()
     if settings["customers_file"] is not None:
         settings["customers_file"] = Path(str(settings["customers_file"]))
     for name, variable in FROM_ENVIRONMENT.items():

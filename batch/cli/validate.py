@@ -1,21 +1,49 @@
-"""`pcbatch validate`: every problem of a sheet, by row and column, before anything is sent."""
+"""`pcbatch validate`: every problem of a sheet, by row and column, before anything is sent.
+
+Besides the loader's own checks, each valid row whose country cell is set is checked against
+that country's address rules (batch/core/country_rules.py): the published rules pcbatch ships,
+or with --online the rules Partner Center answers. A row is checked for the fields it sets (the
+rest of the address is the profile's, known only online); a country whose rules are not at hand
+is named on stderr with its row count, never silently passed.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from batch.cli.options import SHEET_READING, table_options
+from batch.core.country_rules import (
+    ADDRESS_KEYS,
+    CountryRules,
+    check_address,
+    parse_country_rules,
+    shipped_countries,
+    shipped_rules,
+)
 from batch.core.echo import printable
-from batch.core.model import Status
+from batch.core.model import Problem, Row, Status
+
+if TYPE_CHECKING:
+    from batch.core.model import Sheet
 
 _VALUE_WIDTH = 24  # characters of a cell shown in the problem table; longer ones end in "…"
 
 
 @click.command()
 @click.argument("input_file", metavar="INPUT", type=click.Path(path_type=Path, dir_okay=False))
-@table_options(SHEET_READING)
+@table_options((*SHEET_READING, "base_url", "cloud"))
+@click.option(
+    "--online",
+    is_flag=True,
+    help="Fetch each country's address rules from Partner Center (credentials, --base-url and "
+    "--cloud as for `run`) instead of using the published rules pcbatch ships.",
+)
 @click.pass_context
 def validate(
     ctx: click.Context,
@@ -25,19 +53,28 @@ def validate(
     column_map: tuple[tuple[str, str], ...],
     ignore_columns: tuple[str, ...],
     include_hidden: bool,
+    base_url: str | None,
+    cloud: str,
+    online: bool,
 ) -> None:
-    """Check INPUT offline and list every problem by row and column.
+    """Check INPUT and list every problem by row and column.
 
     Reads the sheet exactly as `pcbatch run` would, sends nothing and needs no credentials.
-    Prints a table of the problems (row, column, value, what to do) and a count. Exit 0 when
-    every row can be sent (identical duplicate rows are listed, and are not sent twice), 1 when
-    some row is invalid or hidden (not sent), 2 when the file itself cannot be used.
+    Each row's address is also checked against its country's rules (state, postal code, city)
+    as Partner Center publishes them, for the countries whose rules pcbatch ships; countries
+    it could not check are named on stderr. With --online the rules are fetched from Partner
+    Center instead (credentials as for `run`; only the rules are read). Prints a table of the
+    problems (row, column, value, what to do) and a count. Exit 0 when every row can be sent
+    (identical duplicate rows are listed, and are not sent twice), 1 when some row is invalid
+    or hidden (not sent), 2 when the file itself (or an option) cannot be used, 3 when
+    --online credentials are refused.
 
     \b
     Example:
       pcbatch validate customers.xlsx
       pcbatch validate customers.xlsx --sheet "March updates" --clear-token CLEAR
       pcbatch validate klanten.csv --map "Klantnr=customer_id" --ignore-column Opmerking
+      pcbatch validate customers.xlsx --online
     """
     from rich import box
     from rich.console import Console
@@ -57,30 +94,170 @@ def validate(
     for warning in sheet_warnings(loaded):
         click.echo(f"pcbatch: warning: {printable(warning)}", err=True)
     where = f'{input_file} (sheet "{loaded.sheet_name}")' if loaded.sheet_name else f"{input_file}"
+    countries = sorted({c for c in (_country(r) for r in loaded.rows) if c is not None})
+    if online:
+        found = _fetch_rules(countries, base_url, cloud)
+    else:
+        found = {c: Rules(shipped_rules(c), None) for c in countries}
+    by_rules = _country_problems(loaded, found)
+    for note in _notes(loaded.rows, found, online):
+        click.echo(f"pcbatch: note: {note}", err=True)
+    problems = sorted(
+        [p for rejected in loaded.not_sent for p in rejected.problems]
+        + [p for row_problems in by_rules.values() for p in row_problems],
+        key=lambda p: p.row,
+    )
     invalid = [r for r in loaded.not_sent if r.status is Status.INVALID]
     hidden = sum(r.status is Status.SKIPPED for r in loaded.not_sent)
     duplicates = len(loaded.not_sent) - len(invalid) - hidden
+    invalid_count = len(invalid) + len(by_rules)
     console = Console(highlight=False)
-    if loaded.not_sent:
+    if problems:
         table = Table(box=box.SIMPLE_HEAD)
         table.add_column("Row", justify="right", no_wrap=True)
         table.add_column("Column", no_wrap=True)
         table.add_column("Value", no_wrap=True)
         table.add_column("Problem", overflow="fold")  # fold: never cut an example GUID short
-        for rejected in loaded.not_sent:
-            for p in rejected.problems:
-                cells = (p.column, _cut(p.value), p.reason)
-                table.add_row(str(p.row), *(Text(printable(text)) for text in cells))
+        for p in problems:
+            cells = (p.column, _cut(p.value), p.reason)
+            table.add_row(str(p.row), *(Text(printable(text)) for text in cells))
         console.print(table)
     total = len(loaded.rows) + len(loaded.not_sent)
-    counts = f"{total} row{'' if total == 1 else 's'}: {len(loaded.rows)} valid"
-    counts += f", {len(invalid)} invalid"
+    counts = f"{total} row{'' if total == 1 else 's'}: {len(loaded.rows) - len(by_rules)} valid"
+    counts += f", {invalid_count} invalid"
     if duplicates:
         counts += f", {duplicates} duplicate (not sent twice)"
     if hidden:
         counts += f", {hidden} hidden (not sent; --include-hidden sends them)"
     console.print(Text(printable(f"{where}: {counts}")), soft_wrap=True)
-    ctx.exit(1 if invalid or hidden else 0)
+    ctx.exit(1 if invalid_count or hidden else 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """A country's rules as validate got them: rules (None: not at hand) and, online, why not."""
+
+    rules: CountryRules | None
+    why_not: str | None
+
+
+# The sheet's field for each address key the rules are about.
+_FIELD_OF_KEY = {key: field for field, key in ADDRESS_KEYS.items()}
+
+
+def _country(row: Row) -> str | None:
+    country = row.values.get("country")
+    return country.strip().upper() if country else None
+
+
+def _country_problems(loaded: Sheet, found: Mapping[str, Rules]) -> dict[int, list[Problem]]:
+    """Row number -> the problems its address has under its country's rules (rows with some)."""
+    result: dict[int, list[Problem]] = {}
+    for row in loaded.rows:
+        country = _country(row)
+        rules = found[country].rules if country is not None else None
+        if rules is None:
+            continue
+        # Only the fields the row sets are known here (None: the row clears the field).
+        address = {
+            key: row.values[field] for field, key in ADDRESS_KEYS.items() if field in row.values
+        }
+        problems = [
+            Problem(
+                row.number,
+                loaded.columns[p.field],
+                row.raw.get(loaded.columns[p.field], p.value),
+                p.reason,
+            )
+            for p in check_address(address, rules, partial=True)
+        ]
+        if problems:
+            result[row.number] = problems
+    return result
+
+
+def _rows(n: int) -> str:
+    return f"{n} row{'' if n == 1 else 's'}"
+
+
+def _notes(rows: Iterable[Row], found: Mapping[str, Rules], online: bool) -> list[str]:
+    """What could not be checked against country rules, per country, for stderr."""
+    unchecked: dict[str, int] = {}
+    without_country = 0
+    for row in rows:
+        country = _country(row)
+        if country is None:
+            if any(field in row.values for field in ADDRESS_KEYS):
+                without_country += 1
+        elif found[country].rules is None:
+            unchecked[country] = unchecked.get(country, 0) + 1
+    notes: list[str] = []
+    offline = [f"{c} ({_rows(n)})" for c, n in sorted(unchecked.items()) if not found[c].why_not]
+    if offline:
+        notes.append(
+            f"not checked against country rules offline: {', '.join(offline)}; pcbatch ships"
+            f" the published rules of {', '.join(shipped_countries())} only (--online asks"
+            " Partner Center)"
+        )
+    for country, n in sorted(unchecked.items()):
+        why = found[country].why_not
+        if why is not None:
+            notes.append(f"{country} ({_rows(n)}): not checked against country rules: {why}")
+    if without_country:
+        notes.append(
+            f"{_rows(without_country)} set a state, postal code or city but no country: their"
+            " country is the profile's, so its rules are not checked here"
+        )
+    return notes
+
+
+def _fetch_rules(countries: list[str], base_url: str | None, cloud: str) -> dict[str, Rules]:
+    """Each country's rules as Partner Center answers them (one GET each, in turn)."""
+    import asyncio
+
+    from batch.auth import provider_from_env
+    from batch.client import Client, new_request_id
+    from batch.core.errors import AuthFailed
+    from batch.core.options import resolve_base_url
+
+    env = dict(os.environ)
+    url = resolve_base_url(base_url, env, cloud)
+    tokens = provider_from_env(env, cloud)
+
+    async def fetch() -> dict[str, Rules]:
+        found: dict[str, Rules] = {}
+        async with Client(url, tokens, timeout=60.0, connections=1) as client:
+            for country in countries:
+                reply = await client.get_country_rules(country, new_request_id())
+                if reply.status == 401:  # one renewal, as a run does
+                    await client.renew_token()
+                    reply = await client.get_country_rules(country, new_request_id())
+                if reply.status in (401, 403):
+                    raise AuthFailed(
+                        f"--online: Partner Center refused the credentials (HTTP {reply.status}"
+                        f"{f', code {reply.error_code}' if reply.error_code else ''}:"
+                        f" {reply.message}); check them with `pcbatch login` or the PC_*"
+                        " variables"
+                    )
+                found[country] = _online(country, reply.status, reply.body, reply.message)
+        return found
+
+    if not countries:
+        return {}
+    return asyncio.run(fetch())
+
+
+def _online(country: str, status: int, body: Mapping[str, object], message: str) -> Rules:
+    """The rules in an answer of the rules endpoint, or why there are none."""
+    if status == 200:
+        rules = parse_country_rules(body, country)
+        if rules is not None:
+            return Rules(rules, None)
+        return Rules(None, "Partner Center's answer could not be read as country rules")
+    if status == 404:
+        return Rules(None, "Partner Center publishes no rules for it (404)")
+    what = f"HTTP {status}" if status else "no answer"
+    return Rules(None, f"the rules could not be fetched ({what}: {message})")
 
 
 def _cut(text: str) -> str:

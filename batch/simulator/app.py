@@ -10,20 +10,33 @@ A REST request goes through these steps, in this order, and the first that answe
    with `forbidden` on, 403 code 900150 (the token is good, its rights are not).
 2. Throttling: the partner's bucket and the (partner, customer) bucket, else 429 with
    `Retry-After: N` and the non-standard body `{"statusCode": 429, "message": ...}`.
-3. Faults (faults.py): latency, then drop_before, hang or a 5xx.
-4. The route: GUID check (400, code 900118), unknown customer (404, code 60003), then the call.
-   The customer list (GET /v1/customers, customers.py) counts against the partner's bucket only.
-5. drop_after_commit: a PUT that committed has its connection closed instead of answered.
+3. Faults (faults.py): latency, then drop_before, hang or a 5xx; for a PUT, fail_409 (409, code
+   800064). Fault answers 409/502/503/504 carry `Retry-After: retry_after_s` when it is set.
+4. The route: GUID check (400, code 900118), the customer set as `no_relationship` (403, code
+   20002), unknown customer (404, code 60003), then the call. The customer list
+   (GET /v1/customers, customers.py) counts against the partner's bucket only.
+5. drop_after_commit: a PUT that committed has its connection closed instead of answered;
+   commit_then_504: a PUT that committed is answered 504 with a gateway's HTML page.
 Every answer echoes MS-RequestId and MS-CorrelationId (new ones when the request had none) and
 every JSON body starts with a UTF-8 BOM when `bom` is on. Errors are
-`{"code": <int>, "description", "data": [], "source": "PartnerFD"}`; 502 and 504 come as a
-gateway's HTML page, as a front door sends them. Unknown paths: 404, code 1000.
+`{"code": <int>, "description", "data": [...], "source": "PartnerFD"}` (`data` names the property
+of a 27002); 502 and 504 come as a gateway's HTML page, as a front door sends them. Unknown paths:
+404, code 1000.
 
 PUT: `If-Match` (quoted or not, `W/` ignored) is required: missing or `*` is 400, code 800002.
-A stale etag is 412 (code 412) or 400 with code 2055 "Etag is no longer valid", per
-`stale_etag_status`; either way nothing is applied. The body is read first, then the etag is
-checked (a stale one is answered even when the body is bad), then the body parsed and applied,
-with no await in between: of two PUTs sent with the same etag, exactly one commits.
+With `require_if_match` off, a PUT without it is checked against the etag in the body's
+`attributes.etag` (any key case: the .NET SDK sends `"Attributes": {"Etag": ...}` and no header),
+and one with neither is applied unchecked. A stale etag is 412 (code 412) or 400 with code 2055
+"Etag is no longer valid", per `stale_etag_status`; either way nothing is applied. The body is
+read first, then the etag is checked (a stale one is answered even when the body is bad), then
+the body parsed and applied, with no await in between: of two PUTs sent with the same etag,
+exactly one commits. `Expect: 100-continue` is answered by aiohttp before the body is read.
+
+GET /v1/countryvalidationrules/{iso2}: the CountryValidationRules object the service publishes
+for the country (Simulator.country_rules), `attributes.objectType` "CountryValidationRules"
+added as a live answer has it; a country without one is 404, code 1000 "No validation rules were
+found for the country/region XX" (the text New-PartnerCustomer reported, PowerShell docs issue
+147).
 """
 
 from __future__ import annotations
@@ -67,9 +80,19 @@ _REASONS = {
 _FORBIDDEN = "The supplied role does not have the rights to perform the requested operation"
 
 
-def error_body(code: int, description: str) -> bytes:
+def error_body(code: int, description: str, data: tuple[str, ...] = ()) -> bytes:
     """The standard Partner Center error body (without the BOM)."""
-    return dumps({"code": code, "description": description, "data": [], "source": "PartnerFD"})
+    return dumps(
+        {"code": code, "description": description, "data": list(data), "source": "PartnerFD"}
+    )
+
+
+# 409: the status is documented ("409: Conflict, error code", error-codes.md); the code and text
+# are those reported from the live service (pcbatch issue 17), not found in the docs' table.
+_CONFLICT_CODE = 800064
+_CONFLICT = "The customer is being processed by another request. Please retry later."
+_NO_RELATIONSHIP = "The partner ID {0} has no commerce relationship with the customer ID {1}."
+_COUNTRY_RULES_OBJECT = {"objectType": "CountryValidationRules"}
 
 
 class _Call:
@@ -99,6 +122,7 @@ class Rest:
             web.route("*", "/v1/customers", self.customer_list),
             web.route("*", "/v1/customers/{customer_id}/profiles/billing", self.billing),
             web.route("*", "/v1/validations/address", self.validations),
+            web.route("*", "/v1/countryvalidationrules/{iso2}", self.country_rules),
             web.route("*", "/v1/{tail:.*}", self.unknown),
         ]
 
@@ -119,6 +143,11 @@ class Rest:
     async def validations(self, request: web.Request) -> web.StreamResponse:
         """POST /v1/validations/address."""
         handler = self._validate if request.method == "POST" else _not_allowed
+        return await self._serve(request, None, handler)
+
+    async def country_rules(self, request: web.Request) -> web.StreamResponse:
+        """GET /v1/countryvalidationrules/{iso2}."""
+        handler = self._country_rules if request.method == "GET" else _not_allowed
         return await self._serve(request, None, handler)
 
     async def unknown(self, request: web.Request) -> web.StreamResponse:
@@ -178,13 +207,20 @@ class Rest:
                         return _drop(request)  # the client gave up: nothing is handled
                 else:
                     return self._fault(call, int(fault), out)
+            if decision.conflict and handler == self._put:
+                call.fault = "409"
+                return self._fault(call, 409, out)
             try:
                 status, body = await handler(request, call, decision)
             except rules.Refusal as refusal:
-                status, body = refusal.status, error_body(refusal.code, refusal.description)
+                status = refusal.status
+                body = error_body(refusal.code, refusal.description, refusal.data)
             if call.committed and decision.drop_after_commit:
                 call.fault = "drop_after_commit"
                 return _drop(request)
+            if call.committed and decision.commit_then_504:
+                call.fault = "commit_then_504"
+                return self._fault(call, 504, out, retry_after=False)
             return self._answer(call, status, body, out)
         finally:
             self._log(request, call)
@@ -206,7 +242,14 @@ class Rest:
             body = BOM + body
         return web.Response(status=status, body=body, headers=out)
 
-    def _fault(self, call: _Call, status: int, out: dict[str, str]) -> web.Response:
+    def _fault(
+        self, call: _Call, status: int, out: dict[str, str], *, retry_after: bool = True
+    ) -> web.Response:
+        seconds = self.sim.config.retry_after_s
+        if retry_after and seconds is not None and status in (409, 502, 503, 504):
+            out["Retry-After"] = str(seconds)
+        if status == 409:
+            return self._answer(call, 409, error_body(_CONFLICT_CODE, _CONFLICT), out)
         reason = _REASONS[status]
         if status in (502, 504):
             out["Content-Type"] = "text/html; charset=utf-8"
@@ -219,6 +262,10 @@ class Rest:
         customer_id = call.customer_id or ""
         if not is_canonical_guid(customer_id):
             raise rules.Refusal(400, 900118, "Invalid Customer Id")
+        config = self.sim.config
+        if customer_id == config.no_relationship:
+            call.fault = "no_relationship"
+            raise rules.Refusal(403, 20002, _NO_RELATIONSHIP.format(config.tenant_id, customer_id))
         if customer_id not in self.sim.store:
             raise rules.Refusal(
                 404, 60003, f"Tenant not found: no customer {customer_id} for this partner."
@@ -254,7 +301,14 @@ class Rest:
         # The only await: from here to the commit nothing else runs, so the etag checked below
         # is still the current one when the profile is replaced (no lost update).
         raw = await request.read()
+        config = self.sim.config
         if_match = _etag_of(request.headers.get("If-Match"))
+        document: object = None
+        if if_match is None and not config.require_if_match:
+            document = _json(raw)
+            if_match = _body_etag(document)
+            if if_match is None:
+                if_match = store.etag(customer_id)  # no etag anywhere: applied unchecked
         if if_match is None or if_match == "*":
             raise rules.Refusal(
                 400,
@@ -271,7 +325,10 @@ class Rest:
                 "Precondition failed: the etag in If-Match is not the profile's current etag;"
                 " read the profile again.",
             )
-        body = store.replace(customer_id, _json(raw))
+        if document is None:
+            document = _json(raw)
+        rules_for = self.sim.rules_for if config.country_rules else None
+        body = store.replace(customer_id, document, rules_for)
         call.committed = True
         return 200, body
 
@@ -280,6 +337,21 @@ class Rest:
     ) -> tuple[int, bytes]:
         continuation = request.headers.get(customers.CONTINUATION_HEADER)
         return 200, dumps(customers.customers_page(self.sim.store, request.query, continuation))
+
+    async def _country_rules(
+        self, request: web.Request, call: _Call, decision: faults.Decision
+    ) -> tuple[int, bytes]:
+        iso2 = request.match_info["iso2"]
+        document = self.sim.country_rules.get(iso2.upper())
+        if document is None:
+            raise rules.Refusal(
+                404, 1000, f"No validation rules were found for the country/region {iso2}"
+            )
+        if isinstance(document, bytes):
+            return 200, document
+        if isinstance(document, dict) and "attributes" not in document:
+            document = {**document, "attributes": _COUNTRY_RULES_OBJECT}
+        return 200, dumps(document)
 
     async def _validate(
         self, request: web.Request, call: _Call, decision: faults.Decision
@@ -296,6 +368,18 @@ def _json(raw: bytes) -> object:
         raise rules.Refusal(
             400, 800002, "Invalid request input: the body is not UTF-8 JSON."
         ) from exc
+
+
+def _body_etag(document: object) -> str | None:
+    """The etag in a PUT body's attributes.etag, any key case (as the .NET SDK sends it)."""
+    if not isinstance(document, Mapping):
+        return None
+    for key, attributes in document.items():
+        if str(key).lower() == "attributes" and isinstance(attributes, Mapping):
+            for name, value in attributes.items():
+                if str(name).lower() == "etag" and isinstance(value, str | int):
+                    return _etag_of(str(value))
+    return None
 
 
 def _etag_of(header: str | None) -> str | None:

@@ -7,6 +7,7 @@ must not exceed 1. Rates are requests per second; None means unlimited.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 DEFAULT_TENANT_ID = "8f3c6a2e-0d4b-4e7a-9c51-2b7d9e4f6a10"
 DEFAULT_CLIENT_ID = "pcbatch-sim-client"
 
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _PROBABILITIES = (
     "fail_500",
     "fail_502",
@@ -34,6 +36,8 @@ _PROBABILITIES = (
     "drop_after_commit",
     "hang",
     "concurrent_writer",
+    "fail_409",
+    "commit_then_504",
 )
 
 
@@ -73,6 +77,12 @@ class SimConfig:
     token_redirect: str = ""  # a loopback http:// URL: every token request is answered 307 to it
     bom: bool = True  # prefix every JSON body with a UTF-8 byte-order mark
     forbidden: bool = False  # every REST call 403, code 900150: the app lacks PC permissions
+    fail_409: float = 0.0  # per PUT: 409, code 800064 "being processed by another request"
+    commit_then_504: float = 0.0  # per successful PUT: committed, then a gateway's 504 page
+    retry_after_s: int | None = None  # Retry-After sent with fault answers 409/502/503/504
+    no_relationship: str | None = None  # this customer answers 403, code 20002
+    require_if_match: bool = True  # a PUT without If-Match is refused (else the body's etag)
+    country_rules: bool = True  # refuse PUTs that break the published country rules (27002)
 
     def check(self) -> None:
         """Raise ConfigError naming every setting that is out of range."""
@@ -96,6 +106,13 @@ class SimConfig:
         for name in ("latency_ms", "jitter_ms", "hang_seconds", "customers"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must not be negative")
+        if self.retry_after_s is not None and self.retry_after_s < 0:
+            problems.append("retry_after_s must not be negative")
+        if self.no_relationship is not None and not _GUID.fullmatch(self.no_relationship):
+            problems.append(
+                f"no_relationship must be a customer id (a lower-case GUID), not"
+                f" {self.no_relationship!r}"
+            )
         if self.token_lifetime_s <= 0:
             problems.append("token_lifetime_s must be > 0 seconds")
         if self.token_redirect and not _loopback_http(self.token_redirect):
@@ -157,6 +174,18 @@ HELP: dict[str, str] = {
     "bom": "Start every JSON body with a UTF-8 byte-order mark, as Partner Center does.",
     "forbidden": "Answer every REST call 403 with code 900150, as Partner Center does when the "
     "app or user lacks Partner Center permissions (valid token, wrong rights).",
+    "fail_409": "Probability that a PUT is answered 409 with code 800064 (the customer is being "
+    "processed by another request); nothing is applied.",
+    "commit_then_504": "Probability that a successful PUT is committed and then answered 504 "
+    "with a gateway's HTML page (the update landed, the answer says it did not).",
+    "retry_after_s": "Send Retry-After: N (seconds) with the fault answers 409, 502, 503 and "
+    "504; none when not given.",
+    "no_relationship": "Answer every call about this customer id 403 with code 20002 (the "
+    "partner has no commerce relationship with the customer).",
+    "require_if_match": "Refuse a PUT without If-Match (400, code 800002); with "
+    "--no-require-if-match the etag may come in the body's Attributes.Etag, as the SDKs send it.",
+    "country_rules": "Refuse a PUT whose address breaks its country's published rules (400, "
+    'code 27002 "A property has invalid data.", the property named in data).',
 }
 
 
@@ -170,10 +199,11 @@ class LoggedRequest:
     customer_id: the URL's customer (lower case) for billing-profile calls, else None.
     request_id: the MS-RequestId header, else client-request-id (what MSAL sends to login).
     committed: a PUT that changed the store (True even when its answer was then dropped).
-    fault: what the stand-in did on purpose: "500", "502", "503", "504", "drop_before",
-      "drop_after_commit", "hang", "throttled", "concurrent_writer" (the GET after which another
-      writer edited the profile), "foreign_host" (a Host header other than this server's
-      loopback address: answered 421), "token_redirect" (a token request answered 307), or None.
+    fault: what the stand-in did on purpose: "409", "500", "502", "503", "504", "drop_before",
+      "drop_after_commit", "commit_then_504", "hang", "throttled", "concurrent_writer" (the GET
+      after which another writer edited the profile), "no_relationship", "foreign_host" (a Host
+      header other than this server's loopback address: answered 421), "token_redirect" (a token
+      request answered 307), or None.
     Token-endpoint calls are logged too; their form (secrets) never is.
     """
 

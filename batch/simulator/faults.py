@@ -7,6 +7,11 @@ requests. Precedence when several fire: drop_before, then hang, then a 5xx. The 
 drop_after_commit only matters to a PUT that commits; concurrent_writer only to a GET of a billing
 profile. Faults never apply to the token endpoint, and throttled or unauthenticated requests do
 not draw (they are answered before).
+
+The faults added later (fail_409, commit_then_504) draw two numbers per decision from a second
+seeded source, so that the six above stay what they were for a given seed. fail_409 applies to a
+PUT of a billing profile only (after drop_before, hang and a 5xx; nothing is applied);
+commit_then_504 to a PUT that commits (drop_after_commit wins when both fire).
 """
 
 from __future__ import annotations
@@ -22,27 +27,32 @@ class Decision:
     """What the stand-in does to one request.
 
     delay_s: seconds to wait before answering. before: "drop_before", "hang", "500", "502",
-    "503", "504", or None (handle normally). drop_after_commit, concurrent_writer: see module.
+    "503", "504", or None (handle normally). drop_after_commit, concurrent_writer, conflict
+    (a PUT answered 409), commit_then_504: see module.
     """
 
     delay_s: float
     before: str | None
     drop_after_commit: bool
     concurrent_writer: bool
+    conflict: bool = False
+    commit_then_504: bool = False
 
 
 class Faults:
     """The seeded source of fault decisions for one server."""
 
-    __slots__ = ("_rng",)
+    __slots__ = ("_rng", "_rng_later")
 
     def __init__(self, seed: int) -> None:
         self._rng = random.Random(f"pcbatch-sim/{seed}/faults")
+        self._rng_later = random.Random(f"pcbatch-sim/{seed}/faults-later")
 
     def decide(self, config: SimConfig) -> Decision:
         """Draw the fault of the next request."""
         rng = self._rng.random
         u_drop, u_hang, u_5xx, u_jitter, u_after, u_writer = (rng() for _ in range(6))
+        u_409, u_504 = self._rng_later.random(), self._rng_later.random()
         before: str | None = None
         if u_drop < config.drop_before:
             before = "drop_before"
@@ -66,4 +76,6 @@ class Faults:
             before,
             u_after < config.drop_after_commit,
             u_writer < config.concurrent_writer,
+            u_409 < config.fail_409,
+            u_504 < config.commit_then_504,
         )

@@ -17,6 +17,11 @@ require a phone number) and "Partner Center REST and Graph error codes"
 - Postal codes must match the country's pattern where one is known (US 5 digits or ZIP+4, CA,
   GB, DE, NL, FR, and more below; 400, code 3000).
 - A phone number is required in the countries the docs list (400, code 600051).
+- The address must keep its country's published rules (batch/core/country_rules.py): state
+  required / in the list, postal code required / matching the regex, city required. The first
+  broken one is refused as Partner Center does: 400, code 27002 "A property has invalid data.",
+  `data` ["property_name:  StateInvalid - Details", "details:  <why>\n"] (the shape of a real
+  answer quoted in microsoft/PartnerCenterPowerShellModule issue 82; its details were empty).
 Every problem of code 3000 is reported together, in one description.
 """
 
@@ -24,6 +29,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+
+from batch.core.country_rules import CountryRules, check_address
 
 TOP_FIELDS = ("id", "firstName", "lastName", "email", "culture", "language", "companyName")
 ADDRESS = "defaultAddress"
@@ -109,13 +116,16 @@ CA_PROVINCES = frozenset((
 
 
 class Refusal(Exception):
-    """The service refuses a request: HTTP status, Partner Center error code, description."""
+    """The service refuses a request: HTTP status, Partner Center error code, description, data."""
 
-    def __init__(self, status: int, code: int, description: str) -> None:
+    def __init__(
+        self, status: int, code: int, description: str, data: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(description)
         self.status = status
         self.code = code
         self.description = description
+        self.data = data
 
 
 def _lower_first(key: str) -> str:
@@ -180,8 +190,13 @@ def postal_code_ok(country: str, postal_code: str) -> bool:
     return pattern is None or pattern.fullmatch(postal_code.strip()) is not None
 
 
-def address_problems(address: Mapping[str, object], where: str = ADDRESS) -> list[str]:
-    """Every code-3000 problem of an address: required fields, lengths, postal code."""
+def address_problems(
+    address: Mapping[str, object], where: str = ADDRESS, *, postal_code_patterns: bool = True
+) -> list[str]:
+    """Every code-3000 problem of an address: required fields, lengths, postal code.
+
+    postal_code_patterns=False leaves the postal code's pattern to the country rules (27002).
+    """
     problems = [f"{where}.{name} is required" for name in REQUIRED_ADDRESS if not address.get(name)]
     for name, limit in _MAX_LEN.items():
         value = address.get(name)
@@ -191,13 +206,26 @@ def address_problems(address: Mapping[str, object], where: str = ADDRESS) -> lis
     if isinstance(country, str) and not re.fullmatch(r"[A-Za-z]{2}", country):
         problems.append(f"{where}.country must be a 2-letter ISO country code, not {country!r}")
     postal = address.get("postalCode")
-    if isinstance(country, str) and isinstance(postal, str) and not postal_code_ok(country, postal):
+    if (
+        postal_code_patterns
+        and isinstance(country, str)
+        and isinstance(postal, str)
+        and not postal_code_ok(country, postal)
+    ):
         problems.append(f"{where}.postalCode {postal!r} is not a valid postal code in {country}")
     return problems
 
 
-def check_update(new: Mapping[str, object], current: Mapping[str, object]) -> None:
-    """Raise Refusal when the service would refuse to replace `current` by `new`."""
+def check_update(
+    new: Mapping[str, object],
+    current: Mapping[str, object],
+    *,
+    postal_code_patterns: bool = True,
+) -> None:
+    """Raise Refusal when the service would refuse to replace `current` by `new`.
+
+    postal_code_patterns=False: see address_problems.
+    """
     problems: list[str] = []
     if "id" in new and new["id"] != current.get("id"):
         problems.append(f"id cannot change (it is {current.get('id')!r})")
@@ -215,7 +243,7 @@ def check_update(new: Mapping[str, object], current: Mapping[str, object]) -> No
     ):
         problems.append(f"{ADDRESS}.country cannot change (it is {old_country!r})")
     if address:
-        problems.extend(address_problems(address))
+        problems.extend(address_problems(address, postal_code_patterns=postal_code_patterns))
     for name in ("firstName", "lastName"):
         value = new.get(name)
         if isinstance(value, str) and len(value) > 50:
@@ -228,4 +256,24 @@ def check_update(new: Mapping[str, object], current: Mapping[str, object]) -> No
             600051,
             "Customer phone number is missing. billingProfile.defaultAddress.phoneNumber is not"
             f" provided; it is required for customers in {str(country).upper()}.",
+        )
+
+
+# The service's name of each property a country rule is about (as in "StateInvalid").
+_PROPERTY = {"state": "State", "postal_code": "PostalCode", "city": "City"}
+
+
+def check_country_rules(address: Mapping[str, object], rules: CountryRules) -> None:
+    """Raise Refusal 400/27002 naming the first property that breaks the country's rules."""
+    problems = check_address(address, rules)
+    if problems:
+        first = problems[0]
+        raise Refusal(
+            400,
+            27002,
+            "A property has invalid data.",
+            (
+                f"property_name:  {_PROPERTY[first.field]}Invalid - Details",
+                f"details:  {first.reason}\n",
+            ),
         )

@@ -15,6 +15,7 @@ client secret or refresh token gets random ones at start (written into `sim.conf
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import secrets
 import threading
@@ -25,6 +26,8 @@ from types import TracebackType
 
 from aiohttp import web
 
+from batch.core.country_rules import CountryRules, parse_country_rules
+from batch.core.country_rules_data import PUBLISHED
 from batch.core.errors import ConfigError
 from batch.core.options import is_loopback
 from batch.files import atomic_write
@@ -49,6 +52,10 @@ class Simulator:
     store: the profiles (profile(id), export(), put_direct(id, changes), ids()).
     log: every request, in the order answered (LoggedRequest); the container given, else a list.
       A long-running server passes a deque(maxlen=...) so that the log stays bounded.
+    country_rules: what GET /v1/countryvalidationrules/{iso2} answers, by upper-case iso2: the
+      published documents pcbatch ships. A test may change it while serving: a document (any
+      JSON value) is served as JSON, bytes as they are (after the BOM); a country not in it is 404.
+      With config.country_rules on, a PUT is checked against the rules parsed from it.
     """
 
     def __init__(
@@ -61,6 +68,8 @@ class Simulator:
         self.buckets = Buckets()
         self.faults = Faults(config.seed)
         self.writer_edits = 0  # edits made by the simulated concurrent writer so far
+        self.country_rules: dict[str, object] = copy.deepcopy(PUBLISHED)
+        self._parsed: dict[str, tuple[object, CountryRules | None]] = {}
         self.base_url = ""
         self.token = ""
 
@@ -68,6 +77,16 @@ class Simulator:
         """A new bearer token for the configured partner (default lifetime: token_lifetime_s)."""
         lifetime = self.config.token_lifetime_s if lifetime_s is None else lifetime_s
         return self.tokens.issue(self.config.tenant_id, self.config.client_id, lifetime)
+
+    def rules_for(self, iso2: str) -> CountryRules | None:
+        """The rules a PUT to an address in `iso2` is checked against (None: not checked)."""
+        document = self.country_rules.get(iso2.upper())
+        cached = self._parsed.get(iso2.upper())
+        if cached is not None and cached[0] is document:
+            return cached[1]
+        rules = parse_country_rules(document, iso2)
+        self._parsed[iso2.upper()] = (document, rules)
+        return rules
 
     def export_state(self, path: Path) -> None:
         """Write every profile as a customers file ({customer_id: profile}, UTF-8, indented)."""

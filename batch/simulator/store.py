@@ -13,8 +13,9 @@ import copy
 import json
 import random
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
+from batch.core.country_rules import CountryRules
 from batch.simulator import rules
 
 OBJECT_TYPE = "CustomerBillingProfile"
@@ -108,19 +109,33 @@ class Store:
         """{customer_id: profile} in the customers-file format (no links/attributes); copies."""
         return {cid: copy.deepcopy(p) for cid, p in self._profiles.items()}
 
-    def replace(self, customer_id: str, body: object) -> bytes:
+    def replace(
+        self,
+        customer_id: str,
+        body: object,
+        country_rules: Callable[[str], CountryRules | None] | None = None,
+    ) -> bytes:
         """Apply a PUT body (any key case) after the service's checks; the new served JSON.
 
         Raises rules.Refusal when the service would refuse it; nothing changes then. The etag
-        check is the caller's (it depends on the configured answer).
+        check is the caller's (it depends on the configured answer). country_rules: the rules
+        of a country, to check the address against (None: no country rules are checked).
         """
         current = self._profiles[customer_id]
         new = rules.read_profile(body)
-        rules.check_update(new, current)
+        address = new.get(rules.ADDRESS)
+        country = address.get("country") if isinstance(address, Mapping) else None
+        found = None
+        if country_rules is not None and isinstance(country, str):
+            found = country_rules(country.upper())
+        # A country with published rules has its postal code checked by them (27002), not by
+        # the stand-in's own patterns (3000).
+        rules.check_update(new, current, postal_code_patterns=found is None)
         new.setdefault("id", current.get("id"))
-        address = new[rules.ADDRESS]
         assert isinstance(address, dict)  # check_update refused anything else
         address["country"] = str(address["country"]).upper()
+        if found is not None:
+            rules.check_country_rules(address, found)
         self._commit(customer_id, _ordered(new))
         return self.served(customer_id)
 
