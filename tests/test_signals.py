@@ -121,9 +121,9 @@ class CountingFaults:
         self.inner = inner
         self.arrived = 0
 
-    def decide(self, config):
+    def decide(self, config, method="GET"):
         self.arrived += 1
-        return self.inner.decide(config)
+        return self.inner.decide(config, method)
 
 
 def test_sigterm_twice_to_a_real_process_exits_130_with_every_row_reported(

@@ -57,6 +57,7 @@ class Simulator:
         self.buckets = Buckets()
         self.faults = Faults(config.seed)
         self.writer_edits = 0  # edits made by the simulated concurrent writer so far
+        self.throttled_once: set[str] = set()  # customers customer_429_once has answered 429
         self.base_url = ""
         self.token = ""
 
