@@ -29,7 +29,7 @@ the known bottleneck):
   `size * allowed / measured` (Little's law with headroom before a whole span is measured), at
   most doubling per round trip and to no more than `growth_cap` (2) times Little's law with
   headroom (retries' back-off waits also take room, so more than Little's law can be needed).
-  Latency is not trusted before `warmup` (40) answers.
+  Latency is not trusted before `warmup` (100) answers (the first are mostly GETs).
 - A partner-wide 429 (quota.py says which are) shrinks it by `beta` (0.8), once per round trip
   (the 429s of requests already in flight say nothing new), and it does not grow again until the
   Retry-After pause and one measuring span are over (the pause reads as a low rate).
@@ -61,7 +61,7 @@ class Window:
     beta: 0.8, the share kept on a partner-wide 429.
     span_s: 1 s, the shortest span the request rate is measured over.
     min_interval_s: 0.05 s, the shortest time between two decisions.
-    warmup: 20 answers before latency is trusted to shrink or stop the window.
+    warmup: 100 answers before latency is trusted to shrink or stop the window.
     """
 
     __slots__ = (
@@ -113,7 +113,7 @@ class Window:
         span_answers: int = 32,
         growth_cap: float = 2.0,
         min_interval_s: float = 0.05,
-        warmup: int = 40,
+        warmup: int = 100,
         base_memory_s: float = 30.0,
     ) -> None:
         if isinstance(ceiling, bool) or not isinstance(ceiling, int) or ceiling < 1:
