@@ -13,6 +13,8 @@ PURE = [
     "batch.core.retry",
     "batch.core.throttle",
     "batch.core.options",
+    "batch.core.window",
+    "batch.core.quota",
 ]
 IO_MODULES = ["aiohttp", "aiolimiter", "pandas", "sqlite3", "asyncio", "openpyxl", "msal"]
 
