@@ -21,6 +21,12 @@ any tool needs, 2N calls. Scenarios (issue 7):
     peer      the steady set-up, once with pcbatch and once as a PowerShell loop over
               Set-PartnerCustomer does it (one customer at a time, GET then PUT, one kept-alive
               connection), timed in the same invocation; the ratio of the two
+    latency   (issue 16) 2,000 customers, stand-in 40 req/s, calls lognormal around 400 ms
+              (sigma 0.6), PUTs twice as slow, --rate 40 and no --concurrency:
+              efficiency (2N/40 s) / elapsed >= 0.90, no 429
+    chaos     (issue 16) 1,500 customers, stand-in 100 req/s + 30 ms latency, 1% of the
+              customers throttled once (429, Retry-After 2 s) as if another integration had
+              spent their quota, --rate 100: efficiency (2N/100 s) / elapsed >= 0.85
 
 "elapsed" is the wall time of the whole `pcbatch run` process (start-up, reading the sheet,
 the report included); `run` is summary.json's elapsed_s (from the journal's start to its end).
@@ -49,7 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SCENARIOS = ("steady", "adaptive", "overhead", "scale", "peer")
+SCENARIOS = ("steady", "adaptive", "overhead", "scale", "peer", "latency", "chaos")
 CITIES = [("Boston", "MA", "02110"), ("Redmond", "WA", "98052"), ("Austin", "TX", "78701")]
 
 
@@ -213,6 +219,52 @@ def adaptive(work: Path, n: int) -> None:
     )
 
 
+def latency(work: Path, n: int) -> None:
+    slow = ("--latency-ms", "400", "--latency-sigma", "0.6", "--put-latency-factor", "2")
+    with stand_in(work, n, "--partner-rate", "40", *slow) as (sim, ids):
+        write_input(ids, work / "latency.csv", "Suite 600")
+        run = pcbatch_run(sim, work / "latency.csv", work / "latency", "--rate", "40")
+    ideal = 2 * n / 40
+    eff = ideal / run.wall_s
+    eff_run = ideal / float(run.summary["elapsed_s"])  # type: ignore[arg-type]
+    ok = eff >= 0.90 and run.throttled == 0
+    print(
+        f"latency: {n} customers, stand-in 40 req/s, calls lognormal 400 ms (sigma 0.6), PUTs "
+        f"x2, --rate 40, no --concurrency: elapsed {run.wall_s:.1f} s (ideal {ideal:.0f} s) "
+        f"efficiency {eff:.3f} (run {eff_run:.3f}), {run.requests} requests, {run.throttled} "
+        f"429s; {_window(run)}[{_updated(run)}]; target >= 0.90 and no 429: {_verdict(ok)}",
+        flush=True,
+    )
+
+
+def chaos(work: Path, n: int) -> None:
+    once = ("--customer-429-once", "0.01", "--customer-429-retry-after", "2")
+    with stand_in(work, n, "--partner-rate", "100", "--latency-ms", "30", *once) as (sim, ids):
+        write_input(ids, work / "chaos.csv", "Suite 700")
+        run = pcbatch_run(sim, work / "chaos.csv", work / "chaos", "--rate", "100")
+    ideal = 2 * n / 100
+    eff = ideal / run.wall_s
+    eff_run = ideal / float(run.summary["elapsed_s"])  # type: ignore[arg-type]
+    print(
+        f"chaos: {n} customers, stand-in 100 req/s + 30 ms, 1% of customers throttled once "
+        f"(Retry-After 2 s), --rate 100: elapsed {run.wall_s:.1f} s (ideal {ideal:.0f} s) "
+        f"efficiency {eff:.3f} (run {eff_run:.3f}), {run.requests} requests, {run.throttled} "
+        f"429s, rate final {run.summary['rate_final']:.1f} min {run.summary['rate_min']:.1f}; "
+        f"{_window(run)}[{_updated(run)}]; target >= 0.85: {_verdict(eff >= 0.85)}",
+        flush=True,
+    )
+
+
+def _window(run: Run) -> str:
+    """The window and measured rate from summary.json, once the run reports them."""
+    shown = [
+        f"{key} {run.summary[key]}"
+        for key in ("concurrency", "window_final", "window_max", "rate_measured")
+        if key in run.summary
+    ]
+    return "; ".join(shown) + "; " if shown else ""
+
+
 def overhead(work: Path, n: int) -> None:
     fast = ("--rate", "1000000", "--concurrency", "16")
     with stand_in(work, n) as (sim, ids):
@@ -350,6 +402,10 @@ def main() -> None:
             scale(work, args.customers or 100_000)
         elif name == "peer":
             peer(work, args.customers or 2_000, ours)
+        elif name == "latency":
+            latency(work, args.customers or 2_000)
+        elif name == "chaos":
+            chaos(work, args.customers or 1_500)
     if args.keep:
         print(f"work folder: {work}")
     else:

@@ -212,9 +212,9 @@ class Decided:
         self.inner, server.faults = server.faults, self
         self.arrived = asyncio.Event()
 
-    def decide(self, config):
+    def decide(self, config, method="GET"):
         self.arrived.set()
-        return self.inner.decide(config)
+        return self.inner.decide(config, method)
 
 
 def test_every_request_waits_the_latency_plus_a_share_of_the_jitter():
@@ -241,6 +241,60 @@ async def test_latency_holds_the_answer_back_and_does_not_change_it(make_sim, si
     server.config.latency_ms = server.config.jitter_ms = 0.0
     assert late.status == 200
     assert late.json == (await client.get_profile(customer)).json
+
+
+async def test_puts_are_held_the_put_factor_times_longer_than_gets(make_sim, sim_client):
+    server = await make_sim(latency_ms=2, put_latency_factor=2.5)
+    client = sim_client(server)
+    customer = server.store.ids()[0]
+    assert (await _edit(client, customer, companyName="Slow Writes Ltd")).status == 200
+    assert [(entry.method, entry.delay_s) for entry in server.log] == [
+        ("GET", pytest.approx(0.002)),
+        ("PUT", pytest.approx(0.005)),
+    ]
+
+
+async def test_a_lognormal_latency_varies_from_call_to_call_and_repeats_with_the_seed(
+    make_sim, sim_client
+):
+    slow = SimConfig(customers=4, latency_ms=1, latency_sigma=0.6)
+    delays = []
+    for _ in range(2):
+        server = await make_sim(slow)
+        client = sim_client(server)
+        for customer in server.store.ids():
+            assert (await client.get_profile(customer)).status == 200
+        delays.append([entry.delay_s for entry in server.log])
+    assert delays[0] == delays[1]
+    assert len(set(delays[0])) == 4
+
+
+async def test_429_once_throttles_a_customers_first_call_only_and_spares_the_others(
+    make_sim, sim_client
+):
+    server = await make_sim(customers=40, seed=3, customer_429_once=0.1)
+    client = sim_client(server)
+    ids = server.store.ids()
+    first = [(await client.get_profile(customer)).status for customer in ids]
+    throttled = [c for c, status in zip(ids, first, strict=True) if status == 429]
+    assert 0 < len(throttled) < 12
+    answer = await client.get_profile(throttled[0])  # its second call goes through
+    assert answer.status == 200
+    assert [(await client.get_profile(c)).status for c in ids] == [200] * len(ids)
+    refused = [entry for entry in server.log if entry.status == 429]
+    assert {entry.customer_id for entry in refused} == set(throttled)
+    assert {entry.fault for entry in refused} == {"throttled_once"}
+
+
+async def test_429_once_answers_its_retry_after_in_the_documented_shape(make_sim, sim_client):
+    server = await make_sim(customer_429_once=1.0, customer_429_retry_after=2)
+    answer = await sim_client(server).get_profile(server.store.ids()[0])
+    assert answer.status == 429
+    assert answer.headers["Retry-After"] == "2"
+    assert answer.json == {
+        "statusCode": 429,
+        "message": "Rate limit is exceeded. Try again in 2 seconds.",
+    }
 
 
 async def _statuses(server, client, requests: int) -> list[tuple[int, str | None]]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import math
+import statistics
 
 import pytest
 from hypothesis import given, settings
@@ -11,7 +13,7 @@ from hypothesis import strategies as st
 from batch.simulator import SimConfig
 from batch.simulator.addresses import validate_address
 from batch.simulator.buckets import Buckets, TokenBucket, retry_after
-from batch.simulator.faults import Faults
+from batch.simulator.faults import Faults, latency_ms, throttled_once
 from batch.simulator.rules import Refusal, check_update, read_profile
 from batch.simulator.seed import generate
 from batch.simulator.store import Store
@@ -276,6 +278,51 @@ def test_latency_is_the_fixed_part_plus_at_most_the_jitter():
     assert all(0.1 <= d <= 0.15 for d in delays)
     assert min(delays) < 0.105
     assert max(delays) > 0.145
+
+
+def test_a_lognormal_latency_has_the_median_and_spread_asked_for():
+    faults = Faults(4)
+    config = SimConfig(latency_ms=400, latency_sigma=0.6)
+    delays = [faults.decide(config).delay_s for _ in range(4000)]
+    logs = [math.log(d) for d in delays]
+    assert statistics.median(delays) == pytest.approx(0.4, rel=0.05)
+    assert statistics.stdev(logs) == pytest.approx(0.6, rel=0.05)
+    assert max(delays) > 1.5  # a tail into seconds, as a real service has
+    assert min(delays) > 0.0
+
+
+def test_puts_wait_the_put_factor_times_as_long_as_gets():
+    config = SimConfig(latency_ms=400, latency_sigma=0.6, put_latency_factor=2.0)
+    faults = Faults(6)
+    puts = [faults.decide(config, "PUT").delay_s for _ in range(4000)]
+    assert statistics.median(puts) == pytest.approx(0.8, rel=0.05)
+    for z in (-1.0, 0.0, 2.5):
+        assert latency_ms(config, "PUT", z) == pytest.approx(2 * latency_ms(config, "GET", z))
+
+
+def test_without_a_spread_the_latency_is_fixed_whatever_the_draw():
+    config = SimConfig(latency_ms=30, put_latency_factor=3.0)
+    assert {latency_ms(config, "GET", z) for z in (-3.0, 0.0, 3.0)} == {30.0}
+    assert latency_ms(config, "PUT", 1.0) == 90.0
+
+
+def test_a_latency_setting_does_not_shift_the_fault_sequence():
+    noisy = SimConfig(fail_500=0.3, drop_before=0.2)
+    slow = SimConfig(fail_500=0.3, drop_before=0.2, latency_ms=400, latency_sigma=0.6)
+    a, b = Faults(9), Faults(9)
+    assert [a.decide(noisy).before for _ in range(200)] == [
+        b.decide(slow, "PUT").before for _ in range(200)
+    ]
+
+
+def test_429_once_picks_the_share_of_customers_asked_for_by_seed_and_id_only():
+    ids = [f"{i:08x}-0000-4000-8000-000000000000" for i in range(20_000)]
+    picked = [c for c in ids if throttled_once(1, c, 0.01)]
+    assert 160 < len(picked) < 240
+    assert picked == [c for c in reversed(ids) if throttled_once(1, c, 0.01)][::-1]
+    assert picked != [c for c in ids if throttled_once(2, c, 0.01)]
+    assert not any(throttled_once(1, c, 0.0) for c in ids)
+    assert all(throttled_once(1, c, 1.0) for c in ids[:100])
 
 
 def test_fault_probabilities_are_honoured_roughly():

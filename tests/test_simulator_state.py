@@ -115,6 +115,10 @@ async def test_only_loopback_addresses_are_served(host):
         ({"partner_rate": 0.0}, "partner_rate must be > 0"),
         ({"customer_burst": 0}, "customer_burst must be at least 1"),
         ({"token_lifetime_s": 0}, "token_lifetime_s"),
+        ({"latency_sigma": -0.1}, "latency_sigma must not be negative"),
+        ({"put_latency_factor": 0.0}, "put_latency_factor must be > 0"),
+        ({"customer_429_once": 2.0}, "customer_429_once must be a probability"),
+        ({"customer_429_retry_after": 0}, "customer_429_retry_after must be at least 1"),
     ],
 )
 async def test_settings_out_of_range_are_refused_by_name(changes, words):

@@ -8,8 +8,9 @@ talk to the stand-in through a person's browser.
 A REST request goes through these steps, in this order, and the first that answers ends it:
 1. Authorization: a bearer token this server issued and that has not expired, else 401;
    with `forbidden` on, 403 code 900150 (the token is good, its rights are not).
-2. Throttling: the partner's bucket and the (partner, customer) bucket, else 429 with
-   `Retry-After: N` and the non-standard body `{"statusCode": 429, "message": ...}`.
+2. Throttling: a customer's first request when it is one of `customer_429_once` (its own
+   quota spent elsewhere), then the partner's bucket and the (partner, customer) bucket, else
+   429 with `Retry-After: N` and the non-standard body `{"statusCode": 429, "message": ...}`.
 3. Faults (faults.py): latency, then drop_before, hang or a 5xx; for a PUT, fail_409 (409, code
    800064). Fault answers 409/502/503/504 carry `Retry-After: retry_after_s` when it is set.
 4. The route: GUID check (400, code 900118), the customer set as `no_relationship` (403, code
@@ -98,13 +99,14 @@ _COUNTRY_RULES_OBJECT = {"objectType": "CountryValidationRules"}
 class _Call:
     """What the log records about one REST request while it is being answered."""
 
-    __slots__ = ("committed", "customer_id", "fault", "status")
+    __slots__ = ("committed", "customer_id", "delay_s", "fault", "status")
 
     def __init__(self, customer_id: str | None) -> None:
         self.customer_id = customer_id
         self.status = 0
         self.committed = False
         self.fault: str | None = None
+        self.delay_s = 0.0
 
 
 Handler = Callable[[web.Request, _Call, faults.Decision], Awaitable[tuple[int, bytes]]]
@@ -180,6 +182,17 @@ class Rest:
                 )
             if config.forbidden:
                 return self._answer(call, 403, error_body(900150, _FORBIDDEN), out)
+            if (
+                customer_id is not None
+                and customer_id not in sim.throttled_once
+                and faults.throttled_once(config.seed, customer_id, config.customer_429_once)
+            ):
+                # Partner Center keys some quotas per partner and customer, and the partner's
+                # other integrations spend them too (api-throttling-guidance.md): this customer's
+                # quota is spent, the others' are not. Answered before the buckets: no token spent.
+                sim.throttled_once.add(customer_id)
+                call.fault = "throttled_once"
+                return self._throttled(call, config.customer_429_retry_after, out)
             wait = sim.buckets.take(
                 time.monotonic(),
                 partner,
@@ -188,12 +201,10 @@ class Rest:
                 (config.customer_rate, config.customer_burst),
             )
             if wait > 0.0:
-                seconds = retry_after(wait)
-                out["Retry-After"] = str(seconds)
                 call.fault = "throttled"
-                message = f"Rate limit is exceeded. Try again in {seconds} seconds."
-                return self._answer(call, 429, dumps({"statusCode": 429, "message": message}), out)
-            decision = sim.faults.decide(config)
+                return self._throttled(call, retry_after(wait), out)
+            decision = sim.faults.decide(config, request.method)
+            call.delay_s = decision.delay_s
             if decision.delay_s > 0.0:
                 await asyncio.sleep(decision.delay_s)
             if decision.before is not None:
@@ -233,6 +244,7 @@ class Rest:
                 customer_id=call.customer_id,
                 committed=call.committed,
                 fault=call.fault,
+                delay_s=call.delay_s,
             )
         )
 
@@ -241,6 +253,12 @@ class Rest:
         if self.sim.config.bom:
             body = BOM + body
         return web.Response(status=status, body=body, headers=out)
+
+    def _throttled(self, call: _Call, seconds: int, out: dict[str, str]) -> web.Response:
+        """429 with Retry-After and the non-standard body Partner Center sends with it."""
+        out["Retry-After"] = str(seconds)
+        message = f"Rate limit is exceeded. Try again in {seconds} seconds."
+        return self._answer(call, 429, dumps({"statusCode": 429, "message": message}), out)
 
     def _fault(
         self, call: _Call, status: int, out: dict[str, str], *, retry_after: bool = True

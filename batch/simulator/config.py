@@ -1,8 +1,9 @@
 """Every knob of the stand-in, and the record of one request it served.
 
 SimConfig is read on every request, so a test may change it while the server runs (turn faults
-off, lower a rate). Probabilities are per request in [0, 1]; the four 5xx probabilities together
-must not exceed 1. Rates are requests per second; None means unlimited.
+off, lower a rate). Probabilities are per request in [0, 1] (customer_429_once: per customer);
+the four 5xx probabilities together must not exceed 1. Rates are requests per second; None
+means unlimited.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ _PROBABILITIES = (
     "concurrent_writer",
     "fail_409",
     "commit_then_504",
+    "customer_429_once",
 )
 
 
@@ -58,7 +60,11 @@ class SimConfig:
     partner_burst: int = 20  # bucket size: requests allowed at once after a quiet spell
     customer_rate: float | None = None  # requests/s per (partner, customer)
     customer_burst: int = 5
-    latency_ms: float = 0.0  # added to every REST answer
+    customer_429_once: float = 0.0  # share of customers whose first request is answered 429
+    customer_429_retry_after: int = 2  # the Retry-After (seconds) of that 429
+    latency_ms: float = 0.0  # added to every REST answer; the median when latency_sigma > 0
+    latency_sigma: float = 0.0  # spread of a lognormal latency (sigma of its log); 0 = fixed
+    put_latency_factor: float = 1.0  # a PUT's latency is this many times a GET's
     jitter_ms: float = 0.0  # plus a uniform random 0..jitter_ms
     fail_500: float = 0.0
     fail_502: float = 0.0
@@ -103,7 +109,7 @@ class SimConfig:
         for name in ("partner_burst", "customer_burst"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1")
-        for name in ("latency_ms", "jitter_ms", "hang_seconds", "customers"):
+        for name in ("latency_ms", "latency_sigma", "jitter_ms", "hang_seconds", "customers"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must not be negative")
         if self.retry_after_s is not None and self.retry_after_s < 0:
@@ -113,6 +119,10 @@ class SimConfig:
                 f"no_relationship must be a customer id (a lower-case GUID), not"
                 f" {self.no_relationship!r}"
             )
+        if self.put_latency_factor <= 0:
+            problems.append("put_latency_factor must be > 0")
+        if self.customer_429_retry_after < 1:
+            problems.append("customer_429_retry_after must be at least 1 second")
         if self.token_lifetime_s <= 0:
             problems.append("token_lifetime_s must be > 0 seconds")
         if self.token_redirect and not _loopback_http(self.token_redirect):
@@ -148,7 +158,16 @@ HELP: dict[str, str] = {
     "partner_burst": "Requests the partner may send at once after a quiet spell.",
     "customer_rate": "Throttle each customer at this many requests/s; unlimited when not given.",
     "customer_burst": "Requests one customer may receive at once after a quiet spell.",
-    "latency_ms": "Milliseconds added to every REST answer.",
+    "customer_429_once": "Share of customers (0..1) whose first request is answered 429, as "
+    "when another integration of the partner has spent that customer's quota; calls for the "
+    "other customers go on.",
+    "customer_429_retry_after": "Retry-After seconds of a --customer-429-once answer.",
+    "latency_ms": "Milliseconds added to every REST answer: the median when --latency-sigma "
+    "is above 0.",
+    "latency_sigma": "Spread of a lognormal latency around --latency-ms (the sigma of its "
+    "logarithm, e.g. 0.6); 0 keeps the latency fixed.",
+    "put_latency_factor": "A PUT waits this many times a GET's latency (e.g. 2: writes are "
+    "slower).",
     "jitter_ms": "Plus a random 0..N milliseconds.",
     "fail_500": "Probability (0..1) that a REST request is answered 500.",
     "fail_502": "Probability that a REST request is answered 502 (a gateway's HTML page).",
@@ -204,6 +223,9 @@ class LoggedRequest:
       after which another writer edited the profile), "no_relationship", "foreign_host" (a Host
       header other than this server's loopback address: answered 421), "token_redirect" (a token
       request answered 307), or None.
+    delay_s: the latency the stand-in added before answering (latency and jitter; a hang's
+      extra wait not included), as faults.py drew it: tests check the latency's shape from it
+      without timing anything.
     Token-endpoint calls are logged too; their form (secrets) never is.
     """
 
@@ -220,6 +242,7 @@ class LoggedRequest:
     fault: str | None
     accept: str | None = None  # the Accept header
     contract_version: str | None = None  # the MS-Contract-Version header
+    delay_s: float = 0.0
 
     @classmethod
     def of(
@@ -230,6 +253,7 @@ class LoggedRequest:
         customer_id: str | None = None,
         committed: bool = False,
         fault: str | None = None,
+        delay_s: float = 0.0,
     ) -> LoggedRequest:
         """The record of `request` answered with `status` (0: closed unanswered), stamped now."""
         headers = request.headers
@@ -247,4 +271,5 @@ class LoggedRequest:
             fault,
             headers.get("Accept"),
             headers.get("MS-Contract-Version"),
+            delay_s,
         )

@@ -70,6 +70,7 @@ class Simulator:
         self.writer_edits = 0  # edits made by the simulated concurrent writer so far
         self.country_rules: dict[str, object] = copy.deepcopy(PUBLISHED)
         self._parsed: dict[str, tuple[object, CountryRules | None]] = {}
+        self.throttled_once: set[str] = set()  # customers customer_429_once has answered 429
         self.base_url = ""
         self.token = ""
 
