@@ -187,3 +187,26 @@ def test_the_columns_table_gives_every_field_its_headers_and_place():
         # Every name the README gives is one the loader knows for that field.
         unknown = [n for n in names if normalise_header(n) not in field.aliases]
         assert unknown == [], (field.name, unknown)
+
+
+# Built in two parts so that this file does not name them itself.
+OUTSIDE = ("CONTRACT" + ".md", "../" + "shared", "/work/" + "shared")
+SHIPPED = ("batch", "tests", "bench", "docs", "jobs", "samples", ".ci")
+
+
+def test_nothing_in_the_repository_refers_to_files_outside_it():
+    files = [ROOT / "README.md", ROOT / "pyproject.toml"]
+    for folder in SHIPPED:
+        files += [
+            p
+            for p in (ROOT / folder).rglob("*")
+            if p.is_file() and not {"out", "__pycache__"} & set(p.relative_to(ROOT).parts)
+        ]
+    mentions = []
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue  # binary files: workbooks, caches
+        mentions += [f"{path.relative_to(ROOT)}: {word}" for word in OUTSIDE if word in text]
+    assert mentions == []
