@@ -2,6 +2,7 @@
 
 import csv
 import json
+from datetime import datetime
 from pathlib import Path
 
 import openpyxl
@@ -242,17 +243,16 @@ def test_undo_csv_puts_back_the_before_values_under_names_the_loader_knows(repor
 
 def test_results_xlsx_streams_the_same_rows_with_before_and_after_values(report):
     book = openpyxl.load_workbook(report / "results.xlsx")
-    assert book.sheetnames == ["Results", "Summary"]
     sheet = book["Results"]
     header = [c.value for c in sheet[1]]
     assert header == [
         *RESULT_COLUMNS,
-        "address_line1 before",
-        "address_line1 after",
-        "city before",
-        "city after",
-        "phone_number before",
-        "phone_number after",
+        "Address Line 1 (before)",
+        "Address Line 1 (after)",
+        "City (before)",
+        "City (after)",
+        "Phone Number (before)",
+        "Phone Number (after)",
     ]
     rows = {r[0].value: [c.value for c in r] for r in sheet.iter_rows(min_row=2)}
     assert list(rows) == [2, 3, 4, 5, 6, 7, 8, 9, 10]
@@ -262,9 +262,15 @@ def test_results_xlsx_streams_the_same_rows_with_before_and_after_values(report)
     assert rows[4][14:16] == ["-Shelbyville", "Springfield"]
 
 
+def test_results_xlsx_opens_on_the_summary_sheet(report):
+    book = openpyxl.load_workbook(report / "results.xlsx")
+    assert book.sheetnames == ["Summary", "Results"]
+    assert book.active.title == "Summary"
+
+
 def test_results_xlsx_keeps_the_header_in_view_filters_every_row_and_colours_statuses(report):
     sheet = openpyxl.load_workbook(report / "results.xlsx")["Results"]
-    assert sheet.freeze_panes == "A2"
+    assert sheet.freeze_panes == "C2"  # the header row, and the row and customer columns
     assert sheet.auto_filter.ref == "A1:R10"
     assert all(c.font.bold for c in sheet[1])
     # Colours are conditional formats on the status column: one rule, one colour per status.
@@ -276,22 +282,98 @@ def test_results_xlsx_keeps_the_header_in_view_filters_every_row_and_colours_sta
     assert len(set(colours.values())) == len(Status)
 
 
+def test_results_xlsx_columns_are_wide_enough_for_their_headers(report):
+    sheet = openpyxl.load_workbook(report / "results.xlsx")["Results"]
+    for cell in sheet[1]:
+        width = sheet.column_dimensions[cell.column_letter].width
+        assert width >= len(cell.value) + 2, cell.value  # room for the filter button
+    assert sheet.column_dimensions["B"].width >= 36  # a GUID
+
+
+def test_results_xlsx_prints_landscape_one_page_wide_with_the_header_on_every_page(report):
+    book = openpyxl.load_workbook(report / "results.xlsx")
+    sheet = book["Results"]
+    assert sheet.page_setup.orientation == "landscape"
+    assert (sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight) == (1, 0)
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage is True
+    assert sheet.print_title_rows == "$1:$1"
+    summary = book["Summary"]
+    assert summary.sheet_properties.pageSetUpPr.fitToPage is True
+    assert summary.page_setup.fitToWidth == 1
+
+
+def summary_sheet(report: Path) -> dict[str, object]:
+    """The Summary sheet's label -> value pairs (column A -> column B)."""
+    sheet = openpyxl.load_workbook(report / "results.xlsx")["Summary"]
+    figures = {}
+    for label, value, *_ in sheet.iter_rows(min_row=4):
+        if label.value == "Status":  # the table of statuses begins
+            break
+        if label.value:
+            figures[label.value] = value
+    return figures
+
+
+def test_the_summary_sheet_starts_with_a_headline_a_manager_reads_at_a_glance(report):
+    sheet = openpyxl.load_workbook(report / "results.xlsx")["Summary"]
+    assert sheet["A1"].value == "pcbatch run: billing profiles from in/customers.csv"
+    assert sheet["A2"].value == "9 rows: 2 changed, 1 failed, 5 need action (failed.csv)."
+    figures = summary_sheet(report)
+    assert figures["Rows changed"].value == 2
+    assert figures["Rows failed"].value == 1
+    assert figures["Rows that need action"].value == 5
+    assert figures["Exit code"].value == "1: finished; some rows need action (failed.csv)"
+    assert figures["Cloud"].value == "global"
+    assert figures["Tenant"].value == "unknown"  # this journal's run recorded none
+    assert (figures["Requests sent"].value, figures["Throttled (429 answers)"].value) == (21, 3)
+    assert not any("_" in str(label) for label in figures)  # words, not `elapsed_s`
+
+
+def test_the_summary_sheet_gives_times_as_excel_date_times_in_utc(report):
+    figures = summary_sheet(report)
+    summary = json.loads((report / "summary.json").read_text(encoding="utf-8"))
+    started = figures["Started (UTC)"]
+    assert started.is_date and started.number_format == "yyyy-mm-dd hh:mm:ss"
+    expected = datetime.fromisoformat(summary["started_at"].replace("Z", "+00:00"))
+    assert abs((started.value - expected.replace(tzinfo=None)).total_seconds()) < 0.001
+    assert figures["Finished (UTC)"].is_date
+    working = figures["Working time (h:mm:ss)"]
+    assert working.number_format == "[h]:mm:ss"
+
+
+def test_the_summary_sheet_rounds_rates(tmp_path):
+    with Journal.open(tmp_path) as journal:
+        journal.start_run(SHEET, "00" * 32, {"tenant": "contoso-tid", "cloud": "usgov"})
+        journal.finish_run(RunStats(requests=5, rate_final=45.4796163540238, rate_min=12.3456), 1)
+        write_report(tmp_path, journal)
+    figures = summary_sheet(tmp_path)
+    assert figures["Rate at the end (requests/s)"].value == 45.5
+    assert figures["Lowest rate (requests/s)"].value == 12.3
+    assert (figures["Tenant"].value, figures["Cloud"].value) == ("contoso-tid", "usgov")
+
+
+def test_the_summary_sheet_counts_every_status_and_charts_them_in_their_colours(report):
+    sheet = openpyxl.load_workbook(report / "results.xlsx")["Summary"]
+    start = next(r[0].row for r in sheet.iter_rows() if r[0].value == "Status")
+    counts = {sheet.cell(r, 1).value: sheet.cell(r, 2).value for r in range(start + 1, start + 10)}
+    assert counts == {s.value: n for s, n in zip(Status, [2, 1, 0, 1, 1, 1, 1, 1, 1], strict=True)}
+    assert len(sheet._charts) == 1
+    chart = sheet._charts[0]
+    assert chart.title is not None
+    (series,) = chart.series
+    fills = {p.idx: p.graphicalProperties.solidFill for p in series.dPt}
+    bar_colours = {i: f.srgbClr for i, f in fills.items()}
+    status_colours = [sheet.cell(start + 1 + i, 1).fill.fgColor.rgb[-6:] for i in range(9)]
+    assert [bar_colours[i] for i in range(9)] == status_colours
+    assert len(set(status_colours)) == len(Status)
+
+
 def test_results_xlsx_stores_formula_like_text_as_text_with_excels_quote_prefix(report):
     sheet = openpyxl.load_workbook(report / "results.xlsx")["Results"]
     cell = next(r[1] for r in sheet.iter_rows(min_row=2) if r[0].value == 9)
     assert (cell.value, cell.data_type, cell.quotePrefix) == ("=cmd|' /C calc'!A0", "s", True)
     phone = next(r[17] for r in sheet.iter_rows(min_row=2) if r[0].value == 2)
     assert (phone.value, phone.data_type, phone.quotePrefix) == ("+1 425 555 0100", "s", True)
-
-
-def test_the_summary_sheet_counts_every_status_and_charts_them(report):
-    sheet = openpyxl.load_workbook(report / "results.xlsx")["Summary"]
-    counts = {sheet.cell(r, 1).value: sheet.cell(r, 2).value for r in range(2, 11)}
-    assert counts == {s.value: n for s, n in zip(Status, [2, 1, 0, 1, 1, 1, 1, 1, 1], strict=True)}
-    figures = {r[0].value: r[1].value for r in sheet.iter_rows(min_row=12) if r[0].value}
-    assert (figures["rows"], figures["requests"], figures["exit_code"]) == (9, 21, 1)
-    assert len(sheet._charts) == 1
-    assert sheet._charts[0].title is not None
 
 
 def test_no_credential_reaches_any_report_file(report):
