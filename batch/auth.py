@@ -33,7 +33,11 @@ nothing was sent with it yet) and a later one AuthFailed (exit 3).
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import json
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -53,6 +57,24 @@ _ALL = (ACCESS_TOKEN, "PC_TENANT_ID", "PC_CLIENT_ID", *_APP_CREDENTIALS)
 RENEW_EARLY_S = 300.0  # renew at most this many seconds before expiry...
 RENEW_EARLY_SHARE = 0.2  # ...or at this share of the lifetime before it, whichever is less
 RETRY_S = 30.0  # after a failed early renewal, try again within this many seconds
+
+
+_TENANT = re.compile(r"[0-9A-Za-z][0-9A-Za-z.-]{0,253}")
+
+
+def tenant_of(token: str) -> str | None:
+    """The tenant a bearer token is for: its `tid` claim, read without verifying the token
+    (only Partner Center checks it; this is for showing where a run writes). None when the
+    token is not a JWT or has no such claim. The token itself is never logged or kept.
+    """
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError, binascii.Error):
+        return None
+    tenant = claims.get("tid") if isinstance(claims, dict) else None
+    # Shown in logs: only a plain tenant id or domain, never arbitrary text from the token.
+    return tenant if isinstance(tenant, str) and _TENANT.fullmatch(tenant) else None
 
 
 class TokenProvider(Protocol):

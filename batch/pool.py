@@ -40,13 +40,26 @@ CUT_SHORT = (
 
 @dataclass(frozen=True, slots=True)
 class Progress:
-    """What a progress bar shows, after each finished row."""
+    """What a progress bar shows, after each finished row.
+
+    done counts every row that has its outcome, `skipped` ones included (past --limit, or not
+    started after a stop); skipped says how many of those. rate: the rate allowed now
+    (requests/s); measured_rate: requests actually sent per second since the start (None in the
+    first second); window: calls allowed in flight (None: not limited apart from --concurrency);
+    eta_s: seconds left at the pace so far (None until a row was sent, and after a stop);
+    stopped: why the run stopped starting rows (None while it goes on).
+    """
 
     done: int
     total: int
     rate: float
     throttled: int
     conflicts: int
+    skipped: int = 0
+    stopped: str | None = None
+    measured_rate: float | None = None
+    window: int | None = None
+    eta_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,16 +107,17 @@ async def run_pool(
     total = len(rows)
     limit = total if options.limit is None else min(options.limit, total)
     done = 0
-    finished = failed = 0
+    finished = failed = skipped = 0
     tally = Tally()  # of the customers done
     in_flight: set[CustomerUpdate] = set()
     clock = pacer.clock
     started = clock.now()
 
     def land(outcome: Outcome) -> None:
-        nonlocal done, finished, failed
+        nonlocal done, finished, failed, skipped
         on_outcome(outcome)
         done += 1
+        skipped += outcome.status is Status.SKIPPED
         if outcome.status is not Status.SKIPPED:
             finished += 1
             failed += outcome.status is Status.FAILED
@@ -114,7 +128,25 @@ async def run_pool(
                 stop.set(spent)
         if on_progress is not None:
             so_far = sum((update.tally for update in in_flight), tally)
-            on_progress(Progress(done, total, pacer.rate, so_far.throttled, so_far.conflicts))
+            on_progress(_progress(so_far, clock.now() - started))
+
+    def _progress(so_far: Tally, elapsed: float) -> Progress:
+        sent = done - skipped
+        measured = so_far.requests / elapsed if elapsed >= 1.0 else None
+        eta = None
+        if sent and elapsed > 0 and not stop.is_set:
+            eta = (total - done) / (sent / elapsed)
+        return Progress(
+            done,
+            total,
+            pacer.rate,
+            so_far.throttled,
+            so_far.conflicts,
+            skipped=skipped,
+            stopped=None if stop.reason is None else str(stop.reason),
+            measured_rate=measured,
+            eta_s=eta,
+        )
 
     for row in rows[limit:]:
         land(_skipped(row, f"beyond --limit {options.limit}"))
@@ -172,8 +204,14 @@ def _skipped(row: Row, why: str, etag: str | None = None) -> Outcome:
     return Outcome(row.number, row.customer_id, Status.SKIPPED, message=why, etag=etag)
 
 
+def _reason(message: str) -> str:
+    """A row's message for its log line: the suggested addresses of an address refusal
+    (core/plan.address_refusal) are cut off, so that no address reaches a log."""
+    return message.split("; suggested: ", 1)[0]
+
+
 def _log_outcome(outcome: Outcome) -> None:
-    # Row, customer and status only: addresses and phone numbers stay out of logs.
+    # Row, customer, status and reason: addresses and phone numbers stay out of logs.
     level = logging.INFO if outcome.status.ok else logging.WARNING
     if log.isEnabledFor(level):
         log.log(
@@ -186,6 +224,7 @@ def _log_outcome(outcome: Outcome) -> None:
                 "row": outcome.row,
                 "customer_id": outcome.customer_id,
                 "status": outcome.status.value,
+                "reason": _reason(outcome.message),
                 "attempts": outcome.attempts,
                 "http_status": outcome.http_status,
                 "error_code": outcome.error_code,

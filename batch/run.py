@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from batch.auth import provider_from_env
+from batch.auth import provider_from_env, tenant_of
 from batch.client import Client
 from batch.core.errors import ConfigError, PcbatchError
 from batch.core.model import Change, Row, RunStats, Sheet, Status
@@ -58,14 +58,15 @@ async def run_job(
     env: Mapping[str, str],
     *,
     on_progress: Callable[[Progress], None] | None = None,
-    on_started: Callable[[Path, int], None] | None = None,
+    on_started: Callable[[Path, int, str], None] | None = None,
     stop: Stop | None = None,
     force: bool = False,
 ) -> RunResult:
     """Run the bulk update the options describe, or continue one (--resume); report written.
 
     env: the environment to read credentials and PC_BASE_URL from (os.environ in the CLI).
-    on_started(out_dir, rows to send): called once the journal holds the run.
+    on_started(out_dir, rows to send, target): called once the journal holds the run, before
+    the first call; target is target_line's sentence (cloud, tenant, base URL).
     stop: set it to stop starting customers; SIGINT/SIGTERM set it while the run goes on
     (interrupt.py). force: with --resume, continue although the input changed (core/resume.py).
     Raises PcbatchError only before anything was sent: exit 2 or 4, or 130 when interrupted
@@ -82,7 +83,7 @@ async def _run(
     stop: Stop,
     force: bool,
     on_progress: Callable[[Progress], None] | None,
-    on_started: Callable[[Path, int], None] | None,
+    on_started: Callable[[Path, int, str], None] | None,
 ) -> RunResult:
     if options.input is None:
         raise ConfigError("no input file: give INPUT, or `input = ...` in the --job file")
@@ -105,10 +106,13 @@ async def _run(
     tokens = provider_from_env(env, options.cloud)
     # --resume sends the rows as the journal holds them: the sheet is read for a new run only.
     sheet = None if options.resume else _load(options)
+    tenant = None
     if sheet is None or sheet.rows:
         # Sign in before the journal: credentials the login server refuses end the run here
         # (ConfigError, exit 2, nothing sent) instead of failing the first rows one by one.
-        await tokens.token()
+        tenant = tenant_of(await tokens.token())
+    target = target_line(options.cloud, tenant, base_url, dry_run=options.dry_run)
+    record = {**options.as_record(), "base_url": base_url, "tenant": tenant}
     if stop.reason is not None:
         raise stop.reason  # a signal came before the run started: nothing was sent
 
@@ -129,7 +133,7 @@ async def _run(
         if run_id is None:
             log.info("no unfinished run of this input in %s: a new run", out_dir)
             sheet = sheet or _load(options)
-            run_id = journal.start_run(sheet, digest, options.as_record())
+            run_id = journal.start_run(sheet, digest, record)
             rows, sent_before = sheet.rows, {}
             log.info(
                 "run %d started: %d rows to send, %d rejected by validation; report in %s",
@@ -139,11 +143,12 @@ async def _run(
                 out_dir,
             )
         else:
-            journal.resume_run(run_id, options.as_record())
+            journal.resume_run(run_id, record)
             rows, sent_before = pending, journal.puts_sent(run_id)
             log.info("run %d resumed: %d rows to send; report in %s", run_id, len(rows), out_dir)
+        log.info("%s", target)  # before the first PUT: where this run writes
         if on_started is not None:
-            on_started(out_dir, len(rows))
+            on_started(out_dir, len(rows), target)
 
         def before_put(row: Row, changes: tuple[Change, ...], etag: str) -> None:
             # Committed before the PUT is sent: after a crash, --resume knows it may have landed.
@@ -173,7 +178,6 @@ async def _run(
             exit_code = 0 if all(status.ok for status in counts) else 1
         journal.finish_run(result.stats, exit_code)
         write_report(out_dir, journal)
-    log.info("run finished with exit code %d; report in %s", exit_code, out_dir)
     return RunResult(
         out_dir=out_dir,
         exit_code=exit_code,
@@ -182,6 +186,13 @@ async def _run(
         stopped=result.stopped,
         rows=sum(counts.values()),
     )
+
+
+def target_line(cloud: str, tenant: str | None, base_url: str, *, dry_run: bool) -> str:
+    """The sentence said before the first write: which cloud, tenant (from the token's `tid`
+    claim, or `unknown`) and base URL the run is about to change."""
+    doing = "dry run (reads only) against" if dry_run else "writing to"
+    return f"{doing} cloud {cloud}, tenant {tenant or 'unknown'}, base URL {base_url}"
 
 
 def _load(options: RunOptions) -> Sheet:

@@ -255,3 +255,36 @@ async def test_a_pacer_ignores_calls_that_got_no_answer():
     assert pacer.rate == throttled
     assert pacer.limiter.rate == throttled
     assert slots_of(pacer.controller) == state  # no answer counted, no climb started
+
+
+async def test_progress_gives_the_measured_rate_the_time_left_and_where_a_stop_came():
+    clock = FakeClock()  # a minute passes with every customer done
+    stop = Stop()
+    seen = []
+
+    def progress(p):
+        seen.append(p)
+        clock.advance(60.0)
+        if p.done == 3:
+            stop.set(StoppedEarly("enough for today"))
+
+    async with run_simulator(SimConfig(customers=6, seed=1)) as sim:
+        await pool(
+            sim,
+            rows_for(sim.store.ids(), city="X"),
+            concurrency=1,
+            stop=stop,
+            pacer=Pacer(AdaptiveRate(CEILING), clock),
+            on_progress=progress,
+        )
+    first, second = seen[0], seen[1]
+    assert first.measured_rate is None  # not a second gone by yet on the run's clock
+    assert second.measured_rate == pytest.approx(
+        4 / 60, rel=1e-3
+    )  # a GET and a PUT each, 2 in 60 s
+    assert second.eta_s == pytest.approx(4 * 30.0, rel=1e-3)  # 4 rows left at 30 s a row
+    assert (second.skipped, second.stopped) == (0, None)
+    last = seen[-1]
+    assert (last.done, last.skipped) == (6, 3)
+    assert last.stopped == "enough for today"
+    assert last.eta_s is None

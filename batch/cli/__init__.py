@@ -7,12 +7,15 @@ stays quick (click's documented lazy-loading pattern).
 Every expected failure is a PcbatchError: its message is printed on stderr, without a traceback
 (URLs without userinfo, control characters escaped: core.echo.printable), and the process exits
 with its exit code (README.md: "Progress, statuses and exit codes" for `run`, each other command
-in its own section).
+in its own section). With `--log-format json` the message (and a usage error's) is one JSON
+object instead, like every other line on stderr.
 """
 
 from __future__ import annotations
 
 import importlib
+import itertools
+import logging
 
 import click
 
@@ -48,12 +51,45 @@ class _Group(click.Group):
         assert isinstance(command, click.Command)
         return command
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[_ARGS] = list(args)  # for _json_errors: the command line as typed
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except PcbatchError as exc:
-            click.echo(f"pcbatch: {printable(str(exc))}", err=True)
-            ctx.exit(exc.exit_code)
+            _error(ctx, printable(str(exc)), exc.exit_code)
+        except click.ClickException as exc:  # a usage error: as text, unless JSON was asked
+            if not _json_errors(ctx):
+                raise
+            _error(ctx, printable(exc.format_message()), exc.exit_code)
+        return None
+
+
+_ARGS = "pcbatch.args"
+
+
+def _json_errors(ctx: click.Context) -> bool:
+    """True when errors must be JSON lines: logging is set up so (`--log-format json`, or a
+    job file's `log_format = "json"`), or the command line asks for it."""
+    if any(getattr(h, "json_lines", False) for h in logging.getLogger("batch").handlers):
+        return True
+    args = ctx.meta.get(_ARGS, [])
+    pairs = itertools.pairwise(args)
+    return "--log-format=json" in args or ("--log-format", "json") in pairs
+
+
+def _error(ctx: click.Context, message: str, exit_code: int) -> None:
+    """An expected failure's message on stderr (one JSON line with --log-format json), then
+    the exit code."""
+    if _json_errors(ctx):
+        from batch.cli.run import error_line
+
+        click.echo(error_line(f"pcbatch: {message}", exit_code), err=True)
+    else:
+        click.echo(f"pcbatch: {message}", err=True)
+    ctx.exit(exit_code)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

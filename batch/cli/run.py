@@ -16,20 +16,37 @@ from click.core import ParameterSource
 
 from batch.cli.options import table_options
 from batch.core.echo import printable
+from batch.core.errors import PcbatchError
 from batch.core.model import Status
 from batch.core.options import RunOptions, merge_options
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from batch.pool import Progress
     from batch.run import RunResult
 
 
-_LOG_EXTRAS = ("row", "customer_id", "status", "attempts", "http_status", "error_code")
+# Fields a log record may carry besides its message: a row's (pool.py), and the closing and
+# error events' (`event`: "finished" or "error").
+_LOG_EXTRAS = (
+    "event",
+    "row",
+    "customer_id",
+    "status",
+    "reason",
+    "attempts",
+    "http_status",
+    "error_code",
+    "statuses",
+    "rows",
+    "exit_code",
+    "report",
+)
 
 
 class _JsonLines(logging.Formatter):
-    """One JSON object per log line: time, level, logger, message, and the row's fields."""
+    """One JSON object per log line: time, level, logger, message, and the record's fields."""
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, object] = {
@@ -55,9 +72,10 @@ class _Printable(logging.Filter):
 class _ConsoleHandler(logging.Handler):
     """Log lines on stderr; through rich's console while a progress bar is drawn there."""
 
-    def __init__(self, console: Console | None) -> None:
+    def __init__(self, console: Console | None, json_lines: bool = False) -> None:
         super().__init__()
         self.console = console
+        self.json_lines = json_lines  # batch.cli's error messages ask, to write theirs alike
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -72,7 +90,7 @@ class _ConsoleHandler(logging.Handler):
 
 def _setup_logging(log_format: str, level: int, console: Console | None) -> None:
     """Send the `batch` loggers to stderr as text or JSON lines, at `level`."""
-    handler = _ConsoleHandler(console)
+    handler = _ConsoleHandler(console, json_lines=log_format == "json")
     handler.addFilter(_Printable())
     if log_format == "json":
         handler.setFormatter(_JsonLines())
@@ -83,44 +101,123 @@ def _setup_logging(log_format: str, level: int, console: Console | None) -> None
     logger.setLevel(level)
 
 
+def _clock(seconds: float | None) -> str:
+    """Seconds as h:mm:ss; `-:--:--` when not known."""
+    if seconds is None:
+        return "-:--:--"
+    whole = int(seconds + 0.5)
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+class RunDisplay:
+    """The progress display of a run on a rich console: a line naming where the run writes,
+    then one bar: rows done of the rows to send, requests/s measured and allowed, 429s and
+    conflicts, time left, time elapsed. Rows skipped without a call (past --limit) leave the
+    total; after a stop the bar stays where the run stopped and says why.
+    """
+
+    def __init__(self, console: Console, allowed_rate: float) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as Bar
+
+        self.console = console
+        self.bar = Bar(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[speed]}"),
+            TextColumn("{task.fields[trouble]}"),
+            TextColumn("{task.fields[left]}"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self.task = self.bar.add_task(
+            "rows", total=None, speed=self._speed(None, allowed_rate, None), trouble="", left=""
+        )
+        self._total: int | None = None
+        self._stopped = False
+
+    @staticmethod
+    def _speed(measured: float | None, allowed: float, window: int | None) -> str:
+        sent = "-" if measured is None else f"{measured:.1f}"
+        shown = f"{sent} req/s sent, {allowed:.1f} allowed"
+        return shown if window is None else f"{shown}, window {window}"
+
+    def started(self, out_dir: Path, rows: int, target: str) -> None:
+        """on_started of run_job: says where the run writes, and sets the total."""
+        self.console.print(target, markup=False, highlight=False, soft_wrap=True)
+        self._total = rows
+        self.bar.update(self.task, total=rows)
+
+    def show(self, p: Progress) -> None:
+        """on_progress of run_job."""
+        sent = p.done - p.skipped
+        if p.stopped is None:
+            self._total = p.total - p.skipped  # rows past --limit are not part of the work
+        elif not self._stopped:
+            self._stopped = True
+            self.console.print(
+                f"stopped after {sent} of {self._total} rows: {p.stopped}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+        self.bar.update(
+            self.task,
+            description="stopped" if self._stopped else "rows",
+            completed=sent,
+            total=self._total,
+            speed=self._speed(p.measured_rate, p.rate, p.window),
+            trouble=f"429s {p.throttled}  conflicts {p.conflicts}",
+            left="" if self._stopped else f"left {_clock(p.eta_s)}",
+        )
+
+
 async def run_watched(
     options: RunOptions, env: dict[str, str], console: Console | None, *, force: bool = False
 ) -> RunResult:
-    """run_job with a rich progress bar on `console` (None: no bar); force: --force."""
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
-    from rich.progress import Progress as Bar
-
-    from batch.pool import Progress
+    """run_job with a progress display on `console` (None: no display); force: --force."""
     from batch.run import run_job
 
     if console is None:
         return await run_job(options, env, force=force)
-    bar = Bar(
-        TextColumn("rows"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:.1f} req/s  429s {task.fields[throttled]}"),
-        TextColumn("conflicts {task.fields[conflicts]}"),
-        TimeElapsedColumn(),
-        console=console,
-    )
-    task = bar.add_task("rows", total=None, rate=options.rate, throttled=0, conflicts=0)
-
-    def show(p: Progress) -> None:
-        bar.update(
-            task,
-            completed=p.done,
-            total=p.total,
-            rate=p.rate,
-            throttled=p.throttled,
-            conflicts=p.conflicts,
+    display = RunDisplay(console, options.rate)
+    with display.bar:
+        return await run_job(
+            options, env, on_progress=display.show, on_started=display.started, force=force
         )
 
-    def started(out_dir: Path, rows: int) -> None:
-        bar.update(task, total=rows)
 
-    with bar:
-        return await run_job(options, env, on_progress=show, on_started=started, force=force)
+def log_finished(result: RunResult) -> None:
+    """The closing line of a run's log, whatever the level (--quiet too): the exit code, the
+    count of every status and where the report is; an `event: finished` object in JSON."""
+    statuses = {status.value: result.statuses.get(status, 0) for status in Status}
+    counted = ", ".join(f"{name} {n}" for name, n in statuses.items() if n)
+    logger = logging.getLogger("batch.cli")
+    record = logger.makeRecord(
+        logger.name,
+        logging.INFO if result.exit_code == 0 else logging.WARNING,
+        __file__,
+        0,
+        "run finished with exit code %d: %s; report in %s",
+        (result.exit_code, counted or "no rows", result.out_dir),
+        None,
+        extra={
+            "event": "finished",
+            "exit_code": result.exit_code,
+            "rows": result.rows,
+            "statuses": statuses,
+            "report": str(result.out_dir),
+        },
+    )
+    logger.handle(record)  # past the level check: a scheduler alerts on this line
+
+
+def error_line(message: str, exit_code: int) -> str:
+    """An error message of the command line as one JSON log line (`event: error`)."""
+    record = logging.LogRecord("batch.cli", logging.ERROR, __file__, 0, message, None, None)
+    record.event, record.exit_code = "error", exit_code
+    return _JsonLines().format(record)
 
 
 def print_summary(result: RunResult) -> None:
@@ -153,12 +250,27 @@ def console_for(options: RunOptions) -> Console | None:
     """
     from rich.console import Console
 
-    watching = not (options.quiet or options.no_progress) and sys.stderr.isatty()
+    # JSON logs are for machines: no bar between their lines.
+    watching = (
+        not (options.quiet or options.no_progress or options.log_format == "json")
+        and sys.stderr.isatty()
+    )
     console = Console(stderr=True) if watching else None
     # A person watching the bar sees progress there; the log then shows only what went wrong.
     level = logging.WARNING if options.quiet or watching else logging.INFO
     _setup_logging(options.log_format, level, console)
     return console
+
+
+def _asks_for_json(job: Path) -> bool:
+    """True when a job file that load_job refused still says `log_format = "json"`."""
+    import tomllib
+
+    try:
+        data = tomllib.loads(job.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    return any(data.get(key) == "json" for key in ("log_format", "log-format"))
 
 
 def _go(options: RunOptions, env: dict[str, str], *, force: bool = False) -> RunResult:
@@ -207,9 +319,17 @@ def run(ctx: click.Context, input_path: Path | None, job: Path | None, **flags: 
     if job is not None:
         from batch.jobfile import load_job
 
-        job_values = load_job(job)
+        try:
+            job_values = load_job(job)
+        except PcbatchError:
+            if "log_format" not in given and _asks_for_json(job):
+                _setup_logging("json", logging.INFO, None)  # the error below: a JSON line
+            raise
         given["job"] = job
+    if job_values.get("log_format") == "json" and "log_format" not in given:
+        _setup_logging("json", logging.INFO, None)  # errors from here on: JSON lines
     options = merge_options(job_values, given)
     result = _go(options, dict(os.environ), force=force)
+    log_finished(result)
     print_summary(result)
     ctx.exit(result.exit_code)
