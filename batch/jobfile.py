@@ -7,7 +7,9 @@ Rules:
   one the flags of `run` are made from; `job` and `force` are not keys. One table, `[columns]`,
   maps column headers to fields as `--map` does (`"Klantnr" = "customer_id"`);
 - relative paths (`input`, `out`) are taken from the job file's folder, so a scheduler may start
-  pcbatch from anywhere;
+  pcbatch from anywhere; `\\` separates folders on every system, as `/` does, so one job file
+  (`out = 'reports\\nightly'`) means the same folders on Windows and on Linux or macOS (a
+  file name with a backslash in it cannot be named in a job file);
 - credentials never come from a job file: a key that looks like one (token, secret, password,
   certificate, ...) is refused; they come from the environment (see README, "Credentials");
 - anything else unknown or mistyped is a ConfigError naming the file, the key and what is allowed.
@@ -18,7 +20,7 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 from batch.core.errors import ConfigError
 from batch.core.options import RUN_OPTIONS
@@ -83,7 +85,16 @@ def load_job(path: Path) -> dict[str, object]:
             raise ConfigError(
                 f"job file {path}, key `{key}`: {value!r} is not allowed; expected {exc}"
             ) from None
-        if isinstance(checked, Path) and not checked.expanduser().is_absolute():
-            checked = path.parent / checked
+        if isinstance(checked, Path):
+            checked = _same_on_every_system(checked)
+            if not checked.expanduser().is_absolute():
+                checked = path.parent / checked
         options[name] = checked.expanduser() if isinstance(checked, Path) else checked
     return options
+
+
+def _same_on_every_system(path: Path) -> Path:
+    """A job file's path with `\\` read as a folder separator, as Windows reads it, on every
+    system (on Windows Path does so already)."""
+    text = str(path)
+    return Path(PureWindowsPath(text).as_posix()) if "\\" in text else path

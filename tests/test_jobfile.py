@@ -193,3 +193,22 @@ def test_a_columns_table_maps_headers_and_names_only_known_fields(tmp_path):
     }
     with pytest.raises(ConfigError, match=r"key `columns`: .* expected a table of"):
         load_job(write(tmp_path, '[columns]\n"Klantnr" = "klant"\n'))
+
+
+@pytest.mark.parametrize(
+    "written", ["'reports\\nightly'", '"reports\\\\nightly"', "'reports/nightly'"]
+)
+def test_a_windows_style_relative_path_means_the_same_folder_on_every_system(tmp_path, written):
+    # 'single quotes': a TOML literal string, where \ is a plain character, as Windows writes it
+    path = write(tmp_path, f"input = '..\\inbox\\customers.xlsx'\nout = {written}\n")
+    options = load_job(path)
+    assert options["out"] == tmp_path / "reports" / "nightly"
+    assert options["input"] == tmp_path / ".." / "inbox" / "customers.xlsx"
+
+
+def test_the_windows_example_names_windows_paths_and_loads_here_too():
+    job = Path(__file__).parent.parent / "jobs" / "nightly-billing-windows.toml"
+    text = job.read_text(encoding="utf-8")
+    assert "C:\\pcbatch\\" in text
+    options = load_job(job)
+    assert options["out"].parts[-3:] == ("pcbatch", "reports", "nightly-billing")
