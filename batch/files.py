@@ -139,6 +139,8 @@ def private_dir(path: Path, *, create: bool = True) -> Path:
                 f"{stat.S_IMODE(info.st_mode):o}): they could plant files in it; "
                 f"`chmod go-w {path}` (or 700), or use another --out"
             )
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {path} cannot be written by this user: fix its permissions")
     return path
 
 

@@ -350,6 +350,14 @@ class Journal:
                 for row, cid, planned, raw in cursor
             ]
 
+    def run_started_at(self, started_at: str) -> RunInfo | None:
+        """The run that started at `started_at` (as summary.json has it), or None."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT max(id) FROM runs WHERE started_at = ?", (started_at,)
+            ).fetchone()[0]
+        return None if found is None else self.run_info(found)
+
     def last_run(self) -> RunInfo | None:
         """The most recent run, or None in a fresh journal."""
         with self._lock:

@@ -1,36 +1,44 @@
 """One `pcbatch run`, end to end: options -> credentials -> sheet -> journal -> pool -> report.
 
 Order matters for the contract's promises:
-- Every check that can fail without sending anything comes first (base URL, credentials, a
-  run already holding --out (exit 4 at once), the input file): those failures exit 2 or 4 and
-  leave no journal behind.
+- Every check that can fail without sending anything comes first (base URL, an --out that is
+  not private (files.private_dir), a run already holding --out (exit 4 at once), a report in
+  --out whose journal is lost (core/resume.lost_journal), the input file, credentials): those
+  failures exit 2 or 4 and leave no journal behind.
+- A pre-flight read (the first row's GET, core/preflight.py) before the first write: a service
+  no request reaches, or a wrong path, is exit 2 naming the host and port or the base URL.
 - Then the run lock of --out (exit 4 when another run holds it), the journal: a new run (every
   row and the rejected rows' outcomes) or, with --resume, the last run continued
   (core/resume.py decides which, and refuses with exit 2 when it must), the pool (each outcome
   is journalled as it lands, each PUT's changes just before it is sent), and the report, which
   is written whatever way the pool ended (auth abort, stop, signal, or the end).
 - SIGINT/SIGTERM are handled for the whole call (interrupt.py): they set the Stop.
-- The exit code: the stop reason's (3 auth, 75 stopped early, 130 interrupted) if the run
-  stopped, else 0 when every row of the run (earlier sessions' too) ended ok, else 1.
+- The exit code: the stop reason's (2 the journal or report could not be written, 3 auth, 75
+  stopped early, 130 interrupted) if the run stopped, else 0 when every row of the run
+  (earlier sessions' too) ended ok, else 1. A report that cannot be written (disk full) is
+  exit 2 too, the journal holding the run (`pcbatch report` writes it later).
 
 Nothing here prints: progress goes to `on_progress`, warnings to logging, results are returned.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from batch.auth import provider_from_env
-from batch.client import Client
-from batch.core.errors import ConfigError, PcbatchError
-from batch.core.model import Change, Row, RunStats, Sheet, Status
+from batch.auth import TokenProvider, credential_source, provider_from_env
+from batch.client import Client, new_request_id
+from batch.core.errors import AuthFailed, ConfigError, PcbatchError
+from batch.core.model import Change, Outcome, Row, RunStats, Sheet, Status
 from batch.core.options import RunOptions, default_out, resolve_base_url
-from batch.core.resume import choose_run
+from batch.core.preflight import misconfiguration
+from batch.core.resume import choose_run, lost_journal
 from batch.core.stops import Stop
+from batch.files import private_dir
 from batch.interrupt import stop_on_signals
 from batch.journal import JOURNAL_NAME, Journal
 from batch.lock import RunLock, check_free
@@ -94,7 +102,13 @@ async def _run(
     base_url = resolve_base_url(options.base_url, env, options.cloud)
     out_dir = options.out or default_out(datetime.now(UTC))
     options = replace(options, out=out_dir)
+    private_dir(out_dir, create=False)  # exit 2: another user's, or others may write to it
     check_free(out_dir)  # exit 4 at once, before reading the sheet or signing in
+    if not (out_dir / JOURNAL_NAME).is_file():
+        # A report without its journal: the journal was lost; never start over on it.
+        lost = lost_journal(_report_of(out_dir), None, {}, journal_exists=False, out_dir=out_dir)
+        if lost is not None:
+            raise lost
     if options.resume and not (out_dir / JOURNAL_NAME).is_file():
         # Nothing to continue: start the run. Every row is re-planned from a fresh GET, so a
         # mistyped --out costs reads, never a second write, and a nightly job file may keep
@@ -113,6 +127,7 @@ async def _run(
         raise stop.reason  # a signal came before the run started: nothing was sent
 
     with RunLock(out_dir), Journal.open(out_dir) as journal:
+        _check_against_report(journal, out_dir)
         run_id: int | None = None
         if options.resume:
             last = journal.last_run()
@@ -129,6 +144,7 @@ async def _run(
         if run_id is None:
             log.info("no unfinished run of this input in %s: a new run", out_dir)
             sheet = sheet or _load(options)
+            await _preflight(sheet.rows, base_url, tokens, options)
             run_id = journal.start_run(sheet, digest, options.as_record())
             rows, sent_before = sheet.rows, {}
             log.info(
@@ -139,6 +155,7 @@ async def _run(
                 out_dir,
             )
         else:
+            await _preflight(pending, base_url, tokens, options)
             journal.resume_run(run_id, options.as_record())
             rows, sent_before = pending, journal.puts_sent(run_id)
             log.info("run %d resumed: %d rows to send; report in %s", run_id, len(rows), out_dir)
@@ -147,7 +164,14 @@ async def _run(
 
         def before_put(row: Row, changes: tuple[Change, ...], etag: str) -> None:
             # Committed before the PUT is sent: after a crash, --resume knows it may have landed.
+            # A journal that cannot be written raises here: the PUT is not sent, the run stops.
             journal.record_put(row.number, changes, etag=etag)
+
+        def record(outcome: Outcome) -> None:
+            try:
+                journal.record(outcome)
+            except PcbatchError as exc:  # disk full: stop; --resume re-plans unrecorded rows
+                stop.set(exc)
 
         async with Client(
             base_url, tokens, timeout=options.timeout, connections=options.concurrency
@@ -158,7 +182,7 @@ async def _run(
                 rows,
                 client,
                 options,
-                journal.record,
+                record,
                 on_progress=on_progress,
                 stop=stop,
                 sent_before=sent_before,
@@ -166,22 +190,71 @@ async def _run(
             )
         # Every row of the run counts, those of earlier sessions too; none recorded: skipped.
         counts = journal.counts(run_id)
-        if result.stopped is not None:
-            exit_code = result.stopped.exit_code
-            log.error("%s", result.stopped)
+        stopped = result.stopped
+        if isinstance(stopped, AuthFailed):
+            stopped = AuthFailed(f"{stopped}; the credentials came from {credential_source(env)}")
+        if stopped is not None:
+            exit_code = stopped.exit_code
+            log.error("%s", stopped)
         else:
             exit_code = 0 if all(status.ok for status in counts) else 1
-        journal.finish_run(result.stats, exit_code)
-        write_report(out_dir, journal)
+        try:
+            journal.finish_run(result.stats, exit_code)
+            write_report(out_dir, journal)
+        except (PcbatchError, OSError) as exc:
+            exit_code = 2
+            stopped = stopped or ConfigError(str(exc))
+            log.error(
+                "the report could not be written in %s (%s): free space or fix the folder's "
+                "permissions, then `pcbatch report --out %s` writes it from the journal",
+                out_dir,
+                exc.strerror if isinstance(exc, OSError) else exc,
+                out_dir,
+            )
     log.info("run finished with exit code %d; report in %s", exit_code, out_dir)
     return RunResult(
         out_dir=out_dir,
         exit_code=exit_code,
         statuses=counts,
         stats=result.stats,
-        stopped=result.stopped,
+        stopped=stopped,
         rows=sum(counts.values()),
     )
+
+
+async def _preflight(
+    rows: Sequence[Row], base_url: str, tokens: TokenProvider, options: RunOptions
+) -> None:
+    """One GET of the first row's profile before anything is written (core/preflight.py):
+    raises ConfigError (exit 2) when it shows a wrong setting rather than an outage."""
+    if not rows or options.limit == 0:
+        return
+    async with Client(base_url, tokens, timeout=options.timeout, connections=1) as client:
+        reply = await client.get_profile(rows[0].customer_id, new_request_id())
+    wrong = misconfiguration(reply, base_url)
+    if wrong is not None:
+        raise wrong
+
+
+def _report_of(out_dir: Path) -> Mapping[str, object] | None:
+    """out_dir's summary.json, or None when there is none (or it cannot be read)."""
+    try:
+        found = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def _check_against_report(journal: Journal, out_dir: Path) -> None:
+    """Raise ConfigError (exit 2) when out_dir's report shows more than its journal holds."""
+    report = _report_of(out_dir)
+    if report is None:
+        return
+    run = journal.run_started_at(str(report.get("started_at")))
+    counts = journal.counts(run.run_id) if run is not None else {}
+    lost = lost_journal(report, run, counts, journal_exists=True, out_dir=out_dir)
+    if lost is not None:
+        raise lost
 
 
 def _load(options: RunOptions) -> Sheet:
