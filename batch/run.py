@@ -144,7 +144,7 @@ async def _run(
         if run_id is None:
             log.info("no unfinished run of this input in %s: a new run", out_dir)
             sheet = sheet or _load(options)
-            await _preflight(sheet.rows, base_url, tokens, options)
+            preflight = await _preflight(sheet.rows, base_url, tokens, options)
             run_id = journal.start_run(sheet, digest, options.as_record())
             rows, sent_before = sheet.rows, {}
             log.info(
@@ -155,7 +155,7 @@ async def _run(
                 out_dir,
             )
         else:
-            await _preflight(pending, base_url, tokens, options)
+            preflight = await _preflight(pending, base_url, tokens, options)
             journal.resume_run(run_id, options.as_record())
             rows, sent_before = pending, journal.puts_sent(run_id)
             log.info("run %d resumed: %d rows to send; report in %s", run_id, len(rows), out_dir)
@@ -190,6 +190,7 @@ async def _run(
             )
         # Every row of the run counts, those of earlier sessions too; none recorded: skipped.
         counts = journal.counts(run_id)
+        stats = replace(result.stats, requests=result.stats.requests + preflight)
         stopped = result.stopped
         if isinstance(stopped, AuthFailed):
             stopped = AuthFailed(f"{stopped}; the credentials came from {credential_source(env)}")
@@ -199,7 +200,7 @@ async def _run(
         else:
             exit_code = 0 if all(status.ok for status in counts) else 1
         try:
-            journal.finish_run(result.stats, exit_code)
+            journal.finish_run(stats, exit_code)
             write_report(out_dir, journal)
         except (PcbatchError, OSError) as exc:
             exit_code = 2
@@ -216,7 +217,7 @@ async def _run(
         out_dir=out_dir,
         exit_code=exit_code,
         statuses=counts,
-        stats=result.stats,
+        stats=stats,
         stopped=stopped,
         rows=sum(counts.values()),
     )
@@ -224,16 +225,18 @@ async def _run(
 
 async def _preflight(
     rows: Sequence[Row], base_url: str, tokens: TokenProvider, options: RunOptions
-) -> None:
+) -> int:
     """One GET of the first row's profile before anything is written (core/preflight.py):
-    raises ConfigError (exit 2) when it shows a wrong setting rather than an outage."""
+    raises ConfigError (exit 2) when it shows a wrong setting rather than an outage. Returns
+    the requests it sent (0 or 1: summary.json counts it)."""
     if not rows or options.limit == 0:
-        return
+        return 0
     async with Client(base_url, tokens, timeout=options.timeout, connections=1) as client:
         reply = await client.get_profile(rows[0].customer_id, new_request_id())
     wrong = misconfiguration(reply, base_url)
     if wrong is not None:
         raise wrong
+    return 1
 
 
 def _report_of(out_dir: Path) -> Mapping[str, object] | None:
