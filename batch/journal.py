@@ -131,6 +131,11 @@ class Journal:
                 _check(db, path)
         except sqlite3.DatabaseError as exc:
             db.close()
+            if _cannot_write(exc):
+                raise ConfigError(
+                    f"the journal {path} cannot be written ({exc}): free space on its disk or "
+                    "fix the permissions of --out"
+                ) from exc
             raise ConfigError(
                 f"{path} is not a pcbatch journal ({exc}); use another --out or remove the file"
             ) from exc
@@ -465,6 +470,12 @@ class Journal:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+
+def _cannot_write(exc: sqlite3.Error) -> bool:
+    """True for SQLite's errors of a disk that is full or cannot be written (not of the file)."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return name.startswith(("SQLITE_IOERR", "SQLITE_FULL", "SQLITE_CANTOPEN", "SQLITE_READONLY"))
 
 
 def _companions(path: Path) -> tuple[Path, Path]:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from batch.core.errors import RunLocked
+from batch.core.errors import ConfigError, RunLocked
 from batch.files import open_private, private_dir
 
 LOCK_NAME = "pcbatch.lock"
@@ -124,10 +124,16 @@ class RunLock:
             raise _locked(self.out_dir, _read_holder(self.path))
         started = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         record = {"pid": os.getpid(), "host": socket.gethostname(), "started_at": started}
-        f.seek(0)
-        f.truncate()
-        f.write(json.dumps(record) + "\n")
-        f.flush()
+        try:  # unbuffered: a write that fails (disk full) leaves nothing to flush on close
+            os.ftruncate(f.fileno(), 0)
+            os.pwrite(f.fileno(), (json.dumps(record) + "\n").encode(), 0)
+        except OSError as exc:
+            _unlock(f)
+            f.close()
+            raise ConfigError(
+                f"the lock file {self.path} cannot be written ({exc.strerror}): free space on "
+                "the disk of --out or fix its permissions"
+            ) from exc
         self._file = f
 
     def release(self) -> None:

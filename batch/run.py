@@ -201,6 +201,11 @@ async def _run(
             exit_code = 0 if all(status.ok for status in counts) else 1
         try:
             journal.finish_run(stats, exit_code)
+        except PcbatchError as exc:  # the disk filled up: the report is still tried
+            if str(exc) != str(stopped):
+                log.error("%s", exc)
+            exit_code, stopped = 2, stopped or exc
+        try:
             write_report(out_dir, journal)
         except (PcbatchError, OSError) as exc:
             exit_code = 2
