@@ -271,6 +271,21 @@ def provider_from_env(env: Mapping[str, str], cloud: str) -> TokenProvider:
     )
 
 
+def credential_source(env: Mapping[str, str]) -> str:
+    """Where provider_from_env takes the run's credentials from, in words for a message."""
+    if env.get(ACCESS_TOKEN, "").strip():
+        return f"the token in {ACCESS_TOKEN}"
+    present = {name for name in _ALL if env.get(name, "").strip()}
+    for names, flow in (
+        (APP_ONLY, "app-only"),
+        (APP_ONLY_CERT, "app-only"),
+        (APP_USER, "app+user"),
+    ):
+        if set(names) <= present:
+            return f"the {flow} credentials in {', '.join(names)}"
+    return "the `pcbatch login` token cache (sign in again with `pcbatch login`)"
+
+
 def _missing(present: set[str]) -> str:
     """`; missing X for app-only` for the set that lacks the fewest variables."""
     sets = {"app-only": APP_ONLY, "app+user": APP_USER}

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from batch.core.errors import ConfigError
 from batch.core.model import Change, Entry, Outcome, Row, RunInfo, RunStats, Sheet, Status
+from batch.files import open_private, private_dir
 from batch.jobfile import is_secret_key
 from batch.journal_schema import (
     INSERT_OUTCOME,
@@ -101,7 +102,14 @@ class Journal:
                 f"no journal in {out_dir} (looked for {path}): give the --out directory of a "
                 "pcbatch run"
             )
-        path.parent.mkdir(parents=True, exist_ok=True)
+        existed = path.is_file() and path.stat().st_size > 0
+        if create:
+            private_dir(path.parent)
+        # 0600 and never through a symlink; SQLite gives its -wal and -shm files the mode of
+        # the database file, and those are checked the same way when they are there already.
+        for part, flags in ((path, os.O_CREAT * create), *((p, 0) for p in _companions(path))):
+            if flags or os.path.lexists(part):
+                os.close(open_private(part, os.O_RDWR | flags))
         # check_same_thread=False: the engine may record from a worker thread; self._lock
         # serialises every use of the connection. isolation_level=None: we say BEGIN ourselves.
         db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -119,8 +127,15 @@ class Journal:
             # journal already at this version is opened without a write (readers too).
             if version < SCHEMA_VERSION:
                 upgrade(db)
+            if existed:
+                _check(db, path)
         except sqlite3.DatabaseError as exc:
             db.close()
+            if _cannot_write(exc):
+                raise ConfigError(
+                    f"the journal {path} cannot be written ({exc}): free space on its disk or "
+                    "fix the permissions of --out"
+                ) from exc
             raise ConfigError(
                 f"{path} is not a pcbatch journal ({exc}); use another --out or remove the file"
             ) from exc
@@ -158,7 +173,7 @@ class Journal:
         rejected_outcomes = [
             Outcome(r.number, r.customer_id, r.status, message=r.message) for r in sheet.not_sent
         ]
-        with self._lock, self._transaction():
+        with self._lock, self._writing(), self._transaction():
             run_id = self._db.execute(
                 "INSERT INTO runs (input_path, input_sha256, format, sheet_name, headers,"
                 " columns, unknown_headers, options, started_at) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -192,7 +207,7 @@ class Journal:
         The caller checks the input's sha256 against `last_run()` first (refuse or --force).
         """
         now = iso(self._clock())
-        with self._lock, self._transaction():
+        with self._lock, self._writing(), self._transaction():
             self._db.execute(
                 "UPDATE runs SET finished_at = NULL, exit_code = NULL WHERE id = ?", (run_id,)
             )
@@ -205,7 +220,7 @@ class Journal:
         """
         run_id = self._current()
         params = outcome_params(run_id, outcome, self._session or 0, iso(self._clock()))
-        with self._lock:
+        with self._lock, self._writing():
             # Autocommit: the INSERT is its own transaction, committed before execute returns.
             self._db.execute(INSERT_OUTCOME, params)
 
@@ -218,7 +233,7 @@ class Journal:
         """
         run_id = self._current()
         params = (run_id, row, changes_json(changes), etag, self._session or 0)
-        with self._lock:
+        with self._lock, self._writing():
             self._db.execute(INSERT_PUT, (*params, iso(self._clock())))
 
     def puts_sent(self, run_id: int) -> dict[int, tuple[Change, ...]]:
@@ -240,7 +255,7 @@ class Journal:
         """Close the current session: its counters, the run's end time and exit code."""
         run_id = self._current()
         now = iso(self._clock())
-        with self._lock, self._transaction():
+        with self._lock, self._writing(), self._transaction():
             self._db.execute(
                 "UPDATE sessions SET finished_at = ?, exit_code = ?, stats = ?"
                 " WHERE run_id = ? AND n = ?",
@@ -340,6 +355,14 @@ class Journal:
                 for row, cid, planned, raw in cursor
             ]
 
+    def run_started_at(self, started_at: str) -> RunInfo | None:
+        """The run that started at `started_at` (as summary.json has it), or None."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT max(id) FROM runs WHERE started_at = ?", (started_at,)
+            ).fetchone()[0]
+        return None if found is None else self.run_info(found)
+
     def last_run(self) -> RunInfo | None:
         """The most recent run, or None in a fresh journal."""
         with self._lock:
@@ -426,6 +449,19 @@ class Journal:
         return int(found)
 
     @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """SQLite's write errors (disk full, read-only, damaged file) as one ConfigError."""
+        try:
+            yield
+        except sqlite3.IntegrityError:
+            raise  # a bug, not the disk
+        except sqlite3.Error as exc:
+            raise ConfigError(
+                f"the journal {self._path} cannot be written ({exc}): free space or fix the "
+                "permissions of its directory, then pcbatch run --resume continues the run"
+            ) from exc
+
+    @contextmanager
     def _transaction(self) -> Iterator[None]:
         self._db.execute("BEGIN IMMEDIATE")
         try:
@@ -434,6 +470,28 @@ class Journal:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+
+def _cannot_write(exc: sqlite3.Error) -> bool:
+    """True for SQLite's errors of a disk that is full or cannot be written (not of the file)."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return name.startswith(("SQLITE_IOERR", "SQLITE_FULL", "SQLITE_CANTOPEN", "SQLITE_READONLY"))
+
+
+def _companions(path: Path) -> tuple[Path, Path]:
+    """The WAL and shared-memory files SQLite keeps next to the journal."""
+    return path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+
+
+def _check(db: sqlite3.Connection, path: Path) -> None:
+    """Raise ConfigError (exit 2) when SQLite finds the journal damaged (PRAGMA quick_check)."""
+    found = [row[0] for row in db.execute("PRAGMA quick_check(5)")]
+    if found != ["ok"]:
+        raise ConfigError(
+            f"the journal {path} is damaged ({'; '.join(found)}): it cannot say which rows "
+            "were sent. Restore it from a backup, or check the customers by hand and start a "
+            "new run in another --out (its undo files and report are still in this one)"
+        )
 
 
 def _safe_options(options: Mapping[str, object]) -> dict[str, object]:

@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from batch.core.errors import RunLocked
+from batch.core.errors import ConfigError, RunLocked
+from batch.files import open_private, private_dir
 
 LOCK_NAME = "pcbatch.lock"
 # Windows locks byte ranges that others then cannot read: lock one byte far past the text.
@@ -75,6 +76,11 @@ def _unlock(f: IO[str]) -> None:
     fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
+def _open(path: Path) -> IO[str]:
+    """The lock file for reading and writing, created 0600 if missing; never a symlink."""
+    return os.fdopen(open_private(path, os.O_RDWR | os.O_CREAT), "r+", encoding="utf-8")
+
+
 def _read_holder(path: Path) -> Holder:
     try:
         data = json.loads(path.read_text(encoding="utf-8") or "{}")
@@ -109,19 +115,25 @@ class RunLock:
         """Take the lock or raise RunLocked; never waits."""
         if self._file is not None:
             raise RuntimeError(f"RunLock on {self.out_dir} is already held by this object")
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        # "a+": create if missing, never truncate before holding the lock (the text is the
-        # holder's, and the refused run needs it for its message).
-        f = self.path.open("a+", encoding="utf-8")
+        private_dir(self.out_dir)
+        # Create if missing, never truncate before holding the lock (the text is the holder's,
+        # and the refused run needs it for its message); 0600, never through a symlink.
+        f = _open(self.path)
         if not _try_lock(f):
             f.close()
             raise _locked(self.out_dir, _read_holder(self.path))
         started = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         record = {"pid": os.getpid(), "host": socket.gethostname(), "started_at": started}
-        f.seek(0)
-        f.truncate()
-        f.write(json.dumps(record) + "\n")
-        f.flush()
+        try:  # unbuffered: a write that fails (disk full) leaves nothing to flush on close
+            os.ftruncate(f.fileno(), 0)
+            os.pwrite(f.fileno(), (json.dumps(record) + "\n").encode(), 0)
+        except OSError as exc:
+            _unlock(f)
+            f.close()
+            raise ConfigError(
+                f"the lock file {self.path} cannot be written ({exc.strerror}): free space on "
+                "the disk of --out or fix its permissions"
+            ) from exc
         self._file = f
 
     def release(self) -> None:
@@ -174,7 +186,7 @@ def current_holder(out_dir: Path) -> Holder | None:
     path = Path(out_dir) / LOCK_NAME
     if not path.is_file():
         return None
-    with path.open("a+", encoding="utf-8") as f:
+    with _open(path) as f:
         if _try_lock(f):
             _unlock(f)
             return None

@@ -25,7 +25,7 @@ from batch.core.errors import PcbatchError
 from batch.core.model import Change, Outcome, Row, RunStats, Status, Tally
 from batch.core.options import RunOptions
 from batch.core.resume import settle
-from batch.core.stops import Stop, failure_budget_spent, max_duration_reached
+from batch.core.stops import RecentResults, Stop, failure_budget_spent, max_duration_reached
 from batch.core.throttle import AdaptiveRate
 from batch.pacing import Pacer
 from batch.update import Context, CustomerUpdate, Finished
@@ -107,23 +107,23 @@ async def run_pool(
     total = len(rows)
     limit = total if options.limit is None else min(options.limit, total)
     done = 0
-    finished = failed = skipped = 0
+    skipped = 0
+    recent = RecentResults()  # the failure budget judges the last customers finished
     tally = Tally()  # of the customers done
     in_flight: set[CustomerUpdate] = set()
     clock = pacer.clock
     started = clock.now()
 
     def land(outcome: Outcome) -> None:
-        nonlocal done, finished, failed, skipped
+        nonlocal done, skipped
         on_outcome(outcome)
         done += 1
         skipped += outcome.status is Status.SKIPPED
         if outcome.status is not Status.SKIPPED:
-            finished += 1
-            failed += outcome.status is Status.FAILED
+            recent.add(outcome.status is Status.FAILED)
             _log_outcome(outcome)
         if not stop.is_set:
-            spent = failure_budget_spent(finished, failed, options.failure_budget)
+            spent = failure_budget_spent(recent.finished, recent.failed, options.failure_budget)
             if spent is not None:
                 stop.set(spent)
         if on_progress is not None:

@@ -8,12 +8,16 @@
                    landscape one page wide with the header on every page
     summary.json   SUMMARY_KEYS
     failed.csv     rows whose status is not ok: the input's headers and values, then `error`
-    undo.csv       updated rows: customer_id and the values the changed fields held before
+    undo-<run>.csv updated rows: customer_id and the values the changed fields held before;
+                   one per run of the journal (undo-1.csv, undo-2.csv, ...), never replaced by
+                   another run's
+    undo.csv       the same as the last run's undo-<run>.csv
 
 Rules:
 - Rendered from the journal only, so `pcbatch report --out DIR` rebuilds the same files. A row
   with no outcome in the journal (its process died first) is reported `skipped`.
-- Each file is written to a temporary name and renamed: a reader never sees half a file.
+- Each file is written to a temporary name and renamed: a reader never sees half a file. Every
+  file is 0600 in a 0700 --out (files.private_dir): the report holds customers' data.
 - Formula injection: a text cell beginning (past any `'`) with `=`, `+`, `-`, `@`, tab or CR,
   full-width or after whitespace too (cells.runs_as_formula), gets a leading `'` in every csv
   (Excel's own escape); in xlsx it is stored as plain text with Excel's quote prefix (the value
@@ -32,7 +36,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import IO
@@ -52,7 +56,7 @@ from batch.core.errors import ConfigError
 from batch.core.export_rows import EXPORT_FIELDS, EXPORT_HEADERS
 from batch.core.fields import CUSTOMER_ID, FIELDS, normalise_header
 from batch.core.model import Outcome, Status
-from batch.files import atomic_write
+from batch.files import PRIVATE_FILE, atomic_write, private_dir
 from batch.journal import Entry, Journal, RunInfo
 
 RESULT_COLUMNS = (
@@ -109,7 +113,7 @@ def write_report(out_dir: Path, journal: Journal, run_id: int | None = None) -> 
     Returns out_dir. Reads the journal twice (counts first, then the rows), never all at once.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(out_dir)
     info = journal.run_info(run_id) if run_id is not None else _last(journal)
 
     with journal.snapshot():  # both passes see the same journal, even while a run writes
@@ -131,17 +135,23 @@ def _write(out_dir: Path, journal: Journal, info: RunInfo) -> None:
 
     failed_headers = [h for h in info.headers if normalise_header(h) != ERROR_COLUMN]
     total = sum(counts.values())
+    last = journal.last_run()
+    is_last = last is not None and last.run_id == info.run_id
     with (
         _atomic(out_dir / "results.csv") as results_file,
         _atomic(out_dir / "failed.csv") as failed_file,
-        _atomic(out_dir / "undo.csv") as undo_file,
+        _atomic(out_dir / undo_name(info.run_id)) as undo_file,
+        _atomic(out_dir / "undo.csv") if is_last else nullcontext() as latest_undo_file,
     ):
         results = csv.writer(results_file)
         failed = csv.writer(failed_file)
-        undo = csv.writer(undo_file)
+        # The run's own undo file, and undo.csv too when it is the journal's last run.
+        undo_files = [undo_file] if latest_undo_file is None else [undo_file, latest_undo_file]
+        undos = [csv.writer(file) for file in undo_files]
         results.writerow(RESULT_COLUMNS)
         failed.writerow([neutralise(h) for h in [*failed_headers, ERROR_COLUMN]])
-        undo.writerow([CUSTOMER_ID, *undo_fields])
+        for undo in undos:
+            undo.writerow([CUSTOMER_ID, *undo_fields])
         book = Workbook(write_only=True)
         _summary_sheet(book, info, counts)  # first, so Excel opens on it
         sheet = _results_sheet(book, change_fields, total)
@@ -160,15 +170,20 @@ def _write(out_dir: Path, journal: Journal, info: RunInfo) -> None:
                 # Always the default token, whatever the run used: `pcbatch run undo.csv`
                 # with no --clear-token must clear these fields, not write a custom token in.
                 before = {c.field: c.before or CLEAR_TOKEN for c in outcome.changes}
-                undo.writerow(
-                    [neutralise(outcome.customer_id)]
-                    + [neutralise(before.get(f, "")) for f in undo_fields]
-                )
+                line = [neutralise(outcome.customer_id)]
+                line += [neutralise(before.get(f, "")) for f in undo_fields]
+                for undo in undos:
+                    undo.writerow(line)
         _save(book, out_dir / "results.xlsx")
 
     with _atomic(out_dir / "summary.json", encoding="utf-8") as f:
         json.dump(summary(info, counts), f, indent=2, ensure_ascii=False)
         f.write("\n")
+
+
+def undo_name(run_id: int) -> str:
+    """The undo file of one run: `undo-<run>.csv` (undo.csv is a copy of the last run's)."""
+    return f"undo-{run_id}.csv"
 
 
 def summary(info: RunInfo, counts: Counter[Status]) -> dict[str, object]:
@@ -226,11 +241,11 @@ def _result_line(entry: Entry, o: Outcome) -> list[str | int]:
 
 def _atomic(path: Path, encoding: str = "utf-8-sig") -> AbstractContextManager[IO[str]]:
     """A csv (or json) file written whole or not at all; newlines left to the csv module."""
-    return atomic_write(path, encoding=encoding, newline="")
+    return atomic_write(path, encoding=encoding, newline="", permissions=PRIVATE_FILE)
 
 
 def _save(book: Workbook, path: Path) -> None:
-    with atomic_write(path, binary=True) as file:
+    with atomic_write(path, binary=True, permissions=PRIVATE_FILE) as file:
         book.save(file)
 
 

@@ -1,36 +1,44 @@
 """One `pcbatch run`, end to end: options -> credentials -> sheet -> journal -> pool -> report.
 
 Order matters for the contract's promises:
-- Every check that can fail without sending anything comes first (base URL, credentials, a
-  run already holding --out (exit 4 at once), the input file): those failures exit 2 or 4 and
-  leave no journal behind.
+- Every check that can fail without sending anything comes first (base URL, an --out that is
+  not private (files.private_dir), a run already holding --out (exit 4 at once), a report in
+  --out whose journal is lost (core/resume.lost_journal), the input file, credentials): those
+  failures exit 2 or 4 and leave no journal behind.
+- A pre-flight read (the first row's GET, core/preflight.py) before the first write: a service
+  no request reaches, or a wrong path, is exit 2 naming the host and port or the base URL.
 - Then the run lock of --out (exit 4 when another run holds it), the journal: a new run (every
   row and the rejected rows' outcomes) or, with --resume, the last run continued
   (core/resume.py decides which, and refuses with exit 2 when it must), the pool (each outcome
   is journalled as it lands, each PUT's changes just before it is sent), and the report, which
   is written whatever way the pool ended (auth abort, stop, signal, or the end).
 - SIGINT/SIGTERM are handled for the whole call (interrupt.py): they set the Stop.
-- The exit code: the stop reason's (3 auth, 75 stopped early, 130 interrupted) if the run
-  stopped, else 0 when every row of the run (earlier sessions' too) ended ok, else 1.
+- The exit code: the stop reason's (2 the journal or report could not be written, 3 auth, 75
+  stopped early, 130 interrupted) if the run stopped, else 0 when every row of the run
+  (earlier sessions' too) ended ok, else 1. A report that cannot be written (disk full) is
+  exit 2 too, the journal holding the run (`pcbatch report` writes it later).
 
 Nothing here prints: progress goes to `on_progress`, warnings to logging, results are returned.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from batch.auth import provider_from_env, tenant_of
-from batch.client import Client
-from batch.core.errors import ConfigError, PcbatchError
-from batch.core.model import Change, Row, RunStats, Sheet, Status
+from batch.auth import TokenProvider, credential_source, provider_from_env, tenant_of
+from batch.client import Client, new_request_id
+from batch.core.errors import AuthFailed, ConfigError, PcbatchError
+from batch.core.model import Change, Outcome, Row, RunStats, Sheet, Status
 from batch.core.options import RunOptions, default_out, resolve_base_url
-from batch.core.resume import choose_run
+from batch.core.preflight import misconfiguration
+from batch.core.resume import choose_run, lost_journal
 from batch.core.stops import Stop
+from batch.files import private_dir
 from batch.interrupt import stop_on_signals
 from batch.journal import JOURNAL_NAME, Journal
 from batch.lock import RunLock, check_free
@@ -95,7 +103,13 @@ async def _run(
     base_url = resolve_base_url(options.base_url, env, options.cloud)
     out_dir = options.out or default_out(datetime.now(UTC))
     options = replace(options, out=out_dir)
+    private_dir(out_dir, create=False)  # exit 2: another user's, or others may write to it
     check_free(out_dir)  # exit 4 at once, before reading the sheet or signing in
+    if not (out_dir / JOURNAL_NAME).is_file():
+        # A report without its journal: the journal was lost; never start over on it.
+        lost = lost_journal(_report_of(out_dir), None, {}, journal_exists=False, out_dir=out_dir)
+        if lost is not None:
+            raise lost
     if options.resume and not (out_dir / JOURNAL_NAME).is_file():
         # Nothing to continue: start the run. Every row is re-planned from a fresh GET, so a
         # mistyped --out costs reads, never a second write, and a nightly job file may keep
@@ -117,6 +131,7 @@ async def _run(
         raise stop.reason  # a signal came before the run started: nothing was sent
 
     with RunLock(out_dir), Journal.open(out_dir) as journal:
+        _check_against_report(journal, out_dir)
         run_id: int | None = None
         if options.resume:
             last = journal.last_run()
@@ -133,6 +148,7 @@ async def _run(
         if run_id is None:
             log.info("no unfinished run of this input in %s: a new run", out_dir)
             sheet = sheet or _load(options)
+            preflight = await _preflight(sheet.rows, base_url, tokens, options)
             run_id = journal.start_run(sheet, digest, record)
             rows, sent_before = sheet.rows, {}
             log.info(
@@ -143,6 +159,7 @@ async def _run(
                 out_dir,
             )
         else:
+            preflight = await _preflight(pending, base_url, tokens, options)
             journal.resume_run(run_id, record)
             rows, sent_before = pending, journal.puts_sent(run_id)
             log.info("run %d resumed: %d rows to send; report in %s", run_id, len(rows), out_dir)
@@ -152,7 +169,14 @@ async def _run(
 
         def before_put(row: Row, changes: tuple[Change, ...], etag: str) -> None:
             # Committed before the PUT is sent: after a crash, --resume knows it may have landed.
+            # A journal that cannot be written raises here: the PUT is not sent, the run stops.
             journal.record_put(row.number, changes, etag=etag)
+
+        def record(outcome: Outcome) -> None:
+            try:
+                journal.record(outcome)
+            except PcbatchError as exc:  # disk full: stop; --resume re-plans unrecorded rows
+                stop.set(exc)
 
         async with Client(
             base_url, tokens, timeout=options.timeout, connections=options.concurrency
@@ -163,7 +187,7 @@ async def _run(
                 rows,
                 client,
                 options,
-                journal.record,
+                record,
                 on_progress=on_progress,
                 stop=stop,
                 sent_before=sent_before,
@@ -171,19 +195,39 @@ async def _run(
             )
         # Every row of the run counts, those of earlier sessions too; none recorded: skipped.
         counts = journal.counts(run_id)
-        if result.stopped is not None:
-            exit_code = result.stopped.exit_code
-            log.error("%s", result.stopped)
+        stats = replace(result.stats, requests=result.stats.requests + preflight)
+        stopped = result.stopped
+        if isinstance(stopped, AuthFailed):
+            stopped = AuthFailed(f"{stopped}; the credentials came from {credential_source(env)}")
+        if stopped is not None:
+            exit_code = stopped.exit_code
+            log.error("%s", stopped)
         else:
             exit_code = 0 if all(status.ok for status in counts) else 1
-        journal.finish_run(result.stats, exit_code)
-        write_report(out_dir, journal)
+        try:
+            journal.finish_run(stats, exit_code)
+        except PcbatchError as exc:  # the disk filled up: the report is still tried
+            if str(exc) != str(stopped):
+                log.error("%s", exc)
+            exit_code, stopped = 2, stopped or exc
+        try:
+            write_report(out_dir, journal)
+        except (PcbatchError, OSError) as exc:
+            exit_code = 2
+            stopped = stopped or ConfigError(str(exc))
+            log.error(
+                "the report could not be written in %s (%s): free space or fix the folder's "
+                "permissions, then `pcbatch report --out %s` writes it from the journal",
+                out_dir,
+                exc.strerror if isinstance(exc, OSError) else exc,
+                out_dir,
+            )
     return RunResult(
         out_dir=out_dir,
         exit_code=exit_code,
         statuses=counts,
-        stats=result.stats,
-        stopped=result.stopped,
+        stats=stats,
+        stopped=stopped,
         rows=sum(counts.values()),
     )
 
@@ -193,6 +237,43 @@ def target_line(cloud: str, tenant: str | None, base_url: str, *, dry_run: bool)
     claim, or `unknown`) and base URL the run is about to change."""
     doing = "dry run (reads only) against" if dry_run else "writing to"
     return f"{doing} cloud {cloud}, tenant {tenant or 'unknown'}, base URL {base_url}"
+
+
+async def _preflight(
+    rows: Sequence[Row], base_url: str, tokens: TokenProvider, options: RunOptions
+) -> int:
+    """One GET of the first row's profile before anything is written (core/preflight.py):
+    raises ConfigError (exit 2) when it shows a wrong setting rather than an outage. Returns
+    the requests it sent (0 or 1: summary.json counts it)."""
+    if not rows or options.limit == 0:
+        return 0
+    async with Client(base_url, tokens, timeout=options.timeout, connections=1) as client:
+        reply = await client.get_profile(rows[0].customer_id, new_request_id())
+    wrong = misconfiguration(reply, base_url)
+    if wrong is not None:
+        raise wrong
+    return 1
+
+
+def _report_of(out_dir: Path) -> Mapping[str, object] | None:
+    """out_dir's summary.json, or None when there is none (or it cannot be read)."""
+    try:
+        found = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def _check_against_report(journal: Journal, out_dir: Path) -> None:
+    """Raise ConfigError (exit 2) when out_dir's report shows more than its journal holds."""
+    report = _report_of(out_dir)
+    if report is None:
+        return
+    run = journal.run_started_at(str(report.get("started_at")))
+    counts = journal.counts(run.run_id) if run is not None else {}
+    lost = lost_journal(report, run, counts, journal_exists=True, out_dir=out_dir)
+    if lost is not None:
+        raise lost
 
 
 def _load(options: RunOptions) -> Sheet:

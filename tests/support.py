@@ -58,3 +58,19 @@ def token_requests(sim):
 def rest(sim):
     """The Partner Center REST requests (/v1/...) the stand-in answered, in order."""
     return [e for e in sim.log if e.path.startswith("/v1/")]
+
+
+def after_requests(sim, n, act):
+    """Call act() as the stand-in logs its n-th REST request, before that answer goes out."""
+    logged = 0
+
+    class Log(list):
+        def append(self, entry):
+            nonlocal logged
+            super().append(entry)
+            if entry.path.startswith("/v1/"):
+                logged += 1
+                if logged == n:
+                    act()
+
+    sim.log = Log(sim.log)

@@ -5,7 +5,7 @@ counts the token requests in its log.
 """
 
 import pytest
-from support import app_env, city_sheet, read_results, rest, token_requests
+from support import after_requests, app_env, city_sheet, read_results, rest, token_requests
 
 from batch.core.errors import ConfigError
 from batch.core.options import RunOptions
@@ -27,22 +27,6 @@ def options(sim, tmp_path, **changes):
 
 def statuses(out):
     return [r["status"] for r in read_results(out)]
-
-
-def after_requests(sim, n, act):
-    """Call act() as the stand-in logs its n-th REST request, before that answer goes out."""
-    logged = 0
-
-    class Log(list):
-        def append(self, entry):
-            nonlocal logged
-            super().append(entry)
-            if entry.path.startswith("/v1/"):
-                logged += 1
-                if logged == n:
-                    act()
-
-    sim.log = Log(sim.log)
 
 
 async def test_tokens_that_expire_every_second_are_renewed_and_every_row_lands(make_sim, tmp_path):
@@ -71,7 +55,7 @@ async def test_a_401_after_renewal_aborts_the_run_with_exit_3_and_a_complete_rep
     def withdraw():
         sim.tokens.access_withdrawn = True
 
-    after_requests(sim, 4, withdraw)
+    after_requests(sim, 5, withdraw)  # the pre-flight GET, then 2 customers (GET+PUT)
     result = await run_job(options(sim, tmp_path, concurrency=1, rate=10.0), app_env(sim))
     assert result.exit_code == 3
     assert "refused the credentials again after renewing them" in str(result.stopped)
@@ -108,7 +92,7 @@ async def test_a_403_after_the_run_has_succeeded_refuses_only_that_customer(make
     def forbid():
         sim.config.forbidden = True
 
-    after_requests(sim, 4, forbid)
+    after_requests(sim, 5, forbid)  # the pre-flight GET, then 2 customers (GET+PUT)
     result = await run_job(options(sim, tmp_path, concurrency=1, rate=20.0), app_env(sim))
     assert result.exit_code == 1
     found = statuses(tmp_path / "out")

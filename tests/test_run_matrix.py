@@ -248,7 +248,7 @@ async def test_a_dry_run_reports_what_would_change_and_sends_no_put(make_sim, tm
     lines = new_values(sim.store.ids())
     result = await run(sim, write_sheet(tmp_path / "in.csv", lines), tmp_path / "out", dry_run=True)
     assert result.exit_code == 0
-    assert [r.method for r in sim.log] == ["GET"] * 4
+    assert [r.method for r in sim.log] == ["GET"] * 5  # the pre-flight read, then each row's
     assert sim.store.export() == before
     assert {r["status"] for r in results(tmp_path / "out").values()} == {"would_update"}
     assert summary(tmp_path / "out")["dry_run"] is True

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 
-from support import city_sheet, read_results
+from support import after_requests, city_sheet, read_results
 
 from batch.core.errors import Interrupted
 from batch.core.options import RunOptions
@@ -151,8 +151,10 @@ async def test_a_second_signal_stops_at_once_and_resume_finishes_the_run(make_si
 def test_sigterm_twice_to_a_real_process_exits_130_with_every_row_reported(
     make_sim_thread, tmp_path
 ):
-    sim = make_sim_thread(customers=8, hang=1.0, hang_seconds=30.0)
-    in_flight = threading.Event()  # three customers in flight, their GETs held back 30 s
+    sim = make_sim_thread(customers=8, hang=0.0, hang_seconds=30.0)
+    # The pre-flight read is answered; then three customers in flight, their GETs held 30 s.
+    after_requests(sim, 1, lambda: setattr(sim.config, "hang", 1.0))
+    in_flight = threading.Event()
     InFlight(sim, 3, in_flight.set)
     sheet, out = city_sheet(tmp_path / "in.csv", sim.store.ids()), tmp_path / "out"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PC_")}

@@ -14,7 +14,13 @@ from support import city_sheet, read_results, read_summary
 from batch.cli import cli
 from batch.core.errors import StoppedEarly
 from batch.core.options import RunOptions
-from batch.core.stops import FAILURE_BUDGET_AFTER, failure_budget_spent, max_duration_reached
+from batch.core.stops import (
+    FAILURE_BUDGET_AFTER,
+    FAILURE_WINDOW,
+    RecentResults,
+    failure_budget_spent,
+    max_duration_reached,
+)
 from batch.journal import Journal
 from batch.lock import LOCK_NAME
 from batch.run import run_job
@@ -41,8 +47,41 @@ def test_the_failure_budget_is_spent_by_more_failures_than_its_share(
     assert (reason is not None) is stops
     if stops:
         assert isinstance(reason, StoppedEarly) and reason.exit_code == 75
-        assert f"{failed} of {finished} finished customers failed" in str(reason)
+        assert f"{failed} of the last {finished} finished customers failed" in str(reason)
         assert "--resume" in str(reason)
+
+
+def _failures_until_stopped(good_before: int, budget: float) -> int | None:
+    """Feed `good_before` good customers, then failures: how many failures until the stop."""
+    recent = RecentResults()
+    for _ in range(good_before):
+        recent.add(False)
+        assert failure_budget_spent(recent.finished, recent.failed, budget) is None
+    for failures in range(1, 10 * FAILURE_WINDOW):
+        recent.add(True)
+        if failure_budget_spent(recent.finished, recent.failed, budget) is not None:
+            return failures
+    return None
+
+
+@pytest.mark.parametrize("good_before", [0, 10, 150, 5_000, 100_000])
+def test_an_outage_after_any_amount_of_good_work_stops_within_a_window(good_before):
+    failures = _failures_until_stopped(good_before, 0.5)
+    assert failures is not None
+    # Once the window is full of good results, 26 failures of the last 50 spend a 50% budget.
+    assert failures <= FAILURE_WINDOW // 2 + 1
+    if good_before >= FAILURE_WINDOW:
+        assert failures == FAILURE_WINDOW // 2 + 1
+
+
+def test_the_window_forgets_old_failures():
+    recent = RecentResults()
+    for _ in range(FAILURE_WINDOW):
+        recent.add(True)
+    for _ in range(FAILURE_WINDOW):
+        recent.add(False)
+    assert (recent.finished, recent.failed) == (FAILURE_WINDOW, 0)
+    assert _failures_until_stopped(0, 1.0) is None  # a budget of 1 never stops the run
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,8 @@ One module per command, named after it (login.py holds login and logout), loaded
 command is used, so `pcbatch run` never pays for the simulator's aiohttp.web and `pcbatch --help`
 stays quick (click's documented lazy-loading pattern).
 
-Every expected failure is a PcbatchError: its message is printed on stderr, without a traceback
+Every expected failure is a PcbatchError (and an OSError: a full or unwritable disk, exit 2): its
+message is printed on stderr, without a traceback
 (URLs without userinfo, control characters escaped: core.echo.printable), and the process exits
 with its exit code (README.md: "Progress, statuses and exit codes" for `run`, each other command
 in its own section). With `--log-format json` the message (and a usage error's) is one JSON
@@ -64,6 +65,9 @@ class _Group(click.Group):
             if not _json_errors(ctx):
                 raise
             _error(ctx, printable(exc.format_message()), exc.exit_code)
+        except OSError as exc:  # a disk that is full or cannot be written: one line, exit 2
+            where = f": {exc.filename}" if exc.filename else ""
+            _error(ctx, printable(f"{exc.strerror or exc}{where}"), 2)
         return None
 
 

@@ -24,9 +24,10 @@ import click
 def report(out_dir: str, run_id: int | None) -> None:
     """Rebuild the report files of a run from its journal.
 
-    Writes results.csv, results.xlsx, summary.json, failed.csv and undo.csv into DIR again,
-    from DIR/journal.sqlite alone: after a crash, or when a file was lost or edited. Rows the
-    journal has no outcome for (the run died first) are reported `skipped`.
+    Writes results.csv, results.xlsx, summary.json, failed.csv and undo-<run>.csv (undo.csv
+    too for the journal's last run) into DIR again, from DIR/journal.sqlite alone: after a
+    crash, or when a file was lost or edited. Rows the journal has no outcome for (the run died
+    first) are reported `skipped`.
 
     \b
     Example:

@@ -67,7 +67,8 @@ class RunOptions:
 
     rate: requests/second for all workers and retries together (the adaptive rate's ceiling).
     timeout: seconds for one HTTP call. max_duration: seconds, None for no limit.
-    failure_budget: share (0..1) of finished customers allowed to end `failed` after the first 20.
+    failure_budget: share (0..1) of the last 50 finished customers allowed to end `failed`, judged
+        after the first 20.
     out: None means `reports/<UTC timestamp>` (see default_out), decided when the run starts.
     backoff_base / backoff_cap: seconds of the fault backoff (RetryPolicy); no flags, for tests
     and job files that need other values.
@@ -146,7 +147,8 @@ class RunOptions:
     failure_budget: float = option(
         Kind.FLOAT,
         0.5,
-        "Stop (exit 75) when, after 20 customers, more than this share ended `failed`.",
+        "Stop (exit 75) when, after 20 customers, more than this share of the last 50 ended "
+        "`failed`.",
         low=0,
         high=1,
         wanted="a share between 0 and 1",

@@ -16,15 +16,23 @@ Rules (README.md, "Durable runs: journal, resume, lock, stops", `--resume`):
 - The last run has nothing left to do: with the same input, nothing is sent and the report is
   written again; with another input, a new run starts in the same journal, so that a nightly
   job may keep `resume = true` in its job file.
+- A lost or damaged journal is never started over (lost_journal): a report in --out whose run
+  the journal does not hold (the journal deleted, or a lost WAL took the run with it), or holds
+  with fewer rows done than the report shows (a lost WAL took outcomes), refuses every run
+  there, --resume or not (exit 2): starting over would report every row `unchanged`, with an
+  empty undo file, over the correct report.
 - A PUT sent by an earlier session may have landed without its outcome being recorded (a crash
   between the two). Its changes were journaled before it was sent (update.Context.before_put,
   wired to Journal.record_put by run.py). The row is re-planned from a fresh GET: when the
   profile already holds the row's values, that PUT landed, and the row ends `updated` with
-  the changes it made (settle), not `unchanged`; no second PUT is sent either way.
+  the changes it made (settle), not `unchanged`; no second PUT is sent either way. A row
+  whose target field was edited in between gets a new PUT; its undo values stay those the
+  service held before the first PUT (settle keeps that PUT's `before` of each field).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -77,8 +85,59 @@ def settle(outcome: Outcome, sent: tuple[Change, ...] | None) -> Outcome:
     """A re-planned row's outcome, given the changes of a PUT an earlier session sent for it.
 
     `unchanged` after such a PUT means the PUT landed: `updated` with its changes (undo.csv
-    then holds the values from before it). Any other outcome is returned as it is.
+    then holds the values from before it). `updated` again (a field was edited between the two
+    sessions): each field that PUT carried keeps its `before`, the value the service held before
+    pcbatch first wrote it. Any other outcome is returned as it is.
     """
-    if sent is None or outcome.status is not Status.UNCHANGED:
+    if sent is None:
         return outcome
-    return replace(outcome, status=Status.UPDATED, changes=sent, message=LANDED)
+    if outcome.status is Status.UNCHANGED:
+        return replace(outcome, status=Status.UPDATED, changes=sent, message=LANDED)
+    if outcome.status is Status.UPDATED:
+        first = {c.field: c.before for c in sent}
+        kept = tuple(replace(c, before=first.get(c.field, c.before)) for c in outcome.changes)
+        return replace(outcome, changes=kept)
+    return outcome
+
+
+def lost_journal(
+    report: Mapping[str, object] | None,
+    run: RunInfo | None,
+    counts: Mapping[Status, int],
+    *,
+    journal_exists: bool,
+    out_dir: Path,
+) -> ConfigError | None:
+    """Why the journal of out_dir cannot be trusted, as the error to refuse with, else None.
+
+    report: summary.json of out_dir (None when there is none, or it is unreadable); run: the
+    journal's run that report is of (same started_at), None when it holds none; counts: that
+    run's statuses in the journal.
+    """
+    if report is None:
+        return None
+    started = report.get("started_at")
+    fix = (
+        "restore journal.sqlite (with its -wal file) from a backup, or leave this --out as "
+        "it is and give another --out (a new run there reads every profile again)"
+    )
+    if not journal_exists or run is None:
+        what = "is gone" if not journal_exists else "does not hold that run (its WAL was lost?)"
+        return ConfigError(
+            f"{out_dir} holds the report of a run started {started}, and its journal {what}: "
+            f"starting over would replace that report and its undo rows. Nothing was done: {fix}"
+        )
+    statuses = report.get("statuses")
+    shown = statuses if isinstance(statuses, Mapping) else {}
+    done_shown = sum(int(n) for s, n in shown.items() if s in _OK_VALUES and isinstance(n, int))
+    done_held = sum(n for s, n in counts.items() if s.ok)
+    if done_held < done_shown or report.get("rows") != run.rows:
+        return ConfigError(
+            f"the journal of {out_dir} has lost outcomes of run {run.run_id}: its report shows "
+            f"{done_shown} rows done of {report.get('rows')}, the journal {done_held} of "
+            f"{run.rows} (a power cut that lost its WAL?). Nothing was done: {fix}"
+        )
+    return None
+
+
+_OK_VALUES = frozenset(s.value for s in Status if s.ok)

@@ -2,10 +2,12 @@
 
 Rules (README.md, "Options" and "Durable runs: journal, resume, lock, stops"):
 
-- Failure budget: once at least FAILURE_BUDGET_AFTER (20) customers finished (`skipped` rows
-  do not count), the run stops early (exit 75) as soon as more than `budget` of them (a share,
-  0 to 1) ended `failed`: an outage should not be hammered row after row. A budget of 1 never
-  stops the run.
+- Failure budget: judged on the RECENT customers, the last FAILURE_WINDOW (50) that finished
+  (`skipped` rows do not count; RecentResults keeps them). Once at least FAILURE_BUDGET_AFTER
+  (20) finished, the run stops early (exit 75) as soon as more than `budget` of the recent ones
+  (a share, 0 to 1) ended `failed`: an outage should not be hammered row after row, and one
+  that begins after any amount of good work stops the run within a window (at the default 0.5,
+  26 failures in a row). A budget of 1 never stops the run.
 - --max-duration: no customer is started once the run has worked that many seconds; the rows
   not started end `skipped` and the run exits 75.
 - The pool checks the Stop before starting each customer; whoever sets it (an auth abort, the
@@ -17,25 +19,50 @@ Pure: no asyncio, no I/O. The rules take their inputs (counts, seconds) as argum
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 
 from batch.core.errors import PcbatchError, StoppedEarly
 
 FAILURE_BUDGET_AFTER = 20  # customers finished before the failure budget is judged
+FAILURE_WINDOW = 50  # the failure budget judges the last this many finished customers
+
+
+class RecentResults:
+    """Whether each of the last `size` finished customers failed: a sliding window."""
+
+    __slots__ = ("_failed", "failed")
+
+    def __init__(self, size: int = FAILURE_WINDOW) -> None:
+        self._failed: deque[bool] = deque(maxlen=size)
+        self.failed = 0  # how many of the window failed
+
+    def add(self, failed: bool) -> None:
+        """One more finished customer; the oldest leaves a full window."""
+        if len(self._failed) == self._failed.maxlen:
+            self.failed -= self._failed[0]
+        self._failed.append(failed)
+        self.failed += failed
+
+    @property
+    def finished(self) -> int:
+        """How many customers the window holds (up to its size)."""
+        return len(self._failed)
 
 
 def failure_budget_spent(finished: int, failed: int, budget: float) -> StoppedEarly | None:
-    """The reason to stop when `failed` of `finished` customers spend the budget, else None.
+    """The reason to stop when `failed` of the `finished` recent customers spend the budget.
 
-    finished: customers that ended with a status other than `skipped`; failed: those `failed`.
-    budget: the share of them allowed to fail (--failure-budget, 0 to 1).
+    finished: the recent customers (RecentResults.finished) that ended with a status other
+    than `skipped`; failed: those `failed`. budget: the share of them allowed to fail
+    (--failure-budget, 0 to 1). None: carry on.
     """
     if finished < FAILURE_BUDGET_AFTER or failed <= budget * finished:
         return None
     return StoppedEarly(
-        f"{failed} of {finished} finished customers failed, more than the failure budget of "
-        f"{budget:.0%}: stopped early (is the service down?); rerun later with --resume to "
-        "continue"
+        f"{failed} of the last {finished} finished customers failed, more than the failure "
+        f"budget of {budget:.0%}: stopped early (is the service down?); rerun later with "
+        "--resume to continue"
     )
 
 
