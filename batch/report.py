@@ -74,6 +74,7 @@ SUMMARY_KEYS = (
     "finished_at",
     "rate_final",
     "rate_min",
+    "countries_not_checked",
 )
 FILES = ("results.csv", "results.xlsx", "summary.json", "failed.csv", "undo.csv")
 ERROR_COLUMN = "error"
@@ -120,6 +121,11 @@ def _write(out_dir: Path, journal: Journal, info: RunInfo) -> None:
     undo_fields += sorted(undone - set(undo_fields))
 
     failed_headers = [h for h in info.headers if normalise_header(h) != ERROR_COLUMN]
+    not_checked = {
+        iso2: answer.why_not or ""
+        for iso2, answer in journal.country_rules(info.run_id).items()
+        if answer.rules is None
+    }
     total = sum(counts.values())
     with (
         _atomic(out_dir / "results.csv") as results_file,
@@ -153,16 +159,22 @@ def _write(out_dir: Path, journal: Journal, info: RunInfo) -> None:
                     [neutralise(outcome.customer_id)]
                     + [neutralise(before.get(f, "")) for f in undo_fields]
                 )
-        _summary_sheet(book, info, counts)
+        _summary_sheet(book, info, counts, not_checked)
         _save(book, out_dir / "results.xlsx")
 
     with _atomic(out_dir / "summary.json", encoding="utf-8") as f:
-        json.dump(summary(info, counts), f, indent=2, ensure_ascii=False)
+        json.dump(summary(info, counts, not_checked), f, indent=2, ensure_ascii=False)
         f.write("\n")
 
 
-def summary(info: RunInfo, counts: Counter[Status]) -> dict[str, object]:
-    """summary.json's content: SUMMARY_KEYS, every status counted (zeros included)."""
+def summary(
+    info: RunInfo, counts: Counter[Status], not_checked: dict[str, str] | None = None
+) -> dict[str, object]:
+    """summary.json's content: SUMMARY_KEYS, every status counted (zeros included).
+
+    not_checked: country -> why its rows' addresses were not checked against its rules (the
+    service alone checked them).
+    """
     return {
         "rows": sum(counts.values()),
         "statuses": {s.value: counts.get(s, 0) for s in Status},
@@ -178,6 +190,7 @@ def summary(info: RunInfo, counts: Counter[Status]) -> dict[str, object]:
         "finished_at": info.finished_at,
         "rate_final": info.stats.rate_final,
         "rate_min": info.stats.rate_min,
+        "countries_not_checked": dict(not_checked or {}),
     }
 
 
@@ -284,7 +297,9 @@ def _xlsx_line(
     return values
 
 
-def _summary_sheet(book: Workbook, info: RunInfo, counts: Counter[Status]) -> None:
+def _summary_sheet(
+    book: Workbook, info: RunInfo, counts: Counter[Status], not_checked: dict[str, str]
+) -> None:
     sheet: WriteOnlyWorksheet = book.create_sheet("Summary")
     sheet.column_dimensions["A"].width = 16
     sheet.column_dimensions["B"].width = 28
@@ -298,7 +313,9 @@ def _summary_sheet(book: Workbook, info: RunInfo, counts: Counter[Status]) -> No
         label.fill = _fill(_FILLS[status])
         sheet.append([label, counts.get(status, 0)])
     sheet.append([])
-    for key, value in summary(info, counts).items():
+    for key, value in summary(info, counts, not_checked).items():
+        if key == "countries_not_checked":
+            value = "; ".join(f"{iso2}: {why}" for iso2, why in not_checked.items())
         if key != "statuses":
             sheet.append([xlsx_value(sheet, key), xlsx_value(sheet, value)])  # type: ignore[arg-type]
 

@@ -36,6 +36,7 @@ from batch.journal import JOURNAL_NAME, Journal
 from batch.lock import RunLock, check_free
 from batch.pool import Progress, run_pool
 from batch.report import write_report
+from batch.rules_cache import RulesCache
 from batch.sheet import input_sha256, load_sheet, sheet_warnings
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ async def _run(
             log.info("no unfinished run of this input in %s: a new run", out_dir)
             sheet = sheet or _load(options)
             run_id = journal.start_run(sheet, digest, options.as_record())
-            rows, sent_before = sheet.rows, {}
+            rows, sent_before, columns = sheet.rows, {}, sheet.columns
             log.info(
                 "run %d started: %d rows to send, %d rejected by validation; report in %s",
                 run_id,
@@ -141,6 +142,7 @@ async def _run(
         else:
             journal.resume_run(run_id, options.as_record())
             rows, sent_before = pending, journal.puts_sent(run_id)
+            columns = journal.run_info(run_id).columns
             log.info("run %d resumed: %d rows to send; report in %s", run_id, len(rows), out_dir)
         if on_started is not None:
             on_started(out_dir, len(rows))
@@ -148,6 +150,11 @@ async def _run(
         def before_put(row: Row, changes: tuple[Change, ...], etag: str) -> None:
             # Committed before the PUT is sent: after a crash, --resume knows it may have landed.
             journal.record_put(row.number, changes, etag=etag)
+
+        # Each country's rules are fetched once per run, when a row of it first needs them; the
+        # final answers an earlier session got are used again (no new fetch on --resume).
+        known = {c: a for c, a in journal.country_rules(run_id).items() if a.final}
+        country_rules = RulesCache(known, on_fetched=journal.record_rules)
 
         async with Client(
             base_url, tokens, timeout=options.timeout, connections=options.concurrency
@@ -163,6 +170,8 @@ async def _run(
                 stop=stop,
                 sent_before=sent_before,
                 before_put=before_put,
+                country_rules=country_rules,
+                columns=columns,
             )
         # Every row of the run counts, those of earlier sessions too; none recorded: skipped.
         counts = journal.counts(run_id)

@@ -157,9 +157,7 @@ class RulesAnswer:
     document: Mapping[str, object] | None = None
 
 
-def rules_answer(
-    iso2: str, status: int, body: Mapping[str, object], message: str
-) -> RulesAnswer:
+def rules_answer(iso2: str, status: int, body: Mapping[str, object], message: str) -> RulesAnswer:
     """The rules in an answer of `GET /v1/countryvalidationrules/{iso2}`, or why there are none
     (then the service alone checks that country's addresses)."""
     iso2 = iso2.strip().upper()
