@@ -495,3 +495,17 @@ async def test_a_customer_without_a_relationship_is_rejected_with_its_code_and_n
     )
     assert "no commerce relationship" in outcome.message
     assert not outcome.retry_on_resume
+
+
+@pytest.mark.parametrize(("knob", "call"), [("fail_503", 0), ("fail_409", 1)])
+async def test_a_retry_after_on_a_503_or_409_is_never_waited_less(knob, call):
+    # The backoff is tiny (FAST); the service asks for 1 s: the next try comes no sooner.
+    async with run_simulator(SimConfig(customers=1, seed=1, retry_after_s=1)) as sim:
+        cid = sim.store.ids()[0]
+        script = [{knob: 1.0} if n == call else {} for n in range(call + 2)]
+        finished = await scripted_update(sim, row(cid, city="Springfield"), script, FAST)
+        answered = [(r.status, r.at) for r in sim.log]
+    assert finished.outcome.status is Status.UPDATED
+    status, asked_at = answered[call]
+    assert status == (503 if knob == "fail_503" else 409)
+    assert answered[call + 1][1] - asked_at >= 1.0
