@@ -233,8 +233,10 @@ def _reply(
     etag = _etag(body, header_etag)
     code: str | None = None
     message = ""
+    data: tuple[str, ...] = ()
     if status >= 300:
         code, message = _error(body, text, status)
+        data = _error_data(body)
     return Reply(
         status,
         body,
@@ -244,6 +246,7 @@ def _reply(
         message=message,
         request_id=request_id,
         correlation_id=correlation_id,
+        data=data,
     )
 
 
@@ -283,3 +286,14 @@ def _error(body: Mapping[str, object], text: str, status: int) -> tuple[str | No
     if description is None:
         description = " ".join(text.split())[:200] or f"HTTP {status}"
     return (None if code is None else str(code)), str(description)
+
+
+def _error_data(body: Mapping[str, object]) -> tuple[str, ...]:
+    """The error's `data` entries as text: what a 400/27002 "A property has invalid data." says
+    about which property (e.g. "property_name: StateInvalid - Details", as the NETSDK's
+    ApiFault.ErrorData and the PowerShell module show it). Objects come as compact JSON."""
+    data = _get(body, "data")
+    if not isinstance(data, list):
+        return ()
+    entries = (entry if isinstance(entry, str) else _ENCODE(entry) for entry in data)
+    return tuple(text for text in (" ".join(e.split())[:300] for e in entries) if text)

@@ -332,7 +332,9 @@ class _Export:
             self.ctx, send, Call.GET, Tries(), label=what, on_try=counted
         )
         reply, decision = answered.reply, answered.decision
-        if decision.action is Action.ABORT:
+        # A credential-wide 403 before anything succeeded (REFUSED) is on the customer list
+        # itself: the credentials, not one customer.
+        if decision.action is Action.ABORT or decision.action is Action.REFUSED:
             self.stop.set(
                 AuthFailed(
                     f"Partner Center refused the credentials ({what}: {describe(reply)}); "

@@ -12,6 +12,8 @@ Rules:
   summary adds the sessions' counters together.
 - `record_put` is called just before each PUT is sent (one transaction, committed on return):
   after a crash, `puts_sent` tells --resume which rows had a PUT that may have landed.
+- `record_rules` keeps each country's rules answer of a run (one transaction); `country_rules`
+  gives them back to --resume (the final ones: no new fetch) and to the report.
 - No secret is stored: option keys that look like credentials are dropped (see jobfile.py).
 
 The tables and the row <-> value conversions are in journal_schema.py.
@@ -29,6 +31,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+from batch.core.country_rules import RulesAnswer, parse_country_rules
 from batch.core.errors import ConfigError
 from batch.core.model import Change, Entry, Outcome, Row, RunInfo, RunStats, Sheet, Status
 from batch.files import open_private, private_dir
@@ -250,6 +253,36 @@ class Journal:
                 (run_id,),
             )
             return {row: changes_from_json(changes) for row, changes in cursor}
+
+    def record_rules(self, answer: RulesAnswer) -> None:
+        """Keep a country's rules answer for the current run (the latest replaces an earlier)."""
+        run_id = self._current()
+        document = None if answer.document is None else to_json(dict(answer.document))
+        params = (run_id, answer.iso2, document, answer.why_not, int(answer.final))
+        with self._lock, self._writing():
+            self._db.execute(
+                "INSERT OR REPLACE INTO country_rules (run_id, iso2, document, why_not, final,"
+                " session, recorded_at) VALUES (?,?,?,?,?,?,?)",
+                (*params, self._session or 0, iso(self._clock())),
+            )
+
+    def country_rules(self, run_id: int | None = None) -> dict[str, RulesAnswer]:
+        """Country -> the rules answer the run got for it (default: the current or last run)."""
+        run_id = self._resolve(run_id)
+        with self._lock:
+            cursor = self._db.execute(
+                "SELECT iso2, document, why_not, final FROM country_rules WHERE run_id = ?"
+                " ORDER BY iso2",
+                (run_id,),
+            )
+            found: dict[str, RulesAnswer] = {}
+            for iso2, document, why_not, final in cursor:
+                body = None if document is None else json.loads(document)
+                rules = None if body is None else parse_country_rules(body, iso2)
+                if body is not None and rules is None:
+                    why_not = "Partner Center's answer could not be read as country rules"
+                found[iso2] = RulesAnswer(iso2, rules, why_not, bool(final), body)
+            return found
 
     def finish_run(self, stats: RunStats, exit_code: int) -> None:
         """Close the current session: its counters, the run's end time and exit code."""

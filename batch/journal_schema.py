@@ -9,10 +9,13 @@ Tables (journal.py says how they are used):
     puts      appended just before each PUT is sent: the changes it carries (schema 2), so
               that --resume can tell a PUT that landed before a crash from a profile that
               already held the row's values
+    country_rules  one per country a run needed rules for: the service's answer (schema 4), so
+              that --resume needs no new fetch and the summary says which were not checked
 
 Versions: `PRAGMA user_version`. 1: runs, sessions, rows, outcomes. 2: adds `puts`. 3: adds
-`outcomes.retry_on_resume`. Every statement of SCHEMA is `IF NOT EXISTS`, so running it adds
-the missing tables to any older journal; `upgrade` then adds the missing columns.
+`outcomes.retry_on_resume`. 4: adds `country_rules`. Every statement of SCHEMA is `IF NOT
+EXISTS`, so running it adds the missing tables to any older journal; `upgrade` then adds the
+missing columns.
 Times are UTC ISO 8601 text (`2025-01-31T02:00:00.000Z`); structured values are compact JSON.
 """
 
@@ -28,7 +31,7 @@ from typing import Any
 from batch.core.model import Change, Outcome, RunStats, Status, Tally
 from batch.core.retry import CREDENTIALS_REFUSED
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -98,6 +101,16 @@ CREATE TABLE IF NOT EXISTS puts (
     FOREIGN KEY (run_id, row) REFERENCES rows(run_id, row)
 );
 CREATE INDEX IF NOT EXISTS puts_by_row ON puts(run_id, row, id);
+CREATE TABLE IF NOT EXISTS country_rules (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    iso2 TEXT NOT NULL,
+    document TEXT,                  -- JSON of the rules answer; NULL when there are no rules
+    why_not TEXT,                   -- why the service alone checks the country; NULL with rules
+    final INTEGER NOT NULL,         -- 0: a failure (no answer, retries spent) --resume asks again
+    session INTEGER NOT NULL,
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, iso2)
+);
 """
 
 # The latest outcome of each row: the highest id wins, so a later record replaces an earlier one.
@@ -120,7 +133,8 @@ INSERT_PUT = (
 def upgrade(db: sqlite3.Connection) -> None:
     """Bring a journal of any older schema to SCHEMA_VERSION in place (a new file: create it).
 
-    Schema 3 adds outcomes.retry_on_resume. Before it, the row that found the credentials
+    Schema 4 adds the country_rules table (SCHEMA creates it). Schema 3 adds
+    outcomes.retry_on_resume. Before it, the row that found the credentials
     refused was told by its message, beginning with CREDENTIALS_REFUSED: such rows get 1, so
     --resume still sends them again. The columns are added in one write transaction, so two
     processes opening the same old journal at once add them once.

@@ -4,8 +4,9 @@
 - Counters: each customer's update returns the Tally of its calls; the pool alone adds them
   up into the run's RunStats (and shows the customers in flight's so far in the progress).
 - Stopping (core/stops.py): the pool checks the Stop before starting each customer and sets it
-  when a stop rule says so (the failure budget, --max-duration) or a customer's credentials were
-  refused; every row not started then ends `skipped`. Stop.now (a second signal, or the grace
+  when a stop rule says so (the failure budget, --max-duration, several customers refused a
+  credential-wide 403 with no success) or a customer's credentials were refused (a 401 after
+  renewal); every row not started then ends `skipped`. Stop.now (a second signal, or the grace
   after the first running out) also cancels the customers in flight: they end `skipped` with a
   note that a PUT may have been sent.
 - Rows past --limit end `skipped` without a call. Outcomes land in completion order through
@@ -25,9 +26,16 @@ from batch.core.errors import PcbatchError
 from batch.core.model import Change, Outcome, Row, RunStats, Status, Tally
 from batch.core.options import RunOptions
 from batch.core.resume import settle
-from batch.core.stops import RecentResults, Stop, failure_budget_spent, max_duration_reached
+from batch.core.stops import (
+    RecentResults,
+    Stop,
+    credentials_refused,
+    failure_budget_spent,
+    max_duration_reached,
+)
 from batch.core.throttle import AdaptiveRate
 from batch.pacing import Pacer
+from batch.rules_cache import RulesCache
 from batch.update import Context, CustomerUpdate, Finished
 
 log = logging.getLogger(__name__)
@@ -82,6 +90,8 @@ async def run_pool(
     pacer: Pacer | None = None,
     sent_before: Mapping[int, tuple[Change, ...]] | None = None,
     before_put: Callable[[Row, tuple[Change, ...], str], None] | None = None,
+    country_rules: RulesCache | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> PoolResult:
     """Update every row's customer; every row gets exactly one outcome through `on_outcome`.
 
@@ -91,6 +101,8 @@ async def run_pool(
     before_put(row, changes, etag): called just before each PUT call is first sent (update.py's
     Context.before_put); the journal records its changes there, durably.
     on_outcome is called (the journal records) before the row counts as done in on_progress.
+    country_rules: the run's country rules, checked on each row's merged address (None: none);
+    columns: field -> the sheet's header, to name a field in a row's `invalid` message.
     """
     sent_before = sent_before or {}
     stop = stop or Stop()
@@ -103,12 +115,15 @@ async def run_pool(
         dry_run=options.dry_run,
         validate_addresses=options.validate_addresses,
         before_put=before_put,
+        country_rules=country_rules,
+        columns=columns,
     )
     total = len(rows)
     limit = total if options.limit is None else min(options.limit, total)
     done = 0
     skipped = 0
     recent = RecentResults()  # the failure budget judges the last customers finished
+    refused = 0
     tally = Tally()  # of the customers done
     in_flight: set[CustomerUpdate] = set()
     clock = pacer.clock
@@ -153,7 +168,7 @@ async def run_pool(
     queue = iter(rows[:limit])
 
     async def worker() -> None:
-        nonlocal tally
+        nonlocal tally, refused
         for row in queue:
             reached = max_duration_reached(clock.now() - started, options.max_duration)
             if reached is not None:
@@ -178,6 +193,11 @@ async def run_pool(
             in_flight.discard(update)
             if ended.stop_reason is not None:
                 stop.set(ended.stop_reason)
+            if ended.refused is not None:
+                refused += 1
+                reason = credentials_refused(refused, limit, ctx.any_success, ended.refused)
+                if reason is not None:
+                    stop.set(reason)
             tally += ended.tally
             land(settle(ended.outcome, sent_before.get(row.number)))
 

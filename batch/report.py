@@ -88,6 +88,7 @@ SUMMARY_KEYS = (
     "finished_at",
     "rate_final",
     "rate_min",
+    "countries_not_checked",
 )
 FILES = ("results.csv", "results.xlsx", "summary.json", "failed.csv", "undo.csv")
 ERROR_COLUMN = "error"
@@ -134,6 +135,11 @@ def _write(out_dir: Path, journal: Journal, info: RunInfo) -> None:
     undo_fields += sorted(undone - set(undo_fields))
 
     failed_headers = [h for h in info.headers if normalise_header(h) != ERROR_COLUMN]
+    not_checked = {
+        iso2: answer.why_not or ""
+        for iso2, answer in journal.country_rules(info.run_id).items()
+        if answer.rules is None
+    }
     total = sum(counts.values())
     last = journal.last_run()
     is_last = last is not None and last.run_id == info.run_id
@@ -153,7 +159,7 @@ def _write(out_dir: Path, journal: Journal, info: RunInfo) -> None:
         for undo in undos:
             undo.writerow([CUSTOMER_ID, *undo_fields])
         book = Workbook(write_only=True)
-        _summary_sheet(book, info, counts)  # first, so Excel opens on it
+        _summary_sheet(book, info, counts, not_checked)  # first, so Excel opens on it
         sheet = _results_sheet(book, change_fields, total)
         for entry in journal.entries(info.run_id):
             outcome = _outcome_of(entry)
@@ -177,7 +183,7 @@ def _write(out_dir: Path, journal: Journal, info: RunInfo) -> None:
         _save(book, out_dir / "results.xlsx")
 
     with _atomic(out_dir / "summary.json", encoding="utf-8") as f:
-        json.dump(summary(info, counts), f, indent=2, ensure_ascii=False)
+        json.dump(summary(info, counts, not_checked), f, indent=2, ensure_ascii=False)
         f.write("\n")
 
 
@@ -186,8 +192,14 @@ def undo_name(run_id: int) -> str:
     return f"undo-{run_id}.csv"
 
 
-def summary(info: RunInfo, counts: Counter[Status]) -> dict[str, object]:
-    """summary.json's content: SUMMARY_KEYS, every status counted (zeros included)."""
+def summary(
+    info: RunInfo, counts: Counter[Status], not_checked: dict[str, str] | None = None
+) -> dict[str, object]:
+    """summary.json's content: SUMMARY_KEYS, every status counted (zeros included).
+
+    not_checked: country -> why its rows' addresses were not checked against its rules (the
+    service alone checked them).
+    """
     return {
         "rows": sum(counts.values()),
         "statuses": {s.value: counts.get(s, 0) for s in Status},
@@ -203,6 +215,7 @@ def summary(info: RunInfo, counts: Counter[Status]) -> dict[str, object]:
         "finished_at": info.finished_at,
         "rate_final": info.stats.rate_final,
         "rate_min": info.stats.rate_min,
+        "countries_not_checked": dict(not_checked or {}),
     }
 
 
@@ -398,7 +411,9 @@ def headline(info: RunInfo, counts: Counter[Status]) -> str:
     return f"{rows} rows: {done}, {failed} failed, {action}."
 
 
-def _summary_figures(info: RunInfo, counts: Counter[Status]) -> list[tuple[str, object, str]]:
+def _summary_figures(
+    info: RunInfo, counts: Counter[Status], not_checked: dict[str, str]
+) -> list[tuple[str, object, str]]:
     """(label, value, number format) of every figure on the Summary sheet, in order."""
     options = info.options
     dry = bool(options.get("dry_run"))
@@ -429,10 +444,17 @@ def _summary_figures(info: RunInfo, counts: Counter[Status]) -> list[tuple[str, 
         ("Retries", stats.retries, "#,##0"),
         ("Rate at the end (requests/s)", _rounded(stats.rate_final), "0.0"),
         ("Lowest rate (requests/s)", _rounded(stats.rate_min), "0.0"),
+        (
+            "Countries not checked against their rules",
+            "; ".join(f"{iso2}: {why}" for iso2, why in not_checked.items()) or "none",
+            "",
+        ),
     ]
 
 
-def _summary_sheet(book: Workbook, info: RunInfo, counts: Counter[Status]) -> None:
+def _summary_sheet(
+    book: Workbook, info: RunInfo, counts: Counter[Status], not_checked: dict[str, str]
+) -> None:
     sheet: WriteOnlyWorksheet = book.create_sheet("Summary")
     sheet.column_dimensions["A"].width = 38
     sheet.column_dimensions["B"].width = 44
@@ -450,7 +472,7 @@ def _summary_sheet(book: Workbook, info: RunInfo, counts: Counter[Status]) -> No
     sheet.append([head])
     sheet.append([])
     left = Alignment(horizontal="left")
-    for label, value, number_format in _summary_figures(info, counts):
+    for label, value, number_format in _summary_figures(info, counts, not_checked):
         guarded = xlsx_value(sheet, value) if isinstance(value, str) else value
         cell = guarded if isinstance(guarded, Cell) else WriteOnlyCell(sheet, guarded)
         if number_format and not isinstance(value, str):
@@ -460,7 +482,9 @@ def _summary_sheet(book: Workbook, info: RunInfo, counts: Counter[Status]) -> No
         label_cell.font = _BOLD
         sheet.append([label_cell, cell])
     sheet.append([])
-    first = 3 + len(_summary_figures(info, counts)) + 2  # the status table's header row
+    first = (
+        3 + len(_summary_figures(info, counts, not_checked)) + 2
+    )  # the status table's header row
     sheet.append(_header_row(sheet, ["Status", "Rows", "What it means"]))
     for status in Status:
         label = WriteOnlyCell(sheet, status.value)

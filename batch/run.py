@@ -44,6 +44,7 @@ from batch.journal import JOURNAL_NAME, Journal
 from batch.lock import RunLock, check_free
 from batch.pool import Progress, run_pool
 from batch.report import write_report
+from batch.rules_cache import RulesCache
 from batch.sheet import input_sha256, load_sheet, sheet_warnings
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,7 @@ async def _run(
             sheet = sheet or _load(options)
             preflight = await _preflight(sheet.rows, base_url, tokens, options)
             run_id = journal.start_run(sheet, digest, record)
-            rows, sent_before = sheet.rows, {}
+            rows, sent_before, columns = sheet.rows, {}, sheet.columns
             log.info(
                 "run %d started: %d rows to send, %d rejected by validation; report in %s",
                 run_id,
@@ -162,6 +163,7 @@ async def _run(
             preflight = await _preflight(pending, base_url, tokens, options)
             journal.resume_run(run_id, record)
             rows, sent_before = pending, journal.puts_sent(run_id)
+            columns = journal.run_info(run_id).columns
             log.info("run %d resumed: %d rows to send; report in %s", run_id, len(rows), out_dir)
         log.info("%s", target)  # before the first PUT: where this run writes
         if on_started is not None:
@@ -178,6 +180,11 @@ async def _run(
             except PcbatchError as exc:  # disk full: stop; --resume re-plans unrecorded rows
                 stop.set(exc)
 
+        # Each country's rules are fetched once per run, when a row of it first needs them; the
+        # final answers an earlier session got are used again (no new fetch on --resume).
+        known = {c: a for c, a in journal.country_rules(run_id).items() if a.final}
+        country_rules = RulesCache(known, on_fetched=journal.record_rules)
+
         async with Client(
             base_url, tokens, timeout=options.timeout, connections=options.concurrency
         ) as client:
@@ -192,6 +199,8 @@ async def _run(
                 stop=stop,
                 sent_before=sent_before,
                 before_put=before_put,
+                country_rules=country_rules,
+                columns=columns,
             )
         # Every row of the run counts, those of earlier sessions too; none recorded: skipped.
         counts = journal.counts(run_id)

@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from batch.core.country_rules import RulesAnswer, parse_country_rules, shipped_rules
+from batch.core.country_rules_data import PUBLISHED
 from batch.core.errors import ConfigError
 from batch.core.model import Change, NotSent, Outcome, Problem, Row, RunStats, Sheet, Status
 from batch.core.retry import CREDENTIALS_REFUSED
@@ -351,3 +353,38 @@ def test_recording_before_a_run_started_is_a_bug_not_a_silent_loss(tmp_path):
 def test_an_outcome_for_a_row_the_run_does_not_have_is_refused(tmp_path):
     with pytest.raises(sqlite3.IntegrityError):
         started(tmp_path).record(Outcome(99, guid(99), Status.UPDATED))
+
+
+def test_country_rules_answers_are_kept_per_run_and_read_back_with_their_rules(tmp_path):
+    journal = started(tmp_path, make_sheet(valid_rows=(2,)))
+    us = PUBLISHED["US"]
+    journal.record_rules(RulesAnswer("US", parse_country_rules(us, "US"), document=us))
+    journal.record_rules(RulesAnswer("XK", None, "Partner Center publishes no rules for it (404)"))
+    journal.record_rules(RulesAnswer("FR", None, "no answer", final=False))
+    journal.record_rules(RulesAnswer("FR", None, "HTTP 503", final=False))  # latest replaces
+
+    found = journal.country_rules(1)
+
+    assert sorted(found) == ["FR", "US", "XK"]
+    assert found["US"].rules == shipped_rules("US") and found["US"].final
+    assert (found["XK"].rules, found["XK"].final) == (None, True)
+    assert (found["FR"].why_not, found["FR"].final) == ("HTTP 503", False)
+
+
+def test_a_journal_of_schema_3_gets_the_country_rules_table(tmp_path):
+    journal = started(tmp_path, make_sheet(valid_rows=(2,)))
+    journal.close()
+    db = sqlite3.connect(tmp_path / JOURNAL_NAME)
+    db.execute("DROP TABLE country_rules")
+    db.execute("PRAGMA user_version=3")
+    db.close()
+
+    upgraded = Journal.open(tmp_path)
+    assert upgraded.country_rules(1) == {}
+    upgraded.resume_run(1, {})
+    upgraded.record_rules(RulesAnswer("DE", None, "no answer", final=False))
+    assert list(upgraded.country_rules(1)) == ["DE"]
+    upgraded.close()
+    db = sqlite3.connect(tmp_path / JOURNAL_NAME)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    db.close()

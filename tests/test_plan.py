@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from batch.core.country_rules import RulesAnswer, shipped_rules
 from batch.core.fields import UPDATABLE
 from batch.core.model import Change, Row, Status
 from batch.core.plan import (
@@ -264,3 +265,46 @@ def test_an_address_not_verified_is_refused_with_its_message_and_suggestions():
         "suggested: 1 Main St, Boston, 02134, US"
     )
     assert address_refusal({}) == "address not verified (None)"
+
+
+def _step(the_row: Row, rules: dict, **flags):
+    options = {"landed": None, "dry_run": False, "validate_addresses": False, "verified": None}
+    return step_after_get(profile(), "1", the_row, country_rules=rules, **{**options, **flags})
+
+
+US = RulesAnswer("US", shipped_rules("US"))
+
+
+def test_a_change_in_a_country_without_rules_yet_asks_for_them_first():
+    step = _step(row(city="Bellevue"), {})
+    assert (step.next, step.country) == (Next.RULES, "US")
+
+
+def test_a_merged_address_breaking_the_rules_is_invalid_naming_the_sheets_column():
+    step = _step(row(state="Washington"), {"US": US}, columns={"state": "Province/State"})
+    assert step.next is Next.INVALID and step.status is Status.INVALID
+    assert step.message == "Province/State: US takes the state's code: write WA for Washington"
+    assert step.changes == ()  # nothing is sent, nothing reported as changed
+
+
+def test_a_field_the_sheet_has_no_column_for_is_named_as_the_profiles():
+    current = profile()
+    del current["defaultAddress"]["state"]  # the profile lacks the state the US requires
+    step = step_after_get(
+        current, "1", row(city="Bellevue"), landed=None, dry_run=True,
+        validate_addresses=False, verified=None, country_rules={"US": US},
+    )  # fmt: skip
+    assert step.next is Next.INVALID
+    assert step.message.startswith("state (the profile's; no column in the sheet): required in US")
+
+
+@pytest.mark.parametrize(
+    "answer", [RulesAnswer("US", None, "HTTP 404"), RulesAnswer("US", None, "no answer", False)]
+)
+def test_a_country_without_usable_rules_is_left_to_the_service(answer):
+    assert _step(row(state="ZZ"), {"US": answer}).next is Next.PUT
+
+
+def test_no_rules_are_asked_for_when_nothing_changes_or_none_are_checked():
+    assert _step(row(city="Redmond"), {}).next is Next.UNCHANGED
+    assert _step(row(city="Bellevue"), None).next is Next.PUT

@@ -198,6 +198,7 @@ def test_summary_json_has_exactly_the_documented_keys_and_the_run_figures(report
     assert set(summary) == {
         "rows", "statuses", "requests", "throttled", "conflicts", "retries", "elapsed_s",
         "dry_run", "exit_code", "input", "started_at", "finished_at", "rate_final", "rate_min",
+        "countries_not_checked",
     }  # fmt: skip
     assert summary["rows"] == 9
     assert summary["statuses"] == {
@@ -217,6 +218,7 @@ def test_summary_json_has_exactly_the_documented_keys_and_the_run_figures(report
     assert summary["started_at"].endswith("Z") and summary["finished_at"].endswith("Z")
     assert (summary["rate_final"], summary["rate_min"]) == (None, None)
     assert isinstance(summary["elapsed_s"], float)
+    assert summary["countries_not_checked"] == {}
 
 
 def test_failed_csv_holds_the_not_ok_rows_with_the_input_headers_values_and_error(report):

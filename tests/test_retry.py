@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from batch.core.model import Status, Tally
 from batch.core.retry import (
     CREDENTIALS_REFUSED,
+    RIGHTS_REFUSED,
     Action,
     Call,
     Fault,
@@ -18,6 +19,7 @@ from batch.core.retry import (
     RetryPolicy,
     Tries,
     decide,
+    describe,
     ending,
     parse_retry_after,
     tally_of,
@@ -25,6 +27,7 @@ from batch.core.retry import (
 
 POLICY = RetryPolicy()
 LATER = {"call": Call.PUT, "any_success": True}  # a PUT, in a run that has had a 2xx already
+GET_LATER = {"call": Call.GET, "any_success": True}
 
 
 def reply(status: int, **kw) -> Reply:
@@ -41,7 +44,8 @@ def reply(status: int, **kw) -> Reply:
         (reply(400, error_code="3000"), Action.GIVE_UP, Status.REJECTED),
         (reply(400, error_code="600051"), Action.GIVE_UP, Status.REJECTED),
         (reply(403, error_code="2032"), Action.GIVE_UP, Status.REJECTED),
-        (reply(409), Action.GIVE_UP, Status.REJECTED),
+        (reply(403, error_code="20002"), Action.GIVE_UP, Status.REJECTED),
+        (reply(409, error_code="800064"), Action.RETRY, None),
         (reply(404), Action.GIVE_UP, Status.NOT_FOUND),
         (reply(429, retry_after=3.0), Action.RETRY, None),
         (reply(500), Action.RETRY, None),
@@ -56,9 +60,47 @@ def reply(status: int, **kw) -> Reply:
     ],
 )
 def test_each_answer_leads_to_the_contract_next_step(answer, action, status):
-    decision = decide(answer, Tries(), POLICY, Random(1), **LATER)
+    decision = decide(answer, Tries(), POLICY, Random(1), **GET_LATER)
     assert decision.action is action
     assert decision.status is status
+
+
+@pytest.mark.parametrize(
+    ("answer", "action"),
+    [
+        (reply(500), Action.READ_BACK),
+        (reply(502), Action.READ_BACK),
+        (reply(503), Action.READ_BACK),
+        (reply(504), Action.READ_BACK),
+        (reply(0, fault=Fault.TIMEOUT), Action.READ_BACK),
+        (reply(0, fault=Fault.DISCONNECTED), Action.READ_BACK),
+        (reply(0, fault=Fault.CONNECT), Action.RETRY),  # nothing was sent
+        (reply(409, error_code="800064"), Action.RETRY),  # refused: nothing was applied
+        (reply(429), Action.RETRY),
+    ],
+)
+def test_a_put_whose_outcome_is_unknown_is_read_back_then_sent_with_the_same_request_id(
+    answer, action
+):
+    decision = decide(answer, Tries(), POLICY, Random(1), **LATER)
+    assert decision.action is action
+    assert decision.same_request_id is (action is Action.READ_BACK)
+
+
+@pytest.mark.parametrize("status", [409, 502, 503, 504])
+def test_a_retry_after_on_a_retried_answer_is_never_waited_less(status):
+    policy = RetryPolicy(backoff_base=0.5, backoff_cap=1.0)
+    asked = reply(status, retry_after=3.0)
+    assert decide(asked, Tries(), policy, Random(1), **GET_LATER).delay == 3.0
+    # A backoff longer than the Retry-After wins: never sooner, but not shorter either.
+    long_backoff = RetryPolicy(backoff_base=50.0, backoff_cap=50.0)
+    waits = [
+        decide(reply(status, retry_after=0.001), Tries(), long_backoff, Random(s), **GET_LATER)
+        for s in range(5)
+    ]
+    assert all(w.delay >= 0.001 for w in waits) and max(w.delay for w in waits) > 1.0
+    absurd = reply(status, retry_after=86400.0)
+    assert decide(absurd, Tries(), policy, Random(1), **GET_LATER).delay == 300.0
 
 
 def test_a_second_401_on_the_same_call_aborts_the_run():
@@ -70,17 +112,28 @@ def test_a_second_401_on_the_same_call_aborts_the_run():
 @pytest.mark.parametrize(
     ("call", "any_success", "action", "status"),
     [
-        (Call.GET, False, Action.ABORT, Status.REJECTED),  # the app lacks permissions
-        (Call.VALIDATE, False, Action.ABORT, Status.REJECTED),
+        (Call.GET, False, Action.REFUSED, Status.REJECTED),  # the app may lack permissions
+        (Call.VALIDATE, False, Action.REFUSED, Status.REJECTED),
         (Call.GET, True, Action.GIVE_UP, Status.REJECTED),  # this customer only, for good
         (Call.PUT, True, Action.GIVE_UP, Status.REJECTED),
     ],
 )
-def test_a_403_aborts_the_run_only_before_any_call_of_it_succeeded(
-    call, any_success, action, status
+@pytest.mark.parametrize("code", ["900150", "900329", "900308", "2032", None])
+def test_a_credential_wide_403_is_counted_towards_a_stop_only_before_any_success(
+    call, any_success, action, status, code
 ):
-    decision = decide(reply(403), Tries(), POLICY, Random(1), call=call, any_success=any_success)
+    answer = reply(403, error_code=code)
+    decision = decide(answer, Tries(), POLICY, Random(1), call=call, any_success=any_success)
     assert (decision.action, decision.status) == (action, status)
+
+
+@pytest.mark.parametrize("code", ["20002", "800002", "1"])
+def test_a_403_with_a_per_customer_code_refuses_that_customer_even_before_any_success(code):
+    answer = reply(403, error_code=code)
+    decision = decide(answer, Tries(), POLICY, Random(1), call=Call.GET, any_success=False)
+    assert (decision.action, decision.status) == (Action.GIVE_UP, Status.REJECTED)
+    end = ending(answer, decision, POLICY, Call.GET, 2, "cid")
+    assert end.abort is None and end.refused is None
 
 
 def test_a_404_of_the_address_validation_is_no_verdict_on_the_customer():
@@ -104,13 +157,38 @@ def test_each_answer_counts_once_in_the_run_figures(answer, tally):
 
 
 def test_ending_after_credentials_refused_marks_the_row_for_resume_and_stops_the_run():
+    refused = reply(401, message="expired")
+    first = decide(refused, Tries(), POLICY, Random(1), call=Call.GET, any_success=False)
+    decision = decide(refused, first.tries, POLICY, Random(1), call=Call.GET, any_success=False)
+    end = ending(refused, decision, POLICY, Call.GET, 7, "cid")
+    assert end.status is Status.REJECTED
+    assert end.message == f"{CREDENTIALS_REFUSED}: HTTP 401: expired"
+    assert end.abort is not None and end.abort.exit_code == 3
+    assert "row 7" in str(end.abort)
+
+
+def test_ending_after_a_credential_wide_403_marks_the_row_and_gives_the_reason_to_count():
     refused = reply(403, error_code="900150", message="forbidden")
     decision = decide(refused, Tries(), POLICY, Random(1), call=Call.GET, any_success=False)
     end = ending(refused, decision, POLICY, Call.GET, 7, "cid")
     assert end.status is Status.REJECTED
-    assert end.message == f"{CREDENTIALS_REFUSED}: HTTP 403 code 900150: forbidden"
-    assert end.abort is not None and end.abort.exit_code == 3
-    assert "row 7" in str(end.abort)
+    assert end.message == f"{RIGHTS_REFUSED}: HTTP 403 code 900150: forbidden"
+    assert end.abort is None
+    assert end.refused is not None and end.refused.exit_code == 3
+    assert "row 7" in str(end.refused)
+
+
+def test_the_error_data_entries_are_in_the_message():
+    answer = reply(
+        400,
+        error_code="27002",
+        message="A property has invalid data.",
+        data=("property_name: StateInvalid - Details", "property_name: PostalCodeInvalid"),
+    )
+    assert describe(answer) == (
+        "HTTP 400 code 27002: A property has invalid data. (property_name: StateInvalid -"
+        " Details; property_name: PostalCodeInvalid)"
+    )
 
 
 def test_ending_after_a_spent_budget_names_the_budget_and_the_last_answer():
@@ -143,7 +221,7 @@ def test_a_lost_answer_is_retried_with_the_same_request_id():
 
 
 def test_an_answered_fault_or_a_refused_connection_gets_a_new_request_id():
-    assert not decide(reply(503), Tries(), POLICY, Random(1), **LATER).same_request_id
+    assert not decide(reply(503), Tries(), POLICY, Random(1), **GET_LATER).same_request_id
     assert not decide(
         reply(0, fault=Fault.CONNECT), Tries(), POLICY, Random(1), **LATER
     ).same_request_id
@@ -176,7 +254,7 @@ def test_each_budget_ends_failed_after_max_attempts_tries(answer, budget):
 def test_budgets_are_counted_each_on_its_own():
     policy = RetryPolicy(max_attempts=3)
     tries = Tries(throttle=2, fault=0, conflict=2)
-    assert decide(reply(503), tries, policy, Random(1), **LATER).action is Action.RETRY
+    assert decide(reply(503), tries, policy, Random(1), **GET_LATER).action is Action.RETRY
     assert (
         decide(reply(429), Tries(fault=2, conflict=2), policy, Random(1), **LATER).action
         is Action.RETRY
@@ -242,5 +320,5 @@ def test_a_non_finite_retry_after_is_ignored():
 )
 def test_only_a_call_sent_without_an_answer_may_have_landed(answer, landed):
     assert answer.may_have_landed is landed
-    retried = decide(answer, Tries(), POLICY, Random(1), **LATER)
+    retried = decide(answer, Tries(), POLICY, Random(1), **GET_LATER)
     assert retried.same_request_id is (landed and retried.action is Action.RETRY)

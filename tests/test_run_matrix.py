@@ -79,6 +79,11 @@ def summary(out):
     return json.loads((out / "summary.json").read_text(encoding="utf-8"))
 
 
+def profile_calls(sim):
+    """The billing-profile calls the stand-in answered (not the country rules' GETs)."""
+    return [r for r in sim.log if r.customer_id is not None]
+
+
 async def run(sim, sheet, out, **options):
     defaults = {
         "base_url": sim.base_url,
@@ -135,7 +140,10 @@ async def test_a_concurrent_writer_keeps_their_edits_and_every_row_lands(
     ids = sim.store.ids()
     before = sim.store.export()
     lines = [{"Customer ID": cid, "City": f"Conflictville {i}"} for i, cid in enumerate(ids)]
-    result = await run(sim, write_sheet(tmp_path / "in.csv", lines), tmp_path / "out")
+    # A writer after every other GET: 6 in a row for one of 8 customers is no rarity (the
+    # order of the workers' calls varies), so the conflict budget is wider than the default.
+    sheet = write_sheet(tmp_path / "in.csv", lines)
+    result = await run(sim, sheet, tmp_path / "out", max_attempts=16)
     after = sim.store.export()
     assert result.exit_code == 0
     assert_landed(before, after, lines, writer_fields=("email",))
@@ -193,8 +201,11 @@ async def test_puts_lost_after_commit_end_updated_with_one_committed_put_each(ma
     assert all(r["changed_fields"] == "city;email" for r in report.values())
     for cid in ids:
         puts = [r for r in sim.log if r.method == "PUT" and r.customer_id == cid]
-        assert [p.committed for p in puts] == [True, False]
-        assert puts[0].request_id == puts[1].request_id  # the retry reuses MS-RequestId
+        # read back before any retry: the values are there, so no second write
+        assert [p.committed for p in puts] == [True]
+        calls = [r.method for r in sim.log if r.customer_id == cid]
+        preflight = ["GET"] if cid == ids[0] else []  # the one read before the first write
+        assert calls == [*preflight, "GET", "PUT", "GET"]
 
 
 async def test_a_server_slower_than_the_timeout_is_retried_and_the_rows_land(make_sim, tmp_path):
@@ -248,7 +259,11 @@ async def test_a_dry_run_reports_what_would_change_and_sends_no_put(make_sim, tm
     lines = new_values(sim.store.ids())
     result = await run(sim, write_sheet(tmp_path / "in.csv", lines), tmp_path / "out", dry_run=True)
     assert result.exit_code == 0
-    assert [r.method for r in sim.log] == ["GET"] * 5  # the pre-flight read, then each row's
+    # the pre-flight read, then each row's
+    assert [r.method for r in profile_calls(sim)] == ["GET"] * 5
+    countries = {p["defaultAddress"]["country"] for p in before.values()}
+    rules = [r.path for r in sim.log if r.path.startswith("/v1/countryvalidationrules/")]
+    assert sorted(rules) == sorted(f"/v1/countryvalidationrules/{c}" for c in countries)
     assert sim.store.export() == before
     assert {r["status"] for r in results(tmp_path / "out").values()} == {"would_update"}
     assert summary(tmp_path / "out")["dry_run"] is True
@@ -293,7 +308,7 @@ async def test_invalid_rows_are_reported_and_nothing_is_sent_for_them(make_sim, 
     assert result.exit_code == 1
     report = results(tmp_path / "out")
     assert (report[2]["status"], report[3]["status"]) == ("invalid", "updated")
-    assert {r.customer_id for r in sim.log} == {cid}
+    assert {r.customer_id for r in profile_calls(sim)} == {cid}
 
 
 async def test_a_canary_limit_updates_only_the_first_rows(make_sim, tmp_path):
@@ -304,4 +319,4 @@ async def test_a_canary_limit_updates_only_the_first_rows(make_sim, tmp_path):
     assert result.exit_code == 1  # skipped rows are not ok: they still need a run
     statuses = [r["status"] for r in results(tmp_path / "out").values()]
     assert statuses == ["updated"] * 2 + ["skipped"] * 3
-    assert {r.customer_id for r in sim.log} == set(ids[:2])
+    assert {r.customer_id for r in profile_calls(sim)} == set(ids[:2])

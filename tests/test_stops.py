@@ -12,12 +12,13 @@ from click.testing import CliRunner
 from support import city_sheet, read_results, read_summary
 
 from batch.cli import cli
-from batch.core.errors import StoppedEarly
+from batch.core.errors import AuthFailed, StoppedEarly
 from batch.core.options import RunOptions
 from batch.core.stops import (
     FAILURE_BUDGET_AFTER,
     FAILURE_WINDOW,
     RecentResults,
+    credentials_refused,
     failure_budget_spent,
     max_duration_reached,
 )
@@ -229,3 +230,24 @@ def test_a_second_run_on_the_same_out_exits_4_at_once_naming_the_first(make_sim_
     with Journal.open(out, create=False) as journal:
         info = journal.last_run()
     assert (info.run_id, info.sessions) == (1, 1)  # the refused run wrote nothing
+
+
+@pytest.mark.parametrize(
+    ("refused", "customers", "any_success", "stops"),
+    [
+        (1, 100, False, False),  # one customer's 403 may be its own
+        (2, 100, False, False),
+        (3, 100, False, True),  # three alike and nothing succeeded: the credentials
+        (3, 100, True, False),  # the credentials work for others: these customers only
+        (1, 1, False, True),  # a run of one customer: it is all there is
+        (2, 2, False, True),
+    ],
+)
+def test_credential_wide_403s_stop_the_run_only_on_several_customers_and_no_success(
+    refused, customers, any_success, stops
+):
+    last = AuthFailed("the app lacks Partner Center permissions")
+    reason = credentials_refused(refused, customers, any_success, last)
+    assert (reason is not None) is stops
+    if reason is not None:
+        assert reason.exit_code == 3 and "lacks Partner Center permissions" in str(reason)

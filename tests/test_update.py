@@ -8,7 +8,7 @@ from batch.auth import StaticToken
 from batch.client import Client
 from batch.core.errors import AuthFailed
 from batch.core.model import Change, Row, Status
-from batch.core.retry import CREDENTIALS_REFUSED, RetryPolicy
+from batch.core.retry import CREDENTIALS_REFUSED, RIGHTS_REFUSED, RetryPolicy
 from batch.core.throttle import AdaptiveRate
 from batch.pacing import Pacer
 from batch.simulator import SimConfig, run_simulator
@@ -139,12 +139,123 @@ async def test_a_put_lost_after_commit_ends_updated_with_one_committed_put():
         old_city = sim.store.profile(cid)["defaultAddress"]["city"]
         outcome, _ = await update(sim, row(cid, city="Springfield"))
         sent = puts(sim)
+        methods = [r.method for r in sim.log]
     assert outcome.status is Status.UPDATED
     assert outcome.changes == (Change("city", old_city, "Springfield"),)
-    assert [p.committed for p in sent] == [True, False]
+    # read back before any retry: the profile holds the row's values, so no second write
+    assert methods == ["GET", "PUT", "GET"]
+    assert [p.committed for p in sent] == [True]
     assert sent[0].fault == "drop_after_commit"
-    # the retry of a call that lost its answer carries the same MS-RequestId
-    assert sent[0].request_id == sent[1].request_id
+
+
+class Scripted(Pacer):
+    """A pace that sets the stand-in's faults before each call: script[n] for the n-th call
+    (a dict of SimConfig knobs; every knob named anywhere is off on the calls that omit it)."""
+
+    def __init__(self, sim, script):
+        super().__init__(AdaptiveRate(1000.0))
+        self.sim, self.script, self.calls = sim, script, 0
+
+    async def ready(self):
+        knobs = {k for step in self.script for k in step}
+        step = self.script[self.calls] if self.calls < len(self.script) else {}
+        for knob in knobs:
+            setattr(self.sim.config, knob, step.get(knob, 0.0))
+        self.calls += 1
+        return await super().ready()
+
+
+async def scripted_update(sim, the_row, script, policy):
+    tokens = StaticToken(sim.token)
+    async with Client(sim.base_url, tokens, timeout=2, connections=2) as client:
+        ctx = Context(client, Scripted(sim, script), policy, Random(1))
+        return await CustomerUpdate(the_row, ctx).run()
+
+
+@pytest.mark.parametrize("fault", ["commit_then_504", "drop_after_commit"])
+async def test_a_put_that_landed_behind_a_lost_answer_is_read_back_not_written_again(fault):
+    # The PUT lands, its answer is lost; the read-back meets two 500s first, then shows it.
+    async with run_simulator(SimConfig(customers=1, seed=1)) as sim:
+        cid = sim.store.ids()[0]
+        old_city = sim.store.profile(cid)["defaultAddress"]["city"]
+        script = [{}, {fault: 1.0}, {"fail_500": 1.0}, {"fail_500": 1.0}, {}]
+        finished = await scripted_update(sim, row(cid, city="Springfield"), script, FAST)
+        log = [(r.method, r.status) for r in sim.log]
+        final_city = sim.store.profile(cid)["defaultAddress"]["city"]
+    outcome = finished.outcome
+    assert outcome.status is Status.UPDATED
+    assert outcome.changes == (Change("city", old_city, "Springfield"),)
+    assert final_city == "Springfield"
+    lost = 504 if fault == "commit_then_504" else 0
+    assert log == [("GET", 200), ("PUT", lost), ("GET", 500), ("GET", 500), ("GET", 200)]
+
+
+async def test_a_put_that_lands_on_its_last_try_is_updated_not_failed():
+    # PUT 503 (not landed) -> read back (not there) -> the same PUT again lands behind a 504,
+    # the last try: the profile is read back once more, and the row is `updated`.
+    async with run_simulator(SimConfig(customers=1, seed=1)) as sim:
+        cid = sim.store.ids()[0]
+        old_city = sim.store.profile(cid)["defaultAddress"]["city"]
+        script = [{}, {"fail_503": 1.0}, {}, {"commit_then_504": 1.0}, {}]
+        two_tries = RetryPolicy(max_attempts=2, backoff_base=0.01, backoff_cap=0.02)
+        finished = await scripted_update(sim, row(cid, city="Springfield"), script, two_tries)
+        log = [(r.method, r.status, r.committed) for r in sim.log]
+    outcome = finished.outcome
+    assert outcome.status is Status.UPDATED
+    assert outcome.changes == (Change("city", old_city, "Springfield"),)
+    assert log == [
+        ("GET", 200, False),
+        ("PUT", 503, False),
+        ("GET", 200, False),
+        ("PUT", 504, True),
+        ("GET", 200, False),
+    ]
+
+
+async def test_a_put_that_never_landed_ends_failed_after_the_last_read_back():
+    async with run_simulator(SimConfig(customers=1, seed=1)) as sim:
+        cid = sim.store.ids()[0]
+        script = [{}, {"fail_503": 1.0}, {}, {"fail_503": 1.0}, {}]
+        two_tries = RetryPolicy(max_attempts=2, backoff_base=0.01, backoff_cap=0.02)
+        finished = await scripted_update(sim, row(cid, city="Springfield"), script, two_tries)
+        methods = [r.method for r in sim.log]
+    outcome = finished.outcome
+    assert outcome.status is Status.FAILED
+    assert methods == ["GET", "PUT", "GET", "PUT", "GET"]
+    assert outcome.http_status == 503  # the PUT's answer, not the read-back's
+    assert outcome.message.startswith("gave up after 2 tries of the PUT")
+
+
+async def test_a_put_answered_5xx_is_read_back_then_sent_again_with_the_same_request_id():
+    async with run_simulator(SimConfig(customers=1, seed=1)) as sim:
+        cid = sim.store.ids()[0]
+        announced = []
+
+        def fail_the_next_put(the_row, changes, etag):
+            announced.append(etag)
+            sim.config.fail_503 = 1.0
+
+        class HealAfterTheFirstPut(Pacer):
+            async def ready(self):
+                if puts(sim):
+                    sim.config.fail_503 = 0.0
+                return await super().ready()
+
+        tokens = StaticToken(sim.token)
+        async with Client(sim.base_url, tokens, timeout=2, connections=2) as client:
+            ctx = Context(
+                client,
+                HealAfterTheFirstPut(AdaptiveRate(1000.0)),
+                FAST,
+                Random(1),
+                before_put=fail_the_next_put,
+            )
+            finished = await CustomerUpdate(row(cid, city="Springfield"), ctx).run()
+        log = [(r.method, r.status, r.request_id) for r in sim.log]
+    assert finished.outcome.status is Status.UPDATED
+    assert [(m, s) for m, s, _ in log] == [("GET", 200), ("PUT", 503), ("GET", 200), ("PUT", 200)]
+    assert log[1][2] == log[3][2]  # the same PUT again: the same MS-RequestId
+    assert len(announced) == 1  # one PUT call, announced once
 
 
 async def test_server_errors_are_retried_with_new_request_ids_until_the_row_lands():
@@ -177,7 +288,7 @@ async def test_a_put_that_keeps_failing_reports_the_tries_of_that_put_not_the_ge
         cid = sim.store.ids()[0]
 
         def break_the_server(row, changes, etag):  # after the GET, before the PUT
-            sim.config.fail_500 = 1.0
+            sim.config.fail_409 = 1.0  # refused, so nothing landed: no read-back
 
         outcome, _ = await update(sim, row(cid, city="Springfield"), before_put=break_the_server)
         methods = [r.method for r in sim.log]
@@ -357,12 +468,44 @@ async def test_a_403_after_the_run_has_succeeded_refuses_that_customer_for_good(
     assert not outcome.message.startswith(CREDENTIALS_REFUSED)
 
 
-async def test_a_403_before_any_success_aborts_with_the_row_marked_for_resume():
+async def test_a_credential_wide_403_before_any_success_refuses_the_row_and_marks_it_for_resume():
     async with run_simulator(SimConfig(customers=1, seed=1, forbidden=True)) as sim:
         cid = sim.store.ids()[0]
         finished = await finish(sim, row(cid, city="Springfield"))
-    assert isinstance(finished.stop_reason, AuthFailed)
-    assert "lacks Partner Center permissions" in str(finished.stop_reason)
+    assert finished.stop_reason is None  # one customer alone does not stop the run
+    assert isinstance(finished.refused, AuthFailed)
+    assert "lacks Partner Center permissions" in str(finished.refused)
     assert finished.outcome.status is Status.REJECTED
     assert finished.outcome.retry_on_resume
-    assert finished.outcome.message.startswith(CREDENTIALS_REFUSED)
+    assert finished.outcome.message.startswith(RIGHTS_REFUSED)
+    assert "code 900150" in finished.outcome.message
+
+
+async def test_a_customer_without_a_relationship_is_rejected_with_its_code_and_nothing_stops():
+    async with run_simulator(SimConfig(customers=1, seed=1)) as sim:
+        cid = sim.store.ids()[0]
+        sim.config.no_relationship = cid
+        finished = await finish(sim, row(cid, city="Springfield"))
+    assert finished.stop_reason is None and finished.refused is None
+    outcome = finished.outcome
+    assert (outcome.status, outcome.http_status, outcome.error_code) == (
+        Status.REJECTED,
+        403,
+        "20002",
+    )
+    assert "no commerce relationship" in outcome.message
+    assert not outcome.retry_on_resume
+
+
+@pytest.mark.parametrize(("knob", "call"), [("fail_503", 0), ("fail_409", 1)])
+async def test_a_retry_after_on_a_503_or_409_is_never_waited_less(knob, call):
+    # The backoff is tiny (FAST); the service asks for 1 s: the next try comes no sooner.
+    async with run_simulator(SimConfig(customers=1, seed=1, retry_after_s=1)) as sim:
+        cid = sim.store.ids()[0]
+        script = [{knob: 1.0} if n == call else {} for n in range(call + 2)]
+        finished = await scripted_update(sim, row(cid, city="Springfield"), script, FAST)
+        answered = [(r.status, r.at) for r in sim.log]
+    assert finished.outcome.status is Status.UPDATED
+    status, asked_at = answered[call]
+    assert status == (503 if knob == "fail_503" else 409)
+    assert answered[call + 1][1] - asked_at >= 1.0

@@ -22,7 +22,7 @@ from batch.core.country_rules import (
     ADDRESS_KEYS,
     CountryRules,
     check_address,
-    parse_country_rules,
+    rules_answer,
     shipped_countries,
     shipped_rules,
 )
@@ -249,15 +249,8 @@ def _fetch_rules(countries: list[str], base_url: str | None, cloud: str) -> dict
 
 def _online(country: str, status: int, body: Mapping[str, object], message: str) -> Rules:
     """The rules in an answer of the rules endpoint, or why there are none."""
-    if status == 200:
-        rules = parse_country_rules(body, country)
-        if rules is not None:
-            return Rules(rules, None)
-        return Rules(None, "Partner Center's answer could not be read as country rules")
-    if status == 404:
-        return Rules(None, "Partner Center publishes no rules for it (404)")
-    what = f"HTTP {status}" if status else "no answer"
-    return Rules(None, f"the rules could not be fetched ({what}: {message})")
+    answer = rules_answer(country, status, body, message)
+    return Rules(answer.rules, answer.why_not)
 
 
 def _cut(text: str) -> str:

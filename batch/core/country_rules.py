@@ -141,6 +141,38 @@ def parse_country_rules(body: object, iso2: str | None = None) -> CountryRules |
     )
 
 
+@dataclass(frozen=True, slots=True)
+class RulesAnswer:
+    """What the rules endpoint answered a run for one country: its rules, or why there are none.
+
+    document: the answer's body when it held rules (the journal keeps it, so --resume reads
+    them again without a call). final: False for a failure worth asking again (no answer,
+    a server error, retries spent); a 404 or an unreadable answer is final.
+    """
+
+    iso2: str
+    rules: CountryRules | None
+    why_not: str | None = None
+    final: bool = True
+    document: Mapping[str, object] | None = None
+
+
+def rules_answer(iso2: str, status: int, body: Mapping[str, object], message: str) -> RulesAnswer:
+    """The rules in an answer of `GET /v1/countryvalidationrules/{iso2}`, or why there are none
+    (then the service alone checks that country's addresses)."""
+    iso2 = iso2.strip().upper()
+    if status == 200:
+        rules = parse_country_rules(body, iso2)
+        if rules is not None:
+            return RulesAnswer(iso2, rules, document=body)
+        return RulesAnswer(iso2, None, "Partner Center's answer could not be read as country rules")
+    if status == 404:
+        return RulesAnswer(iso2, None, "Partner Center publishes no rules for it (404)")
+    what = f"HTTP {status}" if status else "no answer"
+    why = f"the rules could not be fetched ({what}: {message})" if message else what
+    return RulesAnswer(iso2, None, why, final=False)
+
+
 _SHIPPED: dict[str, CountryRules] = {}
 for _iso2, _document in PUBLISHED.items():
     _rules = parse_country_rules(_document, _iso2)

@@ -17,6 +17,11 @@ step_after_get: what the update of one customer does after each GET, in this ord
     the answer has no etag              FAIL (the row ends `failed`)
     nothing to change                   UNCHANGED, or LANDED (`updated`) when a PUT of this
                                           customer lost its answer: it had landed
+    the merged address's country has    RULES: fetch them (once per run), then step again
+      no rules answer yet (a run that
+      checks country rules)
+    the merged address breaks them      INVALID (the row ends `invalid`, the field named as
+                                          the sheet names it; nothing is sent)
     an address change to check first    VALIDATE (--validate-addresses, once per new address);
                                           a verdict other than VERIFIED ends the row `rejected`
     a dry run                           WOULD_UPDATE
@@ -31,6 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from batch.core.country_rules import ADDRESS_KEYS, RulesAnswer, check_address
 from batch.core.fields import BY_NAME, UPDATABLE
 from batch.core.model import Change, Row, Status
 
@@ -100,6 +106,8 @@ class Next(StrEnum):
     FAIL = "fail"
     UNCHANGED = "unchanged"
     LANDED = "landed"
+    RULES = "rules"
+    INVALID = "invalid"
     VALIDATE = "validate"
     WOULD_UPDATE = "would_update"
     PUT = "put"
@@ -109,6 +117,7 @@ _FINAL = {
     Next.FAIL: Status.FAILED,
     Next.UNCHANGED: Status.UNCHANGED,
     Next.LANDED: Status.UPDATED,
+    Next.INVALID: Status.INVALID,
     Next.WOULD_UPDATE: Status.WOULD_UPDATE,
 }
 
@@ -122,10 +131,12 @@ class Step:
     plan: Plan | None = None
     changes: tuple[Change, ...] = ()
     message: str = ""
+    country: str | None = None  # RULES: the country whose rules are wanted
 
     @property
     def status(self) -> Status | None:
-        """The row's final status when this step ends it (FAIL, UNCHANGED, LANDED, WOULD_UPDATE)."""
+        """The row's final status when this step ends it (FAIL, UNCHANGED, LANDED, INVALID,
+        WOULD_UPDATE)."""
         return _FINAL.get(self.next)
 
     @property
@@ -144,11 +155,15 @@ def step_after_get(
     dry_run: bool,
     validate_addresses: bool,
     verified: Mapping[str, object] | None,
+    country_rules: Mapping[str, RulesAnswer] | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> Step:
     """What to do after a GET answered `current` with `etag` (see the module's table).
 
     landed: the changes of a PUT of this customer whose answer was lost (None when none was).
     verified: the last address the service verified for this customer (not checked again).
+    country_rules: country -> its rules answer, as known so far; None: no rules are checked.
+    columns: field -> the sheet's header, to name a field in an INVALID step's message.
     """
     if etag is None:
         return Step(Next.FAIL, message=NO_ETAG)
@@ -158,6 +173,20 @@ def step_after_get(
             return Step(Next.LANDED, plan, landed)
         return Step(Next.UNCHANGED, plan)
     address = plan.resource.get(ADDRESS)
+    if country_rules is not None and isinstance(address, Mapping):
+        country = address_country(address)
+        if country is not None:
+            answer = country_rules.get(country)
+            if answer is None:
+                return Step(Next.RULES, plan, plan.changes, country=country)
+            if answer.rules is not None:
+                problems = check_address(address, answer.rules)
+                if problems:
+                    named = columns or {}
+                    message = "; ".join(
+                        f"{named.get(p.field) or _unnamed(p.field)}: {p.reason}" for p in problems
+                    )
+                    return Step(Next.INVALID, plan, message=message)
     if (
         validate_addresses
         and plan.address_changes
@@ -168,6 +197,20 @@ def step_after_get(
     if dry_run:
         return Step(Next.WOULD_UPDATE, plan, plan.changes)
     return Step(Next.PUT, plan, plan.changes)
+
+
+def address_country(address: Mapping[str, object]) -> str | None:
+    """The address's 2-letter country in capitals, or None when it has no such country."""
+    country = address.get("country")
+    if not isinstance(country, str):
+        return None
+    country = country.strip().upper()
+    return country if len(country) == 2 and country.isascii() and country.isalpha() else None
+
+
+def _unnamed(field: str) -> str:
+    """A field of the merged address that the sheet has no column for: the profile's value."""
+    return f"{ADDRESS_KEYS[field]} (the profile's; no column in the sheet)"
 
 
 def address_refusal(verdict: Mapping[str, object]) -> str | None:

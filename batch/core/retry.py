@@ -6,20 +6,28 @@ refusals"), as a table on the answer:
     2xx                         DONE
     412, or 400 with code 2055  REFETCH (stale etag; GET again and re-apply)   budget: conflict
     429                         RETRY after Retry-After (2 s if absent)       budget: throttle
-    500 502 503 504             RETRY after backoff, new MS-RequestId          budget: fault
+    409 500 502 503 504         RETRY after max(backoff, Retry-After), new     budget: fault
+                                  MS-RequestId
     no answer (timeout, drop)   RETRY after backoff, SAME MS-RequestId         budget: fault
+    a PUT's unknown outcome     READ_BACK: GET the profile first (it may hold  budget: fault
+      (no answer after sending,   the row's values already), then the PUT
+      or 500 502 503 504)         again with the SAME MS-RequestId
     401, first time on a call   RENEW the token, then send again
     401 again                   ABORT the run (exit 3); the row ends rejected
-    403 before any 2xx of the   ABORT the run (exit 3); the row ends rejected (the app or user
-      run (any_success False)     lacks Partner Center permissions)
+    403 with a credential-wide  REFUSED before any 2xx of the run (any_success False): the row
+      code (CREDENTIAL_WIDE_403,  ends rejected, and --resume sends it again; several such
+      or no code)                 customers and still no success stop the run (core/stops.py)
     404                         GIVE_UP not_found (rejected for the address validation: a 404
                                   there is no verdict on the customer)
-    other 4xx, other statuses   GIVE_UP rejected (the service's code and description)
+    other 4xx (403 20002 too),  GIVE_UP rejected (the service's code and description)
+      other statuses
     a budget spent              GIVE_UP failed
 
 The row that finds the credentials refused (ABORT) ends `rejected` with a message beginning
-with CREDENTIALS_REFUSED, and is sent again by --resume (Outcome.retry_on_resume); a 403 after
-the run has succeeded refuses that customer only, for good.
+with CREDENTIALS_REFUSED, and is sent again by --resume (Outcome.retry_on_resume); so does a row
+REFUSED (message beginning with RIGHTS_REFUSED). A 403 with any other code (20002: no commerce
+relationship with this customer), or any 403 after the run has succeeded, refuses that customer
+only, for good.
 
 Each budget counts on its own against `max_attempts`: a call may meet 5 throttles, then 5
 faults, and still succeed. Throttle and fault budgets belong to one HTTP call; the conflict
@@ -44,9 +52,25 @@ from batch.core.errors import AuthFailed
 from batch.core.model import Status, Tally
 
 STALE_ETAG_CODE = "2055"  # "Etag is no longer valid": a 412 spelled as a 400
-RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
+RETRYABLE_STATUSES = frozenset({409, 500, 502, 503, 504})
+# A PUT answered one of these may have been committed behind it (a gateway timed out after the
+# service wrote, as Partner Center's front door does): its outcome is unknown.
+UNKNOWN_OUTCOME_STATUSES = frozenset({500, 502, 503, 504})
+# 403 codes that refuse the credentials' rights, not one customer (Partner Center's error-code
+# table, learn.microsoft.com "Partner Center REST and .NET API error codes", and SDK issues):
+# 900150 "The supplied role does not have the rights to perform the requested operation",
+# 900329 "This resource doesn't support application-only authentication", 900308 "Insufficient
+# privileges", 2032 "Access denied". A 403 without a code is read the same way. Any other code
+# (20002 "The partner ID ... has no commerce relationship with the customer ID ...") is about
+# the one customer.
+CREDENTIAL_WIDE_403 = frozenset({"900150", "900329", "900308", "2032"})
 # How the message of the row whose call found the run's credentials refused (ABORT) begins.
 CREDENTIALS_REFUSED = "not updated: the run's credentials were refused and the run stopped"
+# How the message of a row REFUSED (a credential-wide 403 before any success) begins.
+RIGHTS_REFUSED = (
+    "not updated: Partner Center refused the run's credentials the rights to this call"
+    " (pcbatch run --resume sends the row again)"
+)
 
 
 class Call(StrEnum):
@@ -55,6 +79,7 @@ class Call(StrEnum):
     GET = "GET"  # read the billing profile
     PUT = "PUT"  # write it back with If-Match
     VALIDATE = "address validation"  # POST /v1/validations/address
+    RULES = "country rules GET"  # GET /v1/countryvalidationrules/{iso2}
 
 
 class Fault(StrEnum):
@@ -74,6 +99,7 @@ class Reply:
     etag: `attributes.etag` of the body (or the ETag header), unquoted.
     retry_after: seconds to wait, from Retry-After (either form); None when absent.
     error_code / message: from `{code, description}` or 429's `{statusCode, message}`.
+    data: the error's `data` entries as text (e.g. "property_name: StateInvalid - ...").
     request_id / correlation_id: the MS-RequestId and MS-CorrelationId this call sent.
     """
 
@@ -86,6 +112,7 @@ class Reply:
     fault: Fault | None = None
     request_id: str = ""
     correlation_id: str = ""
+    data: tuple[str, ...] = ()
 
     @property
     def stale_etag(self) -> bool:
@@ -98,6 +125,20 @@ class Reply:
         the service may have acted on it. A refused connection sent nothing."""
         return self.status == 0 and self.fault is not Fault.CONNECT
 
+    @property
+    def credential_wide(self) -> bool:
+        """True for a 403 that refuses the credentials' rights (CREDENTIAL_WIDE_403, or no
+        code), not one customer."""
+        return self.status == 403 and (
+            self.error_code is None or self.error_code in CREDENTIAL_WIDE_403
+        )
+
+
+def outcome_unknown(reply: Reply, call: Call) -> bool:
+    """True when a PUT may have been committed although it did not answer 2xx: no answer after
+    it was sent, or a 500/502/503/504 (a gateway may answer so after the service wrote)."""
+    return call is Call.PUT and (reply.may_have_landed or reply.status in UNKNOWN_OUTCOME_STATUSES)
+
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
@@ -108,6 +149,7 @@ class RetryPolicy:
     backoff_cap: 30 s, no backoff waits longer.
     retry_after_default: 2 s, the wait after a 429 that carries no Retry-After.
     retry_after_cap: 300 s, a longer Retry-After is cut to this (a bad header must not stall a run).
+    A Retry-After on a 409 or 5xx is honoured too: the wait is max(backoff, Retry-After).
     """
 
     max_attempts: int = 6
@@ -144,6 +186,8 @@ class Action(StrEnum):
     RENEW = "renew"  # renew the token, then send the same call again
     GIVE_UP = "give_up"  # the row ends with `status`
     ABORT = "abort"  # credentials refused: the whole run stops (exit 3), the row is `status`
+    REFUSED = "refused"  # a credential-wide 403 before any success: row rejected, run counts
+    READ_BACK = "read_back"  # a PUT's outcome is unknown: GET the profile, then maybe PUT again
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,23 +240,27 @@ def decide(
         spent = replace(tries, fault=tries.fault + 1)
         if spent.fault >= policy.max_attempts:
             return Decision(Action.GIVE_UP, spent, status=Status.FAILED)
+        delay = policy.backoff(spent.fault, rng)
+        if reply.retry_after is not None:  # never sooner than the service asked
+            delay = max(delay, min(reply.retry_after, policy.retry_after_cap))
         # The docs ask for the same MS-RequestId when a call timed out or lost its answer, so
-        # the service can tell a retry from a new call; after a real answer it is reset.
-        return Decision(
-            Action.RETRY,
-            spent,
-            delay=policy.backoff(spent.fault, rng),
-            same_request_id=reply.may_have_landed,
-        )
+        # the service can tell a retry from a new call; after a real answer it is reset, but
+        # for a PUT whose outcome is unknown, which is read back first.
+        if outcome_unknown(reply, call):
+            return Decision(Action.READ_BACK, spent, delay=delay, same_request_id=True)
+        return Decision(Action.RETRY, spent, delay=delay, same_request_id=reply.may_have_landed)
     if status == 401:
         if tries.renew == 0:
             return Decision(Action.RENEW, replace(tries, renew=1))
         return Decision(Action.ABORT, tries, status=Status.REJECTED)
-    if status == 403 and not any_success:
-        return Decision(Action.ABORT, tries, status=Status.REJECTED)
+    if reply.credential_wide and not any_success:
+        return Decision(Action.REFUSED, tries, status=Status.REJECTED)
     if status == 404 and call is not Call.VALIDATE:
         return Decision(Action.GIVE_UP, tries, status=Status.NOT_FOUND)
     return Decision(Action.GIVE_UP, tries, status=Status.REJECTED)
+
+
+_RETRIES = frozenset({Action.RETRY, Action.RENEW, Action.READ_BACK})
 
 
 def tally_of(reply: Reply, decision: Decision) -> Tally:
@@ -222,7 +270,7 @@ def tally_of(reply: Reply, decision: Decision) -> Tally:
         requests=1,
         throttled=int(reply.status == 429),
         conflicts=int(reply.stale_etag),
-        retries=int(action is Action.RETRY or action is Action.RENEW),
+        retries=int(action in _RETRIES),
     )
 
 
@@ -232,11 +280,14 @@ class Ending:
 
     abort: for the row that found the run's credentials refused, the reason to stop the run
     (exit 3); that row is sent again by --resume. None otherwise.
+    refused: for a row REFUSED (a credential-wide 403 before any success), the reason to stop
+    the run once several customers are refused alike (core/stops.py); sent again by --resume.
     """
 
     status: Status
     message: str
     abort: AuthFailed | None = None
+    refused: AuthFailed | None = None
 
 
 def ending(
@@ -247,6 +298,9 @@ def ending(
     if decision.action is Action.ABORT:
         refused = f"{CREDENTIALS_REFUSED}: {describe(reply)}"
         return Ending(Status.REJECTED, refused, _abort(reply, row, customer_id))
+    if decision.action is Action.REFUSED:
+        message = f"{RIGHTS_REFUSED}: {describe(reply)}"
+        return Ending(Status.REJECTED, message, refused=_abort(reply, row, customer_id))
     status = decision.status or Status.FAILED
     message = describe(reply)
     if status is Status.FAILED:
@@ -295,7 +349,8 @@ def describe(reply: Reply) -> str:
         return reply.message or str(reply.fault)
     code = f" code {reply.error_code}" if reply.error_code else ""
     text = f": {reply.message}" if reply.message else ""
-    return f"HTTP {reply.status}{code}{text}"
+    data = f" ({'; '.join(reply.data)})" if reply.data else ""
+    return f"HTTP {reply.status}{code}{text}{data}"
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:

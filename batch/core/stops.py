@@ -10,6 +10,12 @@ Rules (README.md, "Options" and "Durable runs: journal, resume, lock, stops"):
   26 failures in a row). A budget of 1 never stops the run.
 - --max-duration: no customer is started once the run has worked that many seconds; the rows
   not started end `skipped` and the run exits 75.
+- Refused credentials: a 401 after renewing the token stops the run at once (retry.py, ABORT). A
+  403 with a credential-wide code (retry.CREDENTIAL_WIDE_403) before any call of the run has
+  succeeded refuses that row only (REFUSED); once CREDENTIALS_REFUSED_AFTER (3) customers, or
+  every customer the run sends if fewer, were refused so with still no success, the run stops
+  (exit 3). One customer's 403 may be its own (a missing relationship, a locked tenant); three
+  in a row with nothing succeeding are the credentials.
 - The pool checks the Stop before starting each customer; whoever sets it (an auth abort, the
   two rules above, a signal handler) leaves the customers in flight to finish. The first reason
   set wins.
@@ -22,7 +28,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
-from batch.core.errors import PcbatchError, StoppedEarly
+from batch.core.errors import AuthFailed, PcbatchError, StoppedEarly
 
 FAILURE_BUDGET_AFTER = 20  # customers finished before the failure budget is judged
 FAILURE_WINDOW = 50  # the failure budget judges the last this many finished customers
@@ -50,6 +56,9 @@ class RecentResults:
         return len(self._failed)
 
 
+CREDENTIALS_REFUSED_AFTER = 3  # customers refused a credential-wide 403 before the run stops
+
+
 def failure_budget_spent(finished: int, failed: int, budget: float) -> StoppedEarly | None:
     """The reason to stop when `failed` of the `finished` recent customers spend the budget.
 
@@ -74,6 +83,20 @@ def max_duration_reached(elapsed: float, limit: float | None) -> StoppedEarly | 
         f"--max-duration {limit:g} s reached: the rows not started were skipped; rerun with "
         "--resume to continue"
     )
+
+
+def credentials_refused(
+    refused: int, customers: int, any_success: bool, last: AuthFailed
+) -> AuthFailed | None:
+    """The reason to stop when `refused` customers met a credential-wide 403 and no call of the
+    run succeeded, else None.
+
+    customers: how many customers the run sends (a run of 2 stops once both were refused).
+    last: the refusal of the latest such customer (retry.ending's), which says what to check.
+    """
+    if any_success or refused < min(CREDENTIALS_REFUSED_AFTER, max(customers, 1)):
+        return None
+    return AuthFailed(f"{refused} customers were refused alike and none succeeded: {last}")
 
 
 class Stop:

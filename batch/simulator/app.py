@@ -43,6 +43,7 @@ found for the country/region XX" (the text New-PartnerCustomer reported, PowerSh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -99,7 +100,7 @@ _COUNTRY_RULES_OBJECT = {"objectType": "CountryValidationRules"}
 class _Call:
     """What the log records about one REST request while it is being answered."""
 
-    __slots__ = ("committed", "customer_id", "delay_s", "fault", "status")
+    __slots__ = ("body_etag", "committed", "customer_id", "delay_s", "fault", "status")
 
     def __init__(self, customer_id: str | None) -> None:
         self.customer_id = customer_id
@@ -107,6 +108,7 @@ class _Call:
         self.committed = False
         self.fault: str | None = None
         self.delay_s = 0.0
+        self.body_etag: str | None = None  # a PUT body's attributes.etag, for the log
 
 
 Handler = Callable[[web.Request, _Call, faults.Decision], Awaitable[tuple[int, bytes]]]
@@ -245,6 +247,7 @@ class Rest:
                 committed=call.committed,
                 fault=call.fault,
                 delay_s=call.delay_s,
+                body_etag=call.body_etag,
             )
         )
 
@@ -320,6 +323,8 @@ class Rest:
         # is still the current one when the profile is replaced (no lost update).
         raw = await request.read()
         config = self.sim.config
+        with contextlib.suppress(UnicodeDecodeError, ValueError):  # refused below if bad
+            call.body_etag = _body_etag(json.loads(raw.decode("utf-8-sig")))
         if_match = _etag_of(request.headers.get("If-Match"))
         document: object = None
         if if_match is None and not config.require_if_match:

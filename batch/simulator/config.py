@@ -243,6 +243,7 @@ class LoggedRequest:
     accept: str | None = None  # the Accept header
     contract_version: str | None = None  # the MS-Contract-Version header
     delay_s: float = 0.0
+    body_etag: str | None = None  # a PUT body's attributes.etag (any key case), unquoted
 
     @classmethod
     def of(
@@ -254,6 +255,7 @@ class LoggedRequest:
         committed: bool = False,
         fault: str | None = None,
         delay_s: float = 0.0,
+        body_etag: str | None = None,
     ) -> LoggedRequest:
         """The record of `request` answered with `status` (0: closed unanswered), stamped now."""
         headers = request.headers
@@ -272,4 +274,5 @@ class LoggedRequest:
             headers.get("Accept"),
             headers.get("MS-Contract-Version"),
             delay_s,
+            body_etag,
         )
