@@ -23,6 +23,7 @@ Customer ids are checked again here: only a canonical lower-case GUID reaches a 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -78,7 +79,13 @@ class Client:
         self._validate = base_url.rstrip("/") + "/v1/validations/address"
         self._country_rules = base_url.rstrip("/") + "/v1/countryvalidationrules/"
         self._tokens = tokens
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._timeout_s = timeout
+        # The whole call is bounded by asyncio.timeout (in _call), not by aiohttp's total
+        # timeout: aiohttp 3.14 enters its timer twice around one request, and when a stop
+        # cancels a call at the moment that timer fires, the second exit turns the cancel into a
+        # TimeoutError and the stop is lost (the customer retries instead of ending `skipped`).
+        # aiohttp keeps only the connect bound, so a refused or silent host is still a CONNECT.
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=timeout, sock_connect=timeout)
         self._connections = connections
         self._base_headers = {
             "Accept": "application/json",
@@ -189,9 +196,12 @@ class Client:
         if if_match is not None:
             sent["If-Match"] = if_match
         try:
-            async with session.request(
-                method, url, data=data, headers=sent, allow_redirects=False
-            ) as response:
+            async with (
+                asyncio.timeout(self._timeout_s),
+                session.request(
+                    method, url, data=data, headers=sent, allow_redirects=False
+                ) as response,
+            ):
                 raw = await response.read()
                 status = response.status
                 retry_after = response.headers.get("Retry-After")

@@ -1,5 +1,6 @@
 """client.Client over loopback against the stand-in: headers, BOM, errors, lost answers."""
 
+import asyncio
 import socket
 
 import pytest
@@ -115,6 +116,36 @@ async def test_an_answer_slower_than_the_timeout_is_a_timeout_fault():
         async with client_for(sim, timeout=0.3) as client:
             reply = await client.get_profile(cid, new_request_id())
     assert (reply.status, reply.fault) == (0, Fault.TIMEOUT)
+
+
+async def test_a_stop_that_cancels_a_call_as_its_timeout_fires_is_never_lost():
+    # A stop cancels the customers in flight; the cancel must win even when it lands in the
+    # same moment as the call's own timeout (it used to come back as a timeout fault, and the
+    # customer retried instead of ending `skipped`). Cancels are aimed around the deadline; a
+    # cancel that finds its call still running must end it.
+    timeout = 0.2
+    async with run_simulator(SimConfig(customers=1, seed=1, hang=1.0, hang_seconds=5)) as sim:
+        cid = sim.store.ids()[0]
+        async with client_for(sim, timeout=timeout) as client:
+            loop = asyncio.get_running_loop()
+            calls, in_flight = [], []
+
+            def stop(call: asyncio.Future) -> None:
+                in_flight.append(call.cancel())  # False: the call had ended already
+
+            for step in range(-4, 5):
+                deadline = loop.time() + timeout
+                call = asyncio.ensure_future(client.get_profile(cid, new_request_id()))
+                loop.call_at(deadline + step * 0.001, stop, call)
+                calls.append(call)
+            ended = await asyncio.gather(*calls, return_exceptions=True)
+    lost = [
+        e
+        for e, cut in zip(ended, in_flight, strict=True)
+        if cut and not isinstance(e, asyncio.CancelledError)
+    ]
+    assert lost == []
+    assert any(in_flight)
 
 
 async def test_a_dropped_connection_is_a_disconnect_fault():
