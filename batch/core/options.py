@@ -197,6 +197,29 @@ class RunOptions:
         "again. --no-resume overrides `resume = true` in a job file.",
         negatable=True,
     )
+    state: Path | None = option(  # noqa: RUF009
+        Kind.PATH,
+        None,
+        "The job's state directory, kept across runs: what each customer's profile was when "
+        "pcbatch last saw or wrote it (used by --incremental).",
+        directory=True,
+        default_text="none",
+    )
+    incremental: bool = option(
+        Kind.FLAG,
+        False,
+        "With --state: read the activity log first; rows it shows unchanged since the last run "
+        "end `unchanged` with no call. Falls back to a full run (and says why) when it cannot.",
+        negatable=True,
+    )
+    full_every: int | None = option(
+        Kind.INT,
+        None,
+        "With --incremental: make a run full when the last full one is N days old, so drift "
+        "the activity log does not show is caught.",
+        low=1,
+        wanted="a number of days >= 1",
+    )
     log_format: str = option(
         Kind.CHOICE,
         "text",
