@@ -41,3 +41,10 @@ def test_a_state_directory_that_cannot_be_made_is_one_clear_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(ConfigError, match="--state"):
         JobState.open(blocker / "state")
+
+
+def test_incremental_without_a_state_directory_is_refused_with_how_to_proceed():
+    from batch.core.options import merge_options
+
+    with pytest.raises(ConfigError, match="give --state DIR"):
+        merge_options({}, {"incremental": True})
