@@ -74,6 +74,7 @@ SUMMARY_KEYS = (
     "finished_at",
     "rate_final",
     "rate_min",
+    "nightly",
 )
 FILES = ("results.csv", "results.xlsx", "summary.json", "failed.csv", "undo.csv")
 ERROR_COLUMN = "error"
@@ -178,6 +179,7 @@ def summary(info: RunInfo, counts: Counter[Status]) -> dict[str, object]:
         "finished_at": info.finished_at,
         "rate_final": info.stats.rate_final,
         "rate_min": info.stats.rate_min,
+        "nightly": info.options.get("nightly"),
     }
 
 
@@ -299,8 +301,11 @@ def _summary_sheet(book: Workbook, info: RunInfo, counts: Counter[Status]) -> No
         sheet.append([label, counts.get(status, 0)])
     sheet.append([])
     for key, value in summary(info, counts).items():
-        if key != "statuses":
-            sheet.append([xlsx_value(sheet, key), xlsx_value(sheet, value)])  # type: ignore[arg-type]
+        # `nightly` is an object: one line per part (nightly.mode, ...)
+        parts = value.items() if isinstance(value, dict) else [(None, value)]
+        for part, item in parts if key != "statuses" else ():
+            name = key if part is None else f"{key}.{part}"
+            sheet.append([xlsx_value(sheet, name), xlsx_value(sheet, item)])  # type: ignore[arg-type]
 
     chart = BarChart()
     chart.type = "bar"

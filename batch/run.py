@@ -31,6 +31,7 @@ from batch.core.model import Change, Row, RunStats, Sheet, Status
 from batch.core.options import RunOptions, default_out, resolve_base_url
 from batch.core.resume import choose_run
 from batch.core.stops import Stop
+from batch.incremental import Nightly
 from batch.interrupt import stop_on_signals
 from batch.journal import JOURNAL_NAME, Journal
 from batch.lock import RunLock, check_free
@@ -129,7 +130,8 @@ async def _run(
         if run_id is None:
             log.info("no unfinished run of this input in %s: a new run", out_dir)
             sheet = sheet or _load(options)
-            run_id = journal.start_run(sheet, digest, options.as_record())
+            nightly = await Nightly.start(options, base_url, tokens, sheet.rows)  # --incremental
+            run_id = journal.start_run(sheet, digest, options.as_record() | nightly.summary())
             rows, sent_before = sheet.rows, {}
             log.info(
                 "run %d started: %d rows to send, %d rejected by validation; report in %s",
@@ -141,7 +143,9 @@ async def _run(
         else:
             journal.resume_run(run_id, options.as_record())
             rows, sent_before = pending, journal.puts_sent(run_id)
+            nightly = await Nightly.start(options, base_url, tokens, rows, resumed=True)
             log.info("run %d resumed: %d rows to send; report in %s", run_id, len(rows), out_dir)
+        rows = nightly.journal_known(rows, journal.record)  # known unchanged: no call
         if on_started is not None:
             on_started(out_dir, len(rows))
 
@@ -158,12 +162,14 @@ async def _run(
                 rows,
                 client,
                 options,
-                journal.record,
+                nightly.learning(journal.record),
                 on_progress=on_progress,
                 stop=stop,
+                pacer=nightly.pacer,
                 sent_before=sent_before,
                 before_put=before_put,
             )
+        nightly.finish()
         # Every row of the run counts, those of earlier sessions too; none recorded: skipped.
         counts = journal.counts(run_id)
         if result.stopped is not None:

@@ -72,6 +72,10 @@ class JobState:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the store (every write is already committed)."""
         self._db.close()
 
     def last_run_start(self) -> datetime | None:

@@ -302,10 +302,6 @@ def merge_options(job: Mapping[str, object], given: Mapping[str, object]) -> Run
         raise ConfigError(
             "--incremental needs the job's state: give --state DIR (or `state = ...` in the job)"
         )
-    if options.incremental:
-        # Issue 19 in progress: the state store and the log's rules exist, the run does not use
-        # them yet. Refused rather than silently running in full.
-        raise ConfigError("--incremental is not available yet in this version; run without it")
     return options
 
 
