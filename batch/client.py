@@ -76,6 +76,7 @@ class Client:
     ) -> None:
         self._root = base_url.rstrip("/")
         self._customers = self._root + "/v1/customers/"
+        self._audit_records = self._root + "/v1/auditrecords?"
         self._validate = base_url.rstrip("/") + "/v1/validations/address"
         self._country_rules = base_url.rstrip("/") + "/v1/countryvalidationrules/"
         self._tokens = tokens
@@ -146,6 +147,20 @@ class Client:
         """
         if not url.startswith(self._customers.removesuffix("/") + "?"):
             raise ValueError(f"not a customer-list URL of {self._root}: {url!r}")
+        headers = None if continuation is None else {CONTINUATION_HEADER: continuation}
+        return await self._call("GET", url, request_id, extra_headers=headers)
+
+    async def list_audit_records(
+        self, url: str, request_id: str, continuation: str | None = None
+    ) -> Reply:
+        """GET one page of the partner's activity log (core/incremental.first_page_url for the
+        first, then each page's links.next: its URL and MS-ContinuationToken). Partner Center
+        docs: develop/get-a-record-of-partner-center-activity-by-user.md.
+
+        Only URLs under this client's REST root are called: the token goes nowhere else.
+        """
+        if not url.startswith(self._audit_records):
+            raise ValueError(f"not an activity-log URL of {self._root}: {url!r}")
         headers = None if continuation is None else {CONTINUATION_HEADER: continuation}
         return await self._call("GET", url, request_id, extra_headers=headers)
 

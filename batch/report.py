@@ -89,6 +89,7 @@ SUMMARY_KEYS = (
     "rate_final",
     "rate_min",
     "countries_not_checked",
+    "nightly",
 )
 FILES = ("results.csv", "results.xlsx", "summary.json", "failed.csv", "undo.csv")
 ERROR_COLUMN = "error"
@@ -216,6 +217,7 @@ def summary(
         "rate_final": info.stats.rate_final,
         "rate_min": info.stats.rate_min,
         "countries_not_checked": dict(not_checked or {}),
+        "nightly": info.options.get("nightly"),
     }
 
 
@@ -411,6 +413,18 @@ def headline(info: RunInfo, counts: Counter[Status]) -> str:
     return f"{rows} rows: {done}, {failed} failed, {action}."
 
 
+def _nightly_text(nightly: object) -> str:
+    """What a run did with the job's state (summary.json's `nightly`), in words."""
+    if not isinstance(nightly, dict):
+        return "not used"
+    text = str(nightly.get("mode"))
+    if nightly.get("reason"):
+        text += f" ({nightly['reason']})"
+    if nightly.get("known_unchanged"):
+        text += f"; {nightly['known_unchanged']} rows known unchanged from the activity log"
+    return text
+
+
 def _summary_figures(
     info: RunInfo, counts: Counter[Status], not_checked: dict[str, str]
 ) -> list[tuple[str, object, str]]:
@@ -444,6 +458,7 @@ def _summary_figures(
         ("Retries", stats.retries, "#,##0"),
         ("Rate at the end (requests/s)", _rounded(stats.rate_final), "0.0"),
         ("Lowest rate (requests/s)", _rounded(stats.rate_min), "0.0"),
+        ("Nightly run (--state)", _nightly_text(options.get("nightly")), ""),
         (
             "Countries not checked against their rules",
             "; ".join(f"{iso2}: {why}" for iso2, why in not_checked.items()) or "none",

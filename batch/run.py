@@ -39,6 +39,7 @@ from batch.core.preflight import misconfiguration
 from batch.core.resume import choose_run, lost_journal
 from batch.core.stops import Stop
 from batch.files import private_dir
+from batch.incremental import Nightly
 from batch.interrupt import stop_on_signals
 from batch.journal import JOURNAL_NAME, Journal
 from batch.lock import RunLock, check_free
@@ -127,7 +128,7 @@ async def _run(
         # (ConfigError, exit 2, nothing sent) instead of failing the first rows one by one.
         tenant = tenant_of(await tokens.token())
     target = target_line(options.cloud, tenant, base_url, dry_run=options.dry_run)
-    record = {**options.as_record(), "base_url": base_url, "tenant": tenant}
+    recorded_options = {**options.as_record(), "base_url": base_url, "tenant": tenant}
     if stop.reason is not None:
         raise stop.reason  # a signal came before the run started: nothing was sent
 
@@ -149,8 +150,9 @@ async def _run(
         if run_id is None:
             log.info("no unfinished run of this input in %s: a new run", out_dir)
             sheet = sheet or _load(options)
-            preflight = await _preflight(sheet.rows, base_url, tokens, options)
-            run_id = journal.start_run(sheet, digest, record)
+            nightly = await Nightly.start(options, base_url, tokens, sheet.rows)  # --incremental
+            preflight = await _preflight(nightly.to_send(sheet.rows), base_url, tokens, options)
+            run_id = journal.start_run(sheet, digest, recorded_options | nightly.summary())
             rows, sent_before, columns = sheet.rows, {}, sheet.columns
             log.info(
                 "run %d started: %d rows to send, %d rejected by validation; report in %s",
@@ -161,10 +163,12 @@ async def _run(
             )
         else:
             preflight = await _preflight(pending, base_url, tokens, options)
-            journal.resume_run(run_id, record)
+            journal.resume_run(run_id, recorded_options)
             rows, sent_before = pending, journal.puts_sent(run_id)
             columns = journal.run_info(run_id).columns
+            nightly = await Nightly.start(options, base_url, tokens, rows, resumed=True)
             log.info("run %d resumed: %d rows to send; report in %s", run_id, len(rows), out_dir)
+        rows = nightly.journal_known(rows, journal.record)  # known unchanged: no call
         log.info("%s", target)  # before the first PUT: where this run writes
         if on_started is not None:
             on_started(out_dir, len(rows), target)
@@ -174,7 +178,7 @@ async def _run(
             # A journal that cannot be written raises here: the PUT is not sent, the run stops.
             journal.record_put(row.number, changes, etag=etag)
 
-        def record(outcome: Outcome) -> None:
+        def record_outcome(outcome: Outcome) -> None:
             try:
                 journal.record(outcome)
             except PcbatchError as exc:  # disk full: stop; --resume re-plans unrecorded rows
@@ -194,14 +198,16 @@ async def _run(
                 rows,
                 client,
                 options,
-                record,
+                nightly.learning(record_outcome),
                 on_progress=on_progress,
                 stop=stop,
+                pacer=nightly.pacer,
                 sent_before=sent_before,
                 before_put=before_put,
                 country_rules=country_rules,
                 columns=columns,
             )
+        nightly.finish()
         # Every row of the run counts, those of earlier sessions too; none recorded: skipped.
         counts = journal.counts(run_id)
         stats = replace(result.stats, requests=result.stats.requests + preflight)

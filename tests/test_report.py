@@ -199,6 +199,7 @@ def test_summary_json_has_exactly_the_documented_keys_and_the_run_figures(report
         "rows", "statuses", "requests", "throttled", "conflicts", "retries", "elapsed_s",
         "dry_run", "exit_code", "input", "started_at", "finished_at", "rate_final", "rate_min",
         "countries_not_checked",
+        "nightly",
     }  # fmt: skip
     assert summary["rows"] == 9
     assert summary["statuses"] == {

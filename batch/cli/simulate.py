@@ -33,6 +33,8 @@ def _simulator_options(command: click.decorators.FC) -> click.decorators.FC:
             option = click.option(flag, type=click.Choice(["412", "400"]), default="412", **shown)
         elif name == "retry_after_s":
             option = click.option(flag, type=click.IntRange(min=0), metavar="S", **shown)
+        elif name == "audit_status":
+            option = click.option(flag, type=click.IntRange(400, 599), metavar="STATUS", **shown)
         elif name == "no_relationship":
             option = click.option(flag, metavar="CUSTOMER_ID", **shown)
         elif default is None:

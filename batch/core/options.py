@@ -199,6 +199,29 @@ class RunOptions:
         "again. --no-resume overrides `resume = true` in a job file.",
         negatable=True,
     )
+    state: Path | None = option(  # noqa: RUF009
+        Kind.PATH,
+        None,
+        "The job's state directory, kept across runs: what each customer's profile was when "
+        "pcbatch last saw or wrote it (used by --incremental).",
+        directory=True,
+        default_text="none",
+    )
+    incremental: bool = option(
+        Kind.FLAG,
+        False,
+        "With --state: read the activity log first; rows it shows unchanged since the last run "
+        "end `unchanged` with no call. Falls back to a full run (and says why) when it cannot.",
+        negatable=True,
+    )
+    full_every: int | None = option(
+        Kind.INT,
+        None,
+        "With --incremental: make a run full when the last full one is N days old, so drift "
+        "the activity log does not show is caught.",
+        low=1,
+        wanted="a number of days >= 1",
+    )
     log_format: str = option(
         Kind.CHOICE,
         "text",
@@ -274,9 +297,14 @@ def merge_options(job: Mapping[str, object], given: Mapping[str, object]) -> Run
         if isinstance(values.get(key), str):
             values[key] = Path(str(values[key]))
     try:
-        return replace(RunOptions(), **values)
+        options = replace(RunOptions(), **values)
     except TypeError as exc:  # a value of the wrong type that the checks could not compare
         raise ConfigError(f"an option has a value of the wrong type: {exc}") from None
+    if options.incremental and options.state is None:
+        raise ConfigError(
+            "--incremental needs the job's state: give --state DIR (or `state = ...` in the job)"
+        )
+    return options
 
 
 def resolve_base_url(option: str | None, env: Mapping[str, str], cloud: str) -> str:

@@ -33,6 +33,11 @@ read first, then the etag is checked (a stale one is answered even when the body
 the body parsed and applied, with no await in between: of two PUTs sent with the same etag,
 exactly one commits. `Expect: 100-continue` is answered by aiohttp before the body is read.
 
+GET /v1/auditrecords: the activity log (auditlog.py); a committed PUT is recorded with the
+token's `appid` (and `upn`), another writer's edit (Simulator.write_as_other_writer, the
+concurrent_writer fault) under config.other_writer; with audit_status set, every call is answered
+that status.
+
 GET /v1/countryvalidationrules/{iso2}: the CountryValidationRules object the service publishes
 for the country (Simulator.country_rules), `attributes.objectType` "CountryValidationRules"
 added as a live answer has it; a country without one is 404, code 1000 "No validation rules were
@@ -55,11 +60,11 @@ from aiohttp import web
 
 from batch.core.ids import is_canonical_guid
 from batch.core.options import is_loopback
-from batch.simulator import addresses, customers, faults, rules
+from batch.simulator import addresses, auditlog, customers, faults, rules
 from batch.simulator.buckets import retry_after
 from batch.simulator.config import LoggedRequest
 from batch.simulator.store import dumps
-from batch.simulator.tokens import OAuthEndpoints
+from batch.simulator.tokens import OAuthEndpoints, jwt_claims
 
 if TYPE_CHECKING:
     from batch.simulator.server import Simulator
@@ -127,6 +132,7 @@ class Rest:
             web.route("*", "/v1/customers/{customer_id}/profiles/billing", self.billing),
             web.route("*", "/v1/validations/address", self.validations),
             web.route("*", "/v1/countryvalidationrules/{iso2}", self.country_rules),
+            web.route("*", "/v1/auditrecords", self.audit_records),
             web.route("*", "/v1/{tail:.*}", self.unknown),
         ]
 
@@ -152,6 +158,11 @@ class Rest:
     async def country_rules(self, request: web.Request) -> web.StreamResponse:
         """GET /v1/countryvalidationrules/{iso2}."""
         handler = self._country_rules if request.method == "GET" else _not_allowed
+        return await self._serve(request, None, handler)
+
+    async def audit_records(self, request: web.Request) -> web.StreamResponse:
+        """GET /v1/auditrecords: the activity log, a page at a time (auditlog.py)."""
+        handler = self._audit if request.method == "GET" else _not_allowed
         return await self._serve(request, None, handler)
 
     async def unknown(self, request: web.Request) -> web.StreamResponse:
@@ -304,7 +315,7 @@ class Rest:
             # served goes stale, and the edit touches fields a billing-address job leaves alone.
             self.sim.writer_edits += 1
             n = self.sim.writer_edits
-            store.put_direct(
+            self.sim.write_as_other_writer(
                 customer_id,
                 {
                     "email": f"other-writer-{n}@example.com",
@@ -353,7 +364,34 @@ class Rest:
         rules_for = self.sim.rules_for if config.country_rules else None
         body = store.replace(customer_id, document, rules_for)
         call.committed = True
+        # The service logs every change with who made it (auditlog.py): the token's app and user.
+        claims = jwt_claims(_bearer(request.headers.get("Authorization")))
+        upn, appid = claims.get("upn"), claims.get("appid")
+        self.sim.audit.record_billing_update(
+            partner_id=config.tenant_id,
+            customer_id=customer_id,
+            profile=store.stored(customer_id),
+            etag=store.etag(customer_id),
+            application_id=appid if isinstance(appid, str) else None,
+            user_principal_name=upn if isinstance(upn, str) else None,
+        )
         return 200, body
+
+    async def _audit(
+        self, request: web.Request, call: _Call, decision: faults.Decision
+    ) -> tuple[int, bytes]:
+        config = self.sim.config
+        if config.audit_status is not None:
+            status = config.audit_status
+            raise rules.Refusal(status, status, "The activity log is not available right now.")
+        continuation = request.headers.get(auditlog.CONTINUATION_HEADER)
+        page = self.sim.audit.page(
+            request.query,
+            continuation,
+            lag_s=config.audit_lag_s,
+            retention_days=config.audit_retention_days,
+        )
+        return 200, dumps(page)
 
     async def _list(
         self, request: web.Request, call: _Call, decision: faults.Decision
@@ -414,6 +452,11 @@ def _etag_of(header: str | None) -> str | None:
         value = value[2:]
     value = value.strip().strip('"').strip()
     return value or None
+
+
+def _bearer(authorization: str | None) -> str:
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
 
 
 def _drop(request: web.Request) -> web.Response:

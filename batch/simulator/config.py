@@ -89,6 +89,10 @@ class SimConfig:
     no_relationship: str | None = None  # this customer answers 403, code 20002
     require_if_match: bool = True  # a PUT without If-Match is refused (else the body's etag)
     country_rules: bool = True  # refuse PUTs that break the published country rules (27002)
+    audit_lag_s: float = 0.0  # a change shows in GET /v1/auditrecords this many seconds later
+    audit_status: int | None = None  # every GET /v1/auditrecords answered with this status
+    audit_retention_days: int = 90  # the activity log refuses a startDate further back (400)
+    other_writer: str = "Partner Center Web"  # applicationId the log gives another writer's edits
 
     def check(self) -> None:
         """Raise ConfigError naming every setting that is out of range."""
@@ -119,6 +123,12 @@ class SimConfig:
                 f"no_relationship must be a customer id (a lower-case GUID), not"
                 f" {self.no_relationship!r}"
             )
+        if self.audit_lag_s < 0:
+            problems.append("audit_lag_s must not be negative")
+        if self.audit_status is not None and not 400 <= self.audit_status <= 599:
+            problems.append(f"audit_status must be an HTTP error status, not {self.audit_status}")
+        if self.audit_retention_days < 1:
+            problems.append("audit_retention_days must be at least 1")
         if self.put_latency_factor <= 0:
             problems.append("put_latency_factor must be > 0")
         if self.customer_429_retry_after < 1:
@@ -205,6 +215,13 @@ HELP: dict[str, str] = {
     "--no-require-if-match the etag may come in the body's Attributes.Etag, as the SDKs send it.",
     "country_rules": "Refuse a PUT whose address breaks its country's published rules (400, "
     'code 27002 "A property has invalid data.", the property named in data).',
+    "audit_lag_s": "Seconds after a change before it shows in the activity log "
+    "(GET /v1/auditrecords).",
+    "audit_status": "Answer every GET /v1/auditrecords with this HTTP error status (the activity "
+    "log unreadable).",
+    "audit_retention_days": "Days of activity log kept: an earlier startDate is answered 400.",
+    "other_writer": "The applicationId the activity log records for another writer's edits "
+    "(--concurrent-writer's).",
 }
 
 

@@ -19,7 +19,7 @@ import copy
 import json
 import secrets
 import threading
-from collections.abc import AsyncIterator, MutableSequence
+from collections.abc import AsyncIterator, Mapping, MutableSequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
@@ -32,6 +32,7 @@ from batch.core.errors import ConfigError
 from batch.core.options import is_loopback
 from batch.files import atomic_write
 from batch.simulator.app import build_app
+from batch.simulator.auditlog import AuditLog
 from batch.simulator.buckets import Buckets
 from batch.simulator.config import LoggedRequest, SimConfig
 from batch.simulator.faults import Faults
@@ -52,6 +53,7 @@ class Simulator:
     store: the profiles (profile(id), export(), put_direct(id, changes), ids()).
     log: every request, in the order answered (LoggedRequest); the container given, else a list.
       A long-running server passes a deque(maxlen=...) so that the log stays bounded.
+    audit: the activity log (auditlog.py): every committed PUT, and another writer's edits.
     country_rules: what GET /v1/countryvalidationrules/{iso2} answers, by upper-case iso2: the
       published documents pcbatch ships. A test may change it while serving: a document (any
       JSON value) is served as JSON, bytes as they are (after the BOM); a country not in it is 404.
@@ -68,6 +70,7 @@ class Simulator:
         self.buckets = Buckets()
         self.faults = Faults(config.seed)
         self.writer_edits = 0  # edits made by the simulated concurrent writer so far
+        self.audit = AuditLog()
         self.country_rules: dict[str, object] = copy.deepcopy(PUBLISHED)
         self._parsed: dict[str, tuple[object, CountryRules | None]] = {}
         self.throttled_once: set[str] = set()  # customers customer_429_once has answered 429
@@ -78,6 +81,19 @@ class Simulator:
         """A new bearer token for the configured partner (default lifetime: token_lifetime_s)."""
         lifetime = self.config.token_lifetime_s if lifetime_s is None else lifetime_s
         return self.tokens.issue(self.config.tenant_id, self.config.client_id, lifetime)
+
+    def write_as_other_writer(self, customer_id: str, changes: Mapping[str, object]) -> str:
+        """Another writer's edit (Store.put_direct), recorded in the activity log under
+        config.other_writer as the service records any change; returns the new etag."""
+        etag = self.store.put_direct(customer_id, changes)
+        self.audit.record_billing_update(
+            partner_id=self.config.tenant_id,
+            customer_id=customer_id,
+            profile=self.store.stored(customer_id),
+            etag=etag,
+            application_id=self.config.other_writer,
+        )
+        return etag
 
     def rules_for(self, iso2: str) -> CountryRules | None:
         """The rules a PUT to an address in `iso2` is checked against (None: not checked)."""

@@ -1,0 +1,359 @@
+"""Incremental runs: which rows the activity log shows unchanged, so they need no call. Pure.
+
+A nightly job re-applies the same sheet; Partner Center's activity log (`GET /v1/auditrecords`,
+Partner Center docs develop/get-a-record-of-partner-center-activity-by-user.md) records every
+`update_customer_billing_profile` with its customer, time and who made it, and Microsoft's
+throttling guide (develop/api-throttling-guidance.md) asks partners to read it instead of
+scanning collections. With the job's state (what pcbatch last saw or wrote, per customer) that
+tells which rows are known unchanged without asking the service.
+
+The rules, in order:
+
+1. choose_window: a full run (and why) when there is no earlier run in the state, when
+   --full-every says it is due, or when the window would start further back than the log keeps
+   (90 days, docs; the state is then older than the log). Else the log is read from the last
+   run's start minus MARGIN to now.
+2. read_audit_page: a page of the log -> records and the next page. A page that cannot be
+   trusted (an item of a change without its customer or date, a next link without its token
+   or leaving the REST root) is a `problem`: a gap, and the run falls back to a full one.
+3. changed_customers: every customer a record names as changed (billing profile updated,
+   customer added, deleted or its relationship removed), except pcbatch's own writes and
+   changes the state already saw (see is_own_write and seen_already).
+4. known_unchanged: a row is known unchanged when its customer is not changed, the state knows
+   the customer as of a time the window covers, and every value the row sets equals the value
+   the state knows for that field. Everything else is sent as in a full run.
+5. learned: what the state knows after a row's outcome.
+
+Time allowances (decided here; the docs give no figures for either):
+- SKEW, 5 minutes: the service's clock (operationDate) and this machine's may differ this much.
+- LOG_LAG, 10 minutes: a change may show in the log this long after it was made.
+- MARGIN = SKEW + LOG_LAG = 15 minutes: the window starts this long before the last run did, so
+  a change made while the last run read the log (or just before, still lagging) is read now.
+A change that shows in the log later than LOG_LAG can be missed for one night; --full-every
+catches what the log does not show.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from batch.core.export_rows import NextPage, _continuation, _resolve
+from batch.core.fields import UPDATABLE
+from batch.core.model import Outcome, Row, Status
+
+SKEW = timedelta(minutes=5)
+LOG_LAG = timedelta(minutes=10)
+MARGIN = SKEW + LOG_LAG
+# "activity log data availability is limited to the previous 90 days" (docs); the log is asked
+# by date (yyyy-mm-dd), so a window may start up to a day before its start time: one day less.
+RETENTION = timedelta(days=90)
+USABLE_RETENTION = RETENTION - timedelta(days=1)
+PAGE_SIZE = 500
+MAX_PAGES = 10_000  # 5 million records: a log longer than that is taken as a loop (a gap)
+# --full-every N: a run more than N days less half a day after the last full run is full, so a
+# job that starts a little earlier each night still has its full run on the Nth night.
+FULL_EVERY_SLACK = timedelta(hours=12)
+BILLING_PROFILE_UPDATE = "update_customer_billing_profile"
+# Operations that change a customer a billing-profile job sends to (auditing-resources.md).
+CHANGES = frozenset(
+    {
+        BILLING_PROFILE_UPDATE,
+        "add_customer",
+        "delete_customer",
+        "remove_partner_customer_relationship",
+    }
+)
+KNOWN_MESSAGE = "known unchanged from the activity log: no call made"
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What the state knows of one customer's billing profile.
+
+    values: field -> text (None: no value) for the fields pcbatch last saw or wrote.
+    as_of: when that was known (this machine's clock, UTC).
+    wrote_at: when pcbatch's own PUT of these values was answered, else None.
+    """
+
+    customer_id: str
+    values: Mapping[str, str | None]
+    as_of: datetime
+    wrote_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One record of the activity log, as far as incremental runs read it.
+
+    new_values: the fields of the billing profile in resourceNewValue (None: not carried).
+    """
+
+    customer_id: str
+    operation_type: str
+    operation_date: datetime
+    status: str
+    application_id: str | None = None
+    user_principal_name: str | None = None
+    new_values: Mapping[str, str | None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    """The records of a page, its next page, and a problem that makes the log a gap."""
+
+    records: tuple[AuditRecord, ...]
+    next: NextPage | None
+    problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who pcbatch signs in as: the token's application id and user (either may be unknown)."""
+
+    application_id: str | None = None
+    user_principal_name: str | None = None
+
+    def made(self, record: AuditRecord) -> bool:
+        """True when the record names this identity as its maker."""
+        mine, theirs = self.user_principal_name, record.user_principal_name
+        if mine and theirs:
+            return mine.lower() == theirs.lower() and record.application_id in (
+                None,
+                self.application_id,
+            )
+        return bool(self.application_id) and record.application_id == self.application_id
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Read the log from `start` (this machine's clock, UTC) to now."""
+
+    start: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FullRun:
+    """No incremental run tonight; `reason` says why (it goes into the log and summary)."""
+
+    reason: str
+
+
+def choose_window(
+    now: datetime,
+    last_run_start: datetime | None,
+    last_full_start: datetime | None,
+    full_every_days: int | None,
+) -> Window | FullRun:
+    """Tonight's window of the log, or a full run and why (rule 1)."""
+    if last_run_start is None or last_full_start is None:
+        return FullRun("no earlier run of this job in its state: a full run first")
+    if full_every_days is not None:
+        since = now - last_full_start
+        if since > timedelta(days=full_every_days) - FULL_EVERY_SLACK:
+            return FullRun(
+                f"a full run is due: the last one started {since.days} days ago"
+                f" (full_every = {full_every_days})"
+            )
+    start = last_run_start - MARGIN
+    if now - start > USABLE_RETENTION:
+        return FullRun(
+            f"the last run started {(now - last_run_start).days} days ago: the activity log"
+            f" keeps {RETENTION.days} days, so it cannot tell what changed since"
+        )
+    if start > now + SKEW:
+        return FullRun("the last run started after now: this machine's clock went back")
+    return Window(start)
+
+
+def first_page_url(base_url: str, start: datetime, now: datetime) -> str:
+    """The log's first page: the dates (yyyy-mm-dd, UTC, as documented) of the window.
+
+    endDate takes in the whole day (the throttling guide reads one day with the same date
+    twice); it is the date of now plus SKEW, in case the service's clock is already tomorrow.
+    """
+    end = (now + SKEW).astimezone(UTC).strftime("%Y-%m-%d")
+    begin = start.astimezone(UTC).strftime("%Y-%m-%d")
+    root = base_url.rstrip("/")
+    return f"{root}/v1/auditrecords?startDate={begin}&endDate={end}&size={PAGE_SIZE}"
+
+
+def read_audit_page(body: object, base_url: str) -> AuditPage:
+    """The records of one page of the log and its next page (rule 2)."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("items"), list):
+        return AuditPage((), None, "the activity log answered without a list of items")
+    records: list[AuditRecord] = []
+    for item in body["items"]:
+        if not isinstance(item, Mapping):
+            return AuditPage((), None, "the activity log sent an item that is no record")
+        operation = item.get("operationType")
+        if operation not in CHANGES:
+            continue
+        customer_id = item.get("customerId")
+        when = _date(item.get("operationDate"))
+        if not isinstance(customer_id, str) or not customer_id or when is None:
+            return AuditPage((), None, f"a {operation} record without its customer or date")
+        records.append(
+            AuditRecord(
+                customer_id=customer_id.lower(),
+                operation_type=str(operation),
+                operation_date=when,
+                status=str(item.get("operationStatus") or ""),
+                application_id=_text(item.get("applicationId")),
+                user_principal_name=_text(item.get("userPrincipalName")),
+                new_values=profile_values(item.get("resourceNewValue")),
+            )
+        )
+    links = body.get("links")
+    link = links.get("next") if isinstance(links, Mapping) else None
+    if not isinstance(link, Mapping):
+        return AuditPage(tuple(records), None)
+    token = _continuation(link.get("headers"))
+    url = _resolve(base_url, link.get("uri"))
+    if token is None or url is None:
+        return AuditPage((), None, "the activity log's next-page link cannot be followed")
+    return AuditPage(tuple(records), NextPage(url, token))
+
+
+def profile_values(new_value: object) -> dict[str, str | None] | None:
+    """The billing-profile fields of a record's resourceNewValue (a JSON string; keys in any
+    case), or None when it carries none."""
+    if not isinstance(new_value, str):
+        return None
+    try:
+        document = json.loads(new_value)
+    except ValueError:
+        return None
+    if not isinstance(document, Mapping):
+        return None
+    values: dict[str, str | None] = {}
+    for field in UPDATABLE:
+        node: object = document
+        for key in field.path:
+            node = _get(node, key)
+        values[field.name] = None if node is None or node == "" else str(node)
+    return values
+
+
+def is_own_write(record: AuditRecord, known: Known | None, me: Identity) -> bool:
+    """True when the record is pcbatch's own PUT that the state recorded: made by the signed-in
+    identity, within SKEW of the time the state says it wrote, and carrying (when it carries
+    one) the values the state says it wrote."""
+    if known is None or known.wrote_at is None or not me.made(record):
+        return False
+    if abs(record.operation_date - known.wrote_at) > SKEW:
+        return False
+    if record.new_values is None:
+        return True
+    return all(record.new_values.get(name) == value for name, value in known.values.items())
+
+
+def seen_already(record: AuditRecord, known: Known | None) -> bool:
+    """True when the state learned the profile more than SKEW after the record's change: what it
+    knows already includes it."""
+    return known is not None and record.operation_date < known.as_of - SKEW
+
+
+def changed_customers(
+    records: Iterable[AuditRecord], state: Mapping[str, Known], me: Identity
+) -> dict[str, AuditRecord]:
+    """customer -> the newest record that changed it, own writes and seen changes left out."""
+    changed: dict[str, AuditRecord] = {}
+    for record in records:
+        if record.status.lower() == "failed":
+            continue  # a failed operation changed nothing
+        known = state.get(record.customer_id)
+        if is_own_write(record, known, me) or seen_already(record, known):
+            continue
+        newest = changed.get(record.customer_id)
+        if newest is None or record.operation_date > newest.operation_date:
+            changed[record.customer_id] = record
+    return changed
+
+
+def known_unchanged(
+    row: Row, known: Known | None, changed: Mapping[str, AuditRecord], window: Window
+) -> bool:
+    """True when the row needs no call (rule 4)."""
+    if row.customer_id in changed or known is None:
+        return False
+    if known.as_of - SKEW < window.start:
+        return False  # known from before the window: a change since would not be in it
+    return all(
+        name in known.values and known.values[name] == value for name, value in row.values.items()
+    )
+
+
+def learned(row: Row, outcome: Outcome, at: datetime, known: Known | None) -> Known | None:
+    """What the state knows of the row's customer after its outcome (rule 5).
+
+    updated: the row's values, written now; unchanged after a GET: the row's values, seen now
+    (only the row's fields: the others were not compared); skipped, would_update: as before;
+    anything else (failed, not found, rejected): nothing, the next run asks the service.
+    """
+    if outcome.status is Status.UPDATED:
+        return Known(row.customer_id, dict(row.values), at, wrote_at=at)
+    if outcome.status is Status.UNCHANGED:
+        return Known(row.customer_id, dict(row.values), at)
+    if outcome.status in (Status.SKIPPED, Status.WOULD_UPDATE):
+        return known
+    return None
+
+
+def confirmed(known: Known, log_read_at: datetime) -> Known:
+    """A row known unchanged: the state knows it as of the log's read, less LOG_LAG (a change
+    the log did not show yet is read by the next run's window)."""
+    return Known(known.customer_id, known.values, log_read_at - LOG_LAG, known.wrote_at)
+
+
+def token_identity(access_token: str) -> Identity:
+    """The application (`appid`, or `azp`) and user (`upn`) a JWT access token names; unknown
+    parts None. Read, not verified: the service verifies it, this only tells records apart."""
+    try:
+        payload = access_token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError, binascii.Error, UnicodeDecodeError):
+        return Identity()
+    if not isinstance(claims, Mapping):
+        return Identity()
+    return Identity(
+        _text(claims.get("appid")) or _text(claims.get("azp")), _text(claims.get("upn"))
+    )
+
+
+def _get(node: object, key: str) -> object:
+    if not isinstance(node, Mapping):
+        return None
+    if key in node:
+        return node[key]
+    lower = key.lower()
+    for name, value in node.items():
+        if isinstance(name, str) and name.lower() == lower:
+            return value
+    return None
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _date(value: object) -> datetime | None:
+    """operationDate (`2020-09-02T23:26:19.7753934Z`: seven fractional digits) as UTC."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    head, dot, rest = text.partition(".")
+    if dot:
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        text = f"{head}.{rest[:digits][:6].ljust(6, '0')}{rest[digits:]}"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

@@ -1,0 +1,175 @@
+"""`pcbatch run --incremental` against the stand-in over loopback: which rows cost no call, and
+the fall back to a full run whenever the activity log cannot vouch for them."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from batch.core.incremental import KNOWN_MESSAGE
+from batch.simulator.auditlog import Logged
+from batch.state import STATE_NAME
+from tests.support import city_sheet, invoke, read_results, read_summary, rest
+
+ROWS = 8
+
+
+def _run(sim, tmp_path, name, sheet, *extra):
+    out = tmp_path / name
+    args = ["run", str(sheet), "--out", str(out), "--state", str(tmp_path / "state")]
+    result = invoke([*args, "--incremental", "--no-progress", *extra], sim)
+    return result, out
+
+
+def _profile_gets(sim, since):
+    """The customers whose profile was read since the `since`-th call, in order, without the
+    run's one pre-flight read (the first row it sends, read once before anything is written)."""
+    gets = [
+        e.path.split("/")[3]
+        for e in rest(sim)[since:]
+        if e.method == "GET" and e.path.endswith("/profiles/billing")
+    ]
+    preflight = gets.pop(0)
+    assert preflight in gets, gets  # that row was read again when its turn came
+    return gets
+
+
+def _city(sim, customer):
+    return sim.store.stored(customer)["defaultAddress"]["city"]
+
+
+def _age_state(tmp_path, days):
+    """Move every run in the job's state `days` back, as if they had been that long ago."""
+    with sqlite3.connect(tmp_path / "state" / STATE_NAME) as db:
+        for run_id, started in db.execute("SELECT run_id, started_at FROM runs").fetchall():
+            moved = datetime.fromisoformat(started) - timedelta(days=days)
+            db.execute(
+                "UPDATE runs SET started_at = ? WHERE run_id = ?", (moved.isoformat(), run_id)
+            )
+
+
+@pytest.fixture
+def filled(make_sim_thread, tmp_path):
+    """A stand-in and a job whose first night (a full run) wrote every row's city."""
+    sim = make_sim_thread(customers=ROWS + 2)
+    ids = sim.store.ids()[:ROWS]
+    sheet = city_sheet(tmp_path / "night1.csv", ids)
+    result, out = _run(sim, tmp_path, "night1", sheet)
+    assert result.exit_code == 0, result.output
+    nightly = read_summary(out)["nightly"]
+    assert nightly["mode"] == "full" and "no earlier run" in nightly["reason"]
+    assert {line["status"] for line in read_results(out)} == {"updated"}
+    return sim, ids
+
+
+def test_only_rows_the_log_cannot_vouch_for_are_sent(filled, tmp_path):
+    sim, ids = filled
+    # Night 2: the sheet moves customer 0 and adds a customer the state never saw; another
+    # writer moves customer 1 (a field the sheet sets) and changes customer 2's phone.
+    changed = [*ids, sim.store.ids()[ROWS]]
+    lines = ["Customer ID,City"] + [f"{cid},Newtown {i}" for i, cid in enumerate(changed)]
+    lines[1] = f"{ids[0]},Movedtown"
+    sheet = tmp_path / "night2.csv"
+    sheet.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    sim.write_as_other_writer(ids[1], {"defaultAddress": {"city": "Elsewhere"}})
+    sim.write_as_other_writer(ids[2], {"defaultAddress": {"phoneNumber": "+1 555 0100"}})
+    since = len(rest(sim))
+
+    result, out = _run(sim, tmp_path, "night2", sheet)
+
+    assert result.exit_code == 0, result.output
+    nightly = read_summary(out)["nightly"]
+    # pcbatch's own writes of night 1 are in the log too: they do not make this a full run.
+    assert nightly["mode"] == "incremental", nightly
+    assert nightly["changed_in_log"] == 2
+    assert nightly["known_unchanged"] == ROWS - 3
+    by_customer = {line["customer_id"]: line for line in read_results(out)}
+    sent = {ids[0], ids[1], ids[2], changed[-1]}
+    assert sorted(_profile_gets(sim, since)) == sorted(sent)
+    for customer, line in by_customer.items():
+        assert (line["message"] == KNOWN_MESSAGE) == (customer not in sent), line
+    assert by_customer[ids[0]]["status"] == "updated"
+    assert by_customer[ids[1]]["status"] == "updated"  # the other writer's city put back
+    assert by_customer[ids[2]]["status"] == "unchanged"  # refetched: the phone is not the sheet's
+    assert _city(sim, ids[0]) == "Movedtown"
+    assert [_city(sim, cid) for cid in changed[1:]] == [
+        f"Newtown {i}" for i in range(1, len(changed))
+    ]
+
+
+def test_a_row_whose_last_outcome_failed_is_sent_again(filled, tmp_path):
+    sim, ids = filled
+    # Forget customer 3 as a failed outcome does (core/incremental.learned): it is sent.
+    with sqlite3.connect(tmp_path / "state" / STATE_NAME) as db:
+        db.execute("DELETE FROM known WHERE customer_id = ?", (ids[3],))
+    since = len(rest(sim))
+    result, _ = _run(sim, tmp_path, "night2", tmp_path / "night1.csv")
+    assert result.exit_code == 0, result.output
+    assert _profile_gets(sim, since) == [ids[3]]
+
+
+def test_a_dry_run_reads_the_state_and_leaves_it_alone(filled, tmp_path):
+    sim, _ = filled
+    path = tmp_path / "state" / STATE_NAME
+    before = path.read_bytes()
+    result, out = _run(sim, tmp_path, "dry", tmp_path / "night1.csv", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert read_summary(out)["nightly"]["known_unchanged"] == ROWS
+    assert path.read_bytes() == before
+
+
+def _broken_page(sim, tmp_path):
+    sim.audit.records.append(
+        Logged(
+            datetime.now(UTC),
+            len(sim.audit.records),
+            {"operationType": "update_customer_billing_profile", "operationStatus": "succeeded"},
+        )
+    )
+    return (), "without its customer or date"
+
+
+def _error_status(sim, tmp_path):
+    sim.config.audit_status = 500
+    return ("--max-attempts", "1"), "the activity log could not be read"
+
+
+def _window_longer_than_the_service_keeps(sim, tmp_path):
+    sim.config.audit_retention_days = 1
+    _age_state(tmp_path, 2)
+    return (), "the activity log could not be read"
+
+
+def _state_older_than_the_log(sim, tmp_path):
+    _age_state(tmp_path, 100)
+    return (), "the activity log keeps 90 days"
+
+
+def _full_every_due(sim, tmp_path):
+    _age_state(tmp_path, 2)
+    return ("--full-every", "2"), "a full run is due"
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        _broken_page,
+        _error_status,
+        _window_longer_than_the_service_keeps,
+        _state_older_than_the_log,
+        _full_every_due,
+    ],
+)
+def test_whenever_the_log_cannot_vouch_the_run_is_full_and_says_why(filled, tmp_path, failure):
+    sim, ids = filled
+    extra, why = failure(sim, tmp_path)
+    since = len(rest(sim))
+    result, out = _run(sim, tmp_path, "night2", tmp_path / "night1.csv", *extra)
+    assert result.exit_code == 0, result.output
+    nightly = read_summary(out)["nightly"]
+    assert nightly["mode"] == "full" and why in nightly["reason"], nightly
+    assert f"a full run tonight: {nightly['reason']}" in result.output
+    assert sorted(_profile_gets(sim, since)) == sorted(ids)
+    assert {line["message"] for line in read_results(out)} == {""}
