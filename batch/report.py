@@ -74,6 +74,11 @@ SUMMARY_KEYS = (
     "finished_at",
     "rate_final",
     "rate_min",
+    "rate_measured",
+    "concurrency",
+    "window_final",
+    "window_mean",
+    "window_max",
 )
 FILES = ("results.csv", "results.xlsx", "summary.json", "failed.csv", "undo.csv")
 ERROR_COLUMN = "error"
@@ -178,7 +183,16 @@ def summary(info: RunInfo, counts: Counter[Status]) -> dict[str, object]:
         "finished_at": info.finished_at,
         "rate_final": info.stats.rate_final,
         "rate_min": info.stats.rate_min,
+        "rate_measured": _rounded(info.stats.rate_measured, 2),
+        "concurrency": info.options.get("concurrency"),
+        "window_final": info.stats.window_final,
+        "window_mean": _rounded(info.stats.window_mean, 1),
+        "window_max": info.stats.window_max,
     }
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 def _last(journal: Journal) -> RunInfo:

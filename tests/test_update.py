@@ -115,8 +115,8 @@ async def test_one_conflict_is_refetched_and_both_writers_edits_survive(stale_st
             class WriterAfterFirstGet(Pacer):
                 calls = 0
 
-                async def ready(self):
-                    sent = await super().ready()
+                async def ready(self, customer_id=None):
+                    sent = await super().ready(customer_id)
                     WriterAfterFirstGet.calls += 1
                     if WriterAfterFirstGet.calls == 2:  # between our GET and our PUT
                         sim.store.put_direct(cid, {"email": "other@example.com"})

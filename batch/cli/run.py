@@ -99,12 +99,24 @@ async def run_watched(
         TextColumn("rows"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:.1f} req/s  429s {task.fields[throttled]}"),
-        TextColumn("conflicts {task.fields[conflicts]}"),
+        TextColumn(
+            "{task.fields[sent]} of {task.fields[rate]:.1f} req/s  429s {task.fields[throttled]}"
+        ),
+        TextColumn("conflicts {task.fields[conflicts]}  window {task.fields[window]}"),
         TimeElapsedColumn(),
+        TextColumn("left {task.fields[left]}"),
         console=console,
     )
-    task = bar.add_task("rows", total=None, rate=options.rate, throttled=0, conflicts=0)
+    task = bar.add_task(
+        "rows",
+        total=None,
+        rate=options.rate,
+        sent="-",
+        throttled=0,
+        conflicts=0,
+        window="-",
+        left="-",
+    )
 
     def show(p: Progress) -> None:
         bar.update(
@@ -114,6 +126,9 @@ async def run_watched(
             rate=p.rate,
             throttled=p.throttled,
             conflicts=p.conflicts,
+            sent="-" if p.measured_rate is None else f"{p.measured_rate:.1f}",
+            window="-" if p.window is None else p.window,
+            left="-" if p.eta_s is None else f"{p.eta_s // 60:.0f}:{p.eta_s % 60:02.0f}",
         )
 
     def started(out_dir: Path, rows: int) -> None:
