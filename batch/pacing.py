@@ -134,10 +134,16 @@ class Pacer:
         self._last_answer: float | None = None
 
     def attach(self, in_flight: Callable[[], int], on_resize: Callable[[], None]) -> None:
-        """The pool's side: how many customers are in flight, and what to call when the window's
-        size changes (to wake workers waiting for room)."""
+        """The pool's side: how many customers are in flight (waiting_alone ones not counted),
+        and what to call when there is room for another (the window grew, or a customer began
+        waiting its own Retry-After), to wake workers waiting for room."""
         self._in_flight = in_flight
         self._on_resize = on_resize
+
+    def waiting_alone(self, customer_id: str) -> bool:
+        """Whether the customer's quota was spent (its 429 read as its own) and it has not yet
+        waited its Retry-After: it takes no room in the window meanwhile, as it sends nothing."""
+        return customer_id in self._holds
 
     @property
     def rate(self) -> float:
@@ -165,10 +171,13 @@ class Pacer:
     async def ready(self, customer_id: str | None = None) -> float:
         """Wait for the customer's own Retry-After, any 429 pause and the limiter; returns the
         clock time the call is sent."""
-        if customer_id is not None:
-            until = self._holds.pop(customer_id, None)
-            if until is not None and until > self.clock.now():
-                await self.clock.sleep(until - self.clock.now())
+        if customer_id is not None and customer_id in self._holds:
+            try:
+                wait = self._holds[customer_id] - self.clock.now()
+                if wait > 0:
+                    await self.clock.sleep(wait)
+            finally:
+                del self._holds[customer_id]
         sent = await self.limiter.acquire()
         window = self.window
         window.on_send(sent)
@@ -203,6 +212,8 @@ class Pacer:
                 window.on_answer(
                     now, now - sent_at, self.controller.rate, in_flight=in_flight, throttled=True
                 )
+                if self._on_resize is not None:
+                    self._on_resize()  # it sends nothing while it waits: room for another
             else:
                 self.limiter.hold(now + delay)
                 rate = self.controller.on_throttle(now, sent_at=sent_at, pause=delay)

@@ -3,8 +3,9 @@
 - Pacing (pacing.Pacer): every call of every worker, retries included, waits its turn there.
 - The window (core/window.py, fed by the Pacer): --concurrency workers run, but a worker starts
   a customer only while fewer than the window's size are in flight; it waits for room on an
-  event set whenever a customer ends or the window changes. --fixed-concurrency keeps the
-  window at --concurrency.
+  event set whenever a customer ends or the window changes. A customer waiting its own
+  Retry-After (its 429 read as its quota, not the partner's) takes no room meanwhile.
+  --fixed-concurrency keeps the window at --concurrency.
 - Counters: each customer's update returns the Tally of its calls; the pool alone adds them
   up into the run's RunStats (and shows the customers in flight's so far in the progress).
 - Stopping (core/stops.py): the pool checks the Stop before starting each customer and sets it
@@ -118,7 +119,11 @@ async def run_pool(
     started = clock.now()
     time_left = TimeLeft()
     room = asyncio.Event()  # set when a customer ends or the window changes: look for room
-    pacer.attach(lambda: len(in_flight), room.set)
+
+    def busy() -> int:  # customers in flight that take room in the window
+        return sum(not pacer.waiting_alone(u.row.customer_id) for u in in_flight)
+
+    pacer.attach(busy, room.set)
 
     def land(outcome: Outcome, *, called: bool = False) -> None:
         nonlocal done, finished, failed
@@ -156,7 +161,7 @@ async def run_pool(
     async def worker() -> None:
         nonlocal tally
         while True:
-            while len(in_flight) >= pacer.window.size and not stop.is_set:
+            while busy() >= pacer.window.size and not stop.is_set:
                 room.clear()
                 await room.wait()
             row = next(queue, None)
