@@ -14,7 +14,7 @@ def test_nothing_is_estimated_before_two_rows():
 
 
 def test_rows_left_at_the_pace_of_late_rows():
-    left = TimeLeft(span_s=10.0, rows=5)
+    left = TimeLeft(span_s=3.0, rows=5)
     for i in range(100):  # a slow start: one row a second
         left.on_row(float(i))
     t = 99.0
