@@ -216,11 +216,17 @@ def outcome_params(run_id: int, o: Outcome, session: int, now: str) -> tuple[obj
 def add_sessions(sessions: list[tuple[str, str | None, str | None]]) -> tuple[RunStats, float]:
     """Counters added over sessions (started_at, end, stats JSON); and the seconds worked.
 
-    rate_final is the last known, rate_min the lowest. A session with no end counts no time.
+    rate_final and window_final are the last known, rate_min the lowest, window_max the highest;
+    rate_measured and window_mean are over every session's requests (sessions recorded before
+    they were kept count for neither). A session with no end counts no time.
     """
     tally = Tally()
     rate_final: float | None = None
     rate_min: float | None = None
+    window_final: int | None = None
+    window_max: int | None = None
+    measured_requests = sending_s = 0.0  # of the sessions with a measured rate
+    window_requests = window_sum = 0.0  # of the sessions with a mean window
     elapsed = 0.0
     for started, end, stats_json in sessions:
         if end is not None:
@@ -235,4 +241,23 @@ def add_sessions(sessions: list[tuple[str, str | None, str | None]]) -> tuple[Ru
             rate_final = s["rate_final"]
         if s["rate_min"] is not None:
             rate_min = s["rate_min"] if rate_min is None else min(rate_min, s["rate_min"])
-    return RunStats.of(tally, rate_final, rate_min), round(elapsed, 3)
+        if s.get("rate_measured"):
+            measured_requests += s["requests"]
+            sending_s += s["requests"] / s["rate_measured"]
+        if s.get("window_final") is not None:
+            window_final = s["window_final"]
+        if s.get("window_max") is not None:
+            window_max = max(window_max or 0, s["window_max"])
+        if s.get("window_mean") is not None:
+            window_requests += s["requests"]
+            window_sum += s["requests"] * s["window_mean"]
+    stats = RunStats.of(
+        tally,
+        rate_final,
+        rate_min,
+        rate_measured=measured_requests / sending_s if sending_s else None,
+        window_final=window_final,
+        window_mean=window_sum / window_requests if window_requests else None,
+        window_max=window_max,
+    )
+    return stats, round(elapsed, 3)

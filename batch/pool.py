@@ -1,6 +1,11 @@
-"""The worker pool: --concurrency customers in flight, one shared pace, the run's counters.
+"""The worker pool: the window's customers in flight, one shared pace, the run's counters.
 
 - Pacing (pacing.Pacer): every call of every worker, retries included, waits its turn there.
+- The window (core/window.py, fed by the Pacer): --concurrency workers run, but a worker starts
+  a customer only while fewer than the window's size are in flight; it waits for room on an
+  event set whenever a customer ends or the window changes. A customer waiting its own
+  Retry-After (its 429 read as its quota, not the partner's) takes no room meanwhile.
+  --fixed-concurrency keeps the window at --concurrency.
 - Counters: each customer's update returns the Tally of its calls; the pool alone adds them
   up into the run's RunStats (and shows the customers in flight's so far in the progress).
 - Stopping (core/stops.py): the pool checks the Stop before starting each customer and sets it
@@ -34,6 +39,8 @@ from batch.core.stops import (
     max_duration_reached,
 )
 from batch.core.throttle import AdaptiveRate
+from batch.core.time_left import TimeLeft
+from batch.core.window import Window
 from batch.pacing import Pacer
 from batch.rules_cache import RulesCache
 from batch.update import Context, CustomerUpdate, Finished
@@ -51,11 +58,10 @@ class Progress:
     """What a progress bar shows, after each finished row.
 
     done counts every row that has its outcome, `skipped` ones included (past --limit, or not
-    started after a stop); skipped says how many of those. rate: the rate allowed now
-    (requests/s); measured_rate: requests actually sent per second since the start (None in the
-    first second); window: calls allowed in flight (None: not limited apart from --concurrency);
-    eta_s: seconds left at the pace so far (None until a row was sent, and after a stop);
-    stopped: why the run stopped starting rows (None while it goes on).
+    started after a stop); skipped says how many of those. rate: requests/s allowed now;
+    measured_rate: requests/s sent of late (None at first); window: customers allowed in flight
+    now; eta_s: seconds the rows left should take at the pace of late (None: not known yet, and
+    after a stop); stopped: why the run stopped starting rows (None while it goes on).
     """
 
     done: int
@@ -95,8 +101,9 @@ async def run_pool(
 ) -> PoolResult:
     """Update every row's customer; every row gets exactly one outcome through `on_outcome`.
 
-    pacer: the shared pace; default a Pacer on AdaptiveRate(options.rate). Its clock is also
-    the one --max-duration is measured on.
+    pacer: the shared pace; default a Pacer on AdaptiveRate(options.rate) with a Window of
+    options.concurrency (fixed with options.fixed_concurrency). Its clock is also the one
+    --max-duration is measured on; its window says how many customers may be in flight.
     sent_before: for --resume, row -> changes of a PUT an earlier session sent (resume.settle).
     before_put(row, changes, etag): called just before each PUT call is first sent (update.py's
     Context.before_put); the journal records its changes there, durably.
@@ -106,7 +113,9 @@ async def run_pool(
     """
     sent_before = sent_before or {}
     stop = stop or Stop()
-    pacer = pacer or Pacer(AdaptiveRate(options.rate))
+    if pacer is None:
+        window = Window(options.concurrency, fixed=options.fixed_concurrency)
+        pacer = Pacer(AdaptiveRate(options.rate), window=window)
     ctx = Context(
         client=client,
         gate=pacer,
@@ -128,12 +137,21 @@ async def run_pool(
     in_flight: set[CustomerUpdate] = set()
     clock = pacer.clock
     started = clock.now()
+    time_left = TimeLeft()
+    room = asyncio.Event()  # set when a customer ends or the window changes: look for room
 
-    def land(outcome: Outcome) -> None:
+    def busy() -> int:  # customers in flight that take room in the window
+        return sum(not pacer.waiting_alone(u.row.customer_id) for u in in_flight)
+
+    pacer.attach(busy, room.set)
+
+    def land(outcome: Outcome, *, called: bool = False) -> None:
         nonlocal done, skipped
         on_outcome(outcome)
         done += 1
         skipped += outcome.status is Status.SKIPPED
+        if called:
+            time_left.on_row(clock.now())
         if outcome.status is not Status.SKIPPED:
             recent.add(outcome.status is Status.FAILED)
             _log_outcome(outcome)
@@ -143,25 +161,20 @@ async def run_pool(
                 stop.set(spent)
         if on_progress is not None:
             so_far = sum((update.tally for update in in_flight), tally)
-            on_progress(_progress(so_far, clock.now() - started))
-
-    def _progress(so_far: Tally, elapsed: float) -> Progress:
-        sent = done - skipped
-        measured = so_far.requests / elapsed if elapsed >= 1.0 else None
-        eta = None
-        if sent and elapsed > 0 and not stop.is_set:
-            eta = (total - done) / (sent / elapsed)
-        return Progress(
-            done,
-            total,
-            pacer.rate,
-            so_far.throttled,
-            so_far.conflicts,
-            skipped=skipped,
-            stopped=None if stop.reason is None else str(stop.reason),
-            measured_rate=measured,
-            eta_s=eta,
-        )
+            on_progress(
+                Progress(
+                    done,
+                    total,
+                    pacer.rate,
+                    so_far.throttled,
+                    so_far.conflicts,
+                    skipped=skipped,
+                    stopped=None if stop.reason is None else str(stop.reason),
+                    measured_rate=pacer.measured_rate,
+                    window=pacer.window.size,
+                    eta_s=None if stop.is_set else time_left.estimate_s(total - done),
+                )
+            )
 
     for row in rows[limit:]:
         land(_skipped(row, f"beyond --limit {options.limit}"))
@@ -169,7 +182,13 @@ async def run_pool(
 
     async def worker() -> None:
         nonlocal tally, refused
-        for row in queue:
+        while True:
+            while busy() >= pacer.window.size and not stop.is_set:
+                room.clear()
+                await room.wait()
+            row = next(queue, None)
+            if row is None:
+                return
             reached = max_duration_reached(clock.now() - started, options.max_duration)
             if reached is not None:
                 stop.set(reached)
@@ -182,8 +201,9 @@ async def run_pool(
                 ended = await update.run()
             except asyncio.CancelledError:  # Stop.now: its outcome is the note, then it ends
                 in_flight.discard(update)
+                room.set()
                 tally += update.tally  # what it did before it was cut short
-                land(_skipped(row, CUT_SHORT, etag=update.etag))
+                land(_skipped(row, CUT_SHORT, etag=update.etag), called=True)
                 raise
             except PcbatchError as exc:  # e.g. a token provider that cannot sign in any more
                 failed_row = Outcome(
@@ -191,6 +211,7 @@ async def run_pool(
                 )
                 ended = Finished(failed_row, update.tally, stop_reason=exc)
             in_flight.discard(update)
+            room.set()
             if ended.stop_reason is not None:
                 stop.set(ended.stop_reason)
             if ended.refused is not None:
@@ -199,7 +220,7 @@ async def run_pool(
                 if reason is not None:
                     stop.set(reason)
             tally += ended.tally
-            land(settle(ended.outcome, sent_before.get(row.number)))
+            land(settle(ended.outcome, sent_before.get(row.number)), called=True)
 
     workers: list[asyncio.Task[None]] = []
 
@@ -216,7 +237,15 @@ async def run_pool(
         stop.cancel = None
     for row in queue:  # left by workers cancelled by Stop.now
         land(_skipped(row, f"not started: {stop.reason}"))
-    stats = RunStats.of(tally, pacer.controller.rate, pacer.controller.minimum)
+    stats = RunStats.of(
+        tally,
+        pacer.controller.rate,
+        pacer.controller.minimum,
+        rate_measured=pacer.rate_sent,
+        window_final=pacer.window.size,
+        window_mean=pacer.window_mean,
+        window_max=pacer.window_max,
+    )
     return PoolResult(stats, stop.reason)
 
 

@@ -55,7 +55,7 @@ from batch.core.cells import CLEAR_TOKEN, neutralise, runs_as_formula
 from batch.core.errors import ConfigError
 from batch.core.export_rows import EXPORT_FIELDS, EXPORT_HEADERS
 from batch.core.fields import CUSTOMER_ID, FIELDS, normalise_header
-from batch.core.model import Outcome, Status
+from batch.core.model import Outcome, RunStats, Status
 from batch.files import PRIVATE_FILE, atomic_write, private_dir
 from batch.journal import Entry, Journal, RunInfo
 
@@ -90,6 +90,11 @@ SUMMARY_KEYS = (
     "rate_min",
     "countries_not_checked",
     "nightly",
+    "rate_measured",
+    "concurrency",
+    "window_final",
+    "window_mean",
+    "window_max",
 )
 FILES = ("results.csv", "results.xlsx", "summary.json", "failed.csv", "undo.csv")
 ERROR_COLUMN = "error"
@@ -218,7 +223,16 @@ def summary(
         "rate_min": info.stats.rate_min,
         "countries_not_checked": dict(not_checked or {}),
         "nightly": info.options.get("nightly"),
+        "rate_measured": _rounded(info.stats.rate_measured, 2),
+        "concurrency": info.options.get("concurrency"),
+        "window_final": info.stats.window_final,
+        "window_mean": _rounded(info.stats.window_mean, 1),
+        "window_max": info.stats.window_max,
     }
+
+
+def _rounded(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 def _last(journal: Journal) -> RunInfo:
@@ -396,10 +410,6 @@ def _utc(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=None)
 
 
-def _rounded(rate: float | None) -> float | None:
-    return None if rate is None else round(rate, 1)
-
-
 def headline(info: RunInfo, counts: Counter[Status]) -> str:
     """One sentence saying how the run went, for the top of the Summary sheet."""
     rows = sum(counts.values())
@@ -411,6 +421,13 @@ def headline(info: RunInfo, counts: Counter[Status]) -> str:
     failed = counts.get(Status.FAILED, 0)
     action = f"{need_action} need action (failed.csv)" if need_action else "none needs action"
     return f"{rows} rows: {done}, {failed} failed, {action}."
+
+
+def _window_text(stats: RunStats) -> str:
+    """The window's mean and largest size, in words."""
+    if stats.window_mean is None:
+        return "not measured"
+    return f"{stats.window_mean:.1f} on average, {stats.window_max} at most"
 
 
 def _nightly_text(nightly: object) -> str:
@@ -458,6 +475,8 @@ def _summary_figures(
         ("Retries", stats.retries, "#,##0"),
         ("Rate at the end (requests/s)", _rounded(stats.rate_final), "0.0"),
         ("Lowest rate (requests/s)", _rounded(stats.rate_min), "0.0"),
+        ("Requests/s sent (measured)", _rounded(stats.rate_measured), "0.0"),
+        ("Customers in flight (window: mean, most)", _window_text(stats), ""),
         ("Nightly run (--state)", _nightly_text(options.get("nightly")), ""),
         (
             "Countries not checked against their rules",

@@ -67,12 +67,17 @@ UNREAD_PUT = (
 class Gate(Protocol):
     """The pacing every call of every worker shares (pacing.Pacer implements it)."""
 
-    async def ready(self) -> float:
-        """Wait for any 429 pause and for the rate limiter; returns the send time."""
+    async def ready(self, customer_id: str | None = None) -> float:
+        """Wait for any 429 pause (the customer's own, or every worker's) and for the rate
+        limiter; returns the send time."""
         ...
 
-    def answered(self, reply: Reply, sent_at: float, delay: float) -> None:
-        """Tell the pacing how a call went: a 429 pauses every worker for `delay` seconds."""
+    def answered(
+        self, reply: Reply, sent_at: float, delay: float, customer_id: str | None = None
+    ) -> None:
+        """Tell the pacing how a call for `customer_id` (None: no customer's) went, answered
+        now after being sent at `sent_at`: a 429 makes the customer, or every worker, wait
+        `delay` seconds."""
         ...
 
 
@@ -121,25 +126,27 @@ async def call_with_retries(
     label: str,
     on_try: Callable[[Reply, Decision], None],
     request_id: str | None = None,
+    customer_id: str | None = None,
 ) -> Answered:
     """Send one call (`send(request_id)`) until retry.decide says anything but RETRY or RENEW.
 
     Every try waits for the shared Gate and tells it how the answer went; on_try(reply,
     decision) sees each answer as it comes (the caller counts there). A retry waits the
-    decision's delay (a 429's wait is the Gate's pause, shared by every worker) and keeps the
-    MS-RequestId only when the answer was lost. `label` names the call in debug logs.
+    decision's delay (a 429's wait is the Gate's: the customer's or every worker's) and keeps the
+    MS-RequestId only when the answer was lost. `label` names the call in debug logs;
+    `customer_id` the customer it is for (the Gate tells its 429s from the partner's).
     request_id: the MS-RequestId of the first try (a PUT sent again after a read-back);
     default a new one. `lost` in the answer: a try's outcome was unknown (retry.outcome_unknown).
     """
     request_id = request_id or new_request_id()
     lost = False
     while True:
-        sent_at = await ctx.gate.ready()
+        sent_at = await ctx.gate.ready(customer_id)
         reply = await send(request_id)
         decision = decide(reply, tries, ctx.policy, ctx.rng, call=call, any_success=ctx.any_success)
         on_try(reply, decision)
         tries = decision.tries
-        ctx.gate.answered(reply, sent_at, decision.delay)
+        ctx.gate.answered(reply, sent_at, decision.delay, customer_id)
         status = reply.status
         if 200 <= status < 300:
             ctx.any_success = True
@@ -367,6 +374,7 @@ class CustomerUpdate:
             label=label,
             on_try=counted,
             request_id=request_id,
+            customer_id=self.row.customer_id,
         )
         self.tries = answered.tries
         return answered.reply, answered.decision, answered.lost

@@ -249,7 +249,10 @@ def test_a_resumed_run_keeps_its_id_and_adds_up_the_counters_of_each_session(tmp
     journal = Journal.open(tmp_path, clock=lambda: next(clock))
     run_id = journal.start_run(make_sheet(), "ab" * 32, {"rate": 5.0})  # t=0
     journal.record(Outcome(2, guid(2), Status.UPDATED))
-    journal.finish_run(RunStats(requests=10, throttled=2, rate_final=3.0, rate_min=1.5), 75)  # 2
+    first = {"rate_measured": 2.0, "window_final": 6, "window_mean": 4.0, "window_max": 9}
+    journal.finish_run(
+        RunStats(requests=10, throttled=2, rate_final=3.0, rate_min=1.5, **first), 75
+    )  # t=2
     journal.close()
 
     again = Journal.open(tmp_path, clock=lambda: next(clock))
@@ -260,12 +263,16 @@ def test_a_resumed_run_keeps_its_id_and_adds_up_the_counters_of_each_session(tmp
     assert again.run_info(run_id).finished_at is None
     again.record(Outcome(3, guid(3), Status.UPDATED))
     again.record(Outcome(4, guid(4), Status.UPDATED))
-    again.finish_run(RunStats(requests=5, conflicts=1, rate_final=4.0, rate_min=2.5), 0)  # t=6
+    second = {"rate_measured": 5.0, "window_final": 8, "window_mean": 7.0, "window_max": 8}
+    again.finish_run(RunStats(requests=5, conflicts=1, rate_final=4.0, rate_min=2.5, **second), 0)
 
     info = again.run_info(run_id)
     assert (info.sessions, info.exit_code, info.rows) == (2, 0, 3)
     assert (info.stats.requests, info.stats.throttled, info.stats.conflicts) == (15, 2, 1)
     assert (info.stats.rate_final, info.stats.rate_min) == (4.0, 1.5)
+    # 15 requests in 10/2 + 5/5 = 6 s of sending; the window: the last, mean by request, most
+    assert info.stats.rate_measured == 15 / 6
+    assert (info.stats.window_final, info.stats.window_mean, info.stats.window_max) == (8, 5.0, 9)
     assert info.started_at == "2025-01-01T02:00:00.000Z"
     assert info.elapsed_s == 2.0 + 3.0  # each session from its start to its end
     assert info.options == {"rate": 5.0}  # the run's own options; sessions keep theirs

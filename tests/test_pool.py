@@ -1,4 +1,5 @@
-"""pool: the shared pace (no burst, 429 pauses everyone), skipping, stopping, aborting."""
+"""pool: the shared pace (no burst, a partner's 429 pauses everyone, a customer's only that
+customer), the window of customers in flight, skipping, stopping, aborting."""
 
 import asyncio
 from random import Random
@@ -10,12 +11,15 @@ from batch.client import Client
 from batch.core.errors import AuthFailed, StoppedEarly
 from batch.core.model import Row, Status
 from batch.core.options import RunOptions
+from batch.core.quota import QuotaReader, Scope
 from batch.core.retry import Reply
 from batch.core.stops import Stop
 from batch.core.throttle import AdaptiveRate
+from batch.core.window import Window
 from batch.pacing import Clock, Pacer, RateLimiter
 from batch.pool import run_pool
 from batch.simulator import SimConfig, run_simulator
+from batch.simulator.faults import throttled_once
 
 FAST = {"backoff_base": 0.01, "backoff_cap": 0.02, "timeout": 2.0, "rate": 1000.0}
 
@@ -111,22 +115,37 @@ async def test_the_limiter_can_never_be_set_above_its_ceiling():
     assert limiter.rate == CEILING
 
 
-class RecordingPacer(Pacer):
-    """A Pacer that notes every send and every 429 pause, in the order they happen."""
+class RecordingQuota(QuotaReader):
+    """A QuotaReader that notes whose quota it read each 429 as."""
 
-    def __init__(self, controller):
-        super().__init__(controller)
+    def __init__(self):
+        super().__init__()
+        self.scopes = []
+
+    def on_throttle(self, now, customer_id):
+        scope = super().on_throttle(now, customer_id)
+        self.scopes.append(scope)
+        return scope
+
+
+class RecordingPacer(Pacer):
+    """A Pacer that notes every send and every 429 pause, in the order they happen: a pause
+    names its customer when it was read as that customer's quota, else None (everyone's)."""
+
+    def __init__(self, controller, clock=None, window=None):
+        super().__init__(controller, clock, window=window, quota=RecordingQuota())
         self.events = []
 
-    async def ready(self):
-        sent = await super().ready()
-        self.events.append(("send", sent))
+    async def ready(self, customer_id=None):
+        sent = await super().ready(customer_id)
+        self.events.append(("send", customer_id, sent, self._in_flight(), self.window.size))
         return sent
 
-    def answered(self, reply: Reply, sent_at: float, delay: float) -> None:
-        super().answered(reply, sent_at, delay)
+    def answered(self, reply: Reply, sent_at: float, delay: float, customer_id=None) -> None:
+        super().answered(reply, sent_at, delay, customer_id)
         if reply.status == 429:
-            self.events.append(("pause", self.clock.now() + delay))
+            whose = customer_id if self.quota.scopes[-1] is Scope.CUSTOMER else None
+            self.events.append(("pause", whose, self.clock.now() + delay))
 
 
 async def test_a_429_pauses_every_worker_until_its_retry_after_moment():
@@ -139,12 +158,14 @@ async def test_a_429_pauses_every_worker_until_its_retry_after_moment():
         throttled = [r for r in sim.log if r.status == 429]
     assert all(o.status is Status.UPDATED for o in outcomes)
     assert throttled and result.stats.throttled == len(throttled)
-    pause_until = 0.0
-    for kind, moment in pacer.events:
+    assert Scope.PARTNER in pacer.quota.scopes
+    pauses: dict[str | None, float] = {}
+    for kind, whose, moment, *_ in pacer.events:
         if kind == "pause":
-            pause_until = max(pause_until, moment)
-        else:
-            assert moment >= pause_until  # nobody sends while a Retry-After runs
+            pauses[whose] = max(pauses.get(whose, 0.0), moment)
+        else:  # nobody sends while the partner's Retry-After runs, nor its customer's
+            assert moment >= pauses.get(None, 0.0)
+            assert moment >= pauses.get(whose, 0.0)
     assert result.stats.rate_min < 100.0
 
 
@@ -278,13 +299,83 @@ async def test_progress_gives_the_measured_rate_the_time_left_and_where_a_stop_c
             on_progress=progress,
         )
     first, second = seen[0], seen[1]
-    assert first.measured_rate is None  # not a second gone by yet on the run's clock
-    assert second.measured_rate == pytest.approx(
-        4 / 60, rel=1e-3
-    )  # a GET and a PUT each, 2 in 60 s
-    assert second.eta_s == pytest.approx(4 * 30.0, rel=1e-3)  # 4 rows left at 30 s a row
+    assert first.measured_rate is None  # nothing measured yet on the run's clock
+    assert first.window is not None  # the window in use is shown from the first row
     assert (second.skipped, second.stopped) == (0, None)
     last = seen[-1]
     assert (last.done, last.skipped) == (6, 3)
     assert last.stopped == "enough for today"
     assert last.eta_s is None
+
+
+async def test_a_customers_429_holds_that_customer_only_and_the_partners_every_worker():
+    clock = FakeClock()
+    pacer = Pacer(AdaptiveRate(100.0), clock)
+    for i in range(8):  # other customers' calls succeeding
+        sent = await pacer.ready(f"c{i}")
+        pacer.answered(Reply(200, {}), sent, 0.0, f"c{i}")
+    sent = await pacer.ready("mine")
+    throttled_at = clock.now()
+    pacer.answered(Reply(429, {}), sent, 5.0, "mine")  # its own quota: only it waits
+
+    other = await pacer.ready("c0")
+    assert other < throttled_at + 1.0  # the others go on at the rate
+    assert pacer.rate == 100.0  # and the rate stays
+    assert await pacer.ready("mine") >= throttled_at + 5.0  # it waits its Retry-After
+
+    alone = Pacer(AdaptiveRate(100.0), FakeClock())
+    sent = await alone.ready("mine")
+    throttled_at = alone.clock.now()
+    alone.answered(Reply(429, {}), sent, 5.0, "mine")  # no other customer's call succeeding
+
+    assert await alone.ready("c0") >= throttled_at + 5.0  # the partner's: everyone waits
+    assert alone.rate < 100.0
+
+
+class SteppedWindow(Window):
+    """A window of 2 customers for the first 20 answers, then of 5."""
+
+    def __init__(self):
+        super().__init__(8)
+        self.answers = 0
+
+    @property
+    def size(self):
+        return 2 if self.answers < 20 else 5
+
+    def on_answer(self, now, latency_s, allowed_rate, *, in_flight=None, throttled=False):
+        self.answers += 1
+        return self.size
+
+
+async def test_customers_in_flight_follow_the_window_as_it_changes():
+    pacer = RecordingPacer(AdaptiveRate(CEILING), FakeClock(), window=SteppedWindow())
+    async with run_simulator(SimConfig(customers=30, seed=1, latency_ms=5)) as sim:
+        outcomes, _ = await pool(
+            sim, rows_for(sim.store.ids(), city="X"), concurrency=8, pacer=pacer
+        )
+    assert all(o.status is Status.UPDATED for o in outcomes)
+    sends = [(in_flight, size) for kind, _, _, in_flight, size in pacer.events if kind == "send"]
+    assert all(in_flight <= size for in_flight, size in sends)  # never more than the window
+    assert max(n for n, size in sends if size == 2) == 2  # 8 workers, but 2 in flight
+    assert max(n for n, size in sends if size == 5) == 5  # the room it grew to is used
+
+
+async def test_a_customer_throttled_once_waits_alone_while_the_others_keep_their_pace():
+    config = SimConfig(customers=30, seed=5, customer_429_once=0.05, customer_429_retry_after=1)
+    async with run_simulator(config) as sim:
+        ids = sim.store.ids()
+        throttled = {cid for cid in ids if throttled_once(5, cid, 0.05)}
+        outcomes, result = await pool(sim, rows_for(ids, city="X"), concurrency=4)
+        log = [(r.customer_id, r.status) for r in sim.log if r.customer_id]
+    assert len(throttled) == 1  # this seed throttles one customer of 30
+    [mine] = throttled
+    assert all(o.status is Status.UPDATED for o in outcomes)
+    assert result.stats.throttled == 1
+    assert result.stats.rate_min == FAST["rate"]  # the run's rate never dropped
+    hit = log.index((mine, 429))
+    retried = next(i for i in range(hit + 1, len(log)) if log[i][0] == mine)
+    others_meanwhile = [cid for cid, _ in log[hit + 1 : retried]]
+    # During its Retry-After (1 s) the other customers' calls went on: each of the 3 other
+    # workers sent at least one (a partner-wide pause would have let none through).
+    assert len(set(others_meanwhile)) >= 3

@@ -128,11 +128,12 @@ def report(tmp_path) -> Path:
     journal.start_run(
         SHEET,
         "cd" * 32,
-        {"dry_run": False, "clear_token": "#CLEAR", "access_token": "eyJSECRET"},
+        {"dry_run": False, "clear_token": "#CLEAR", "access_token": "eyJSECRET", "concurrency": 64},
     )
     for outcome in reversed(OUTCOMES):  # finishing order is not row order
         journal.record(outcome)
-    journal.finish_run(RunStats(requests=21, throttled=3, conflicts=1, retries=4), 1)
+    figures = {"rate_measured": 39.876, "window_final": 30, "window_mean": 27.66, "window_max": 36}
+    journal.finish_run(RunStats(requests=21, throttled=3, conflicts=1, retries=4, **figures), 1)
     write_report(tmp_path, journal)
     journal.close()
     return tmp_path
@@ -200,6 +201,7 @@ def test_summary_json_has_exactly_the_documented_keys_and_the_run_figures(report
         "dry_run", "exit_code", "input", "started_at", "finished_at", "rate_final", "rate_min",
         "countries_not_checked",
         "nightly",
+        "rate_measured", "concurrency", "window_final", "window_mean", "window_max",
     }  # fmt: skip
     assert summary["rows"] == 9
     assert summary["statuses"] == {
@@ -218,6 +220,13 @@ def test_summary_json_has_exactly_the_documented_keys_and_the_run_figures(report
     assert summary["input"] == "in/customers.csv"
     assert summary["started_at"].endswith("Z") and summary["finished_at"].endswith("Z")
     assert (summary["rate_final"], summary["rate_min"]) == (None, None)
+    # the request rate measured and the window of customers in flight (issue 16)
+    assert (summary["rate_measured"], summary["concurrency"]) == (39.88, 64)
+    assert (summary["window_final"], summary["window_mean"], summary["window_max"]) == (
+        30,
+        27.7,
+        36,
+    )
     assert isinstance(summary["elapsed_s"], float)
     assert summary["countries_not_checked"] == {}
 

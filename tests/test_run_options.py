@@ -32,7 +32,14 @@ FLAGS = {param.name: param for param in RUN.params if isinstance(param, click.Op
 
 def test_the_defaults_are_the_readme_ones():
     o = RunOptions()
-    assert (o.cloud, o.concurrency, o.rate, o.max_attempts, o.timeout) == ("global", 8, 10.0, 6, 30)
+    assert (o.cloud, o.concurrency, o.rate, o.max_attempts, o.timeout) == (
+        "global",
+        64,
+        10.0,
+        6,
+        30,
+    )
+    assert o.fixed_concurrency is False  # the window adapts below --concurrency
     assert (o.dry_run, o.validate_addresses, o.limit, o.max_duration) == (False, False, None, None)
     assert (o.failure_budget, o.clear_token, o.resume, o.log_format) == (0.5, "#N/A", False, "text")
     assert o.retry_policy.max_attempts == 6

@@ -115,8 +115,8 @@ async def test_one_conflict_is_refetched_and_both_writers_edits_survive(stale_st
             class WriterAfterFirstGet(Pacer):
                 calls = 0
 
-                async def ready(self):
-                    sent = await super().ready()
+                async def ready(self, customer_id=None):
+                    sent = await super().ready(customer_id)
                     WriterAfterFirstGet.calls += 1
                     if WriterAfterFirstGet.calls == 2:  # between our GET and our PUT
                         sim.store.put_direct(cid, {"email": "other@example.com"})
@@ -156,13 +156,13 @@ class Scripted(Pacer):
         super().__init__(AdaptiveRate(1000.0))
         self.sim, self.script, self.calls = sim, script, 0
 
-    async def ready(self):
+    async def ready(self, customer_id=None):
         knobs = {k for step in self.script for k in step}
         step = self.script[self.calls] if self.calls < len(self.script) else {}
         for knob in knobs:
             setattr(self.sim.config, knob, step.get(knob, 0.0))
         self.calls += 1
-        return await super().ready()
+        return await super().ready(customer_id)
 
 
 async def scripted_update(sim, the_row, script, policy):
@@ -236,10 +236,10 @@ async def test_a_put_answered_5xx_is_read_back_then_sent_again_with_the_same_req
             sim.config.fail_503 = 1.0
 
         class HealAfterTheFirstPut(Pacer):
-            async def ready(self):
+            async def ready(self, customer_id=None):
                 if puts(sim):
                     sim.config.fail_503 = 0.0
-                return await super().ready()
+                return await super().ready(customer_id)
 
         tokens = StaticToken(sim.token)
         async with Client(sim.base_url, tokens, timeout=2, connections=2) as client:

@@ -171,9 +171,13 @@ class Tally:
 
 @dataclass(frozen=True, slots=True)
 class RunStats:
-    """A session's or a run's figures for summary.json: its calls' Tally, and the adaptive rate.
+    """A session's or a run's figures for summary.json: its calls' Tally, the adaptive rate, the
+    rate measured and the window of customers in flight.
 
     rate_final: requests/s in use at the end; rate_min: the lowest it went (None: not known).
+    rate_measured: requests/s sent, from the first request to the last answer.
+    window_final: customers allowed in flight at the end; window_mean: on average over the
+    requests sent; window_max: the most.
     """
 
     requests: int = 0
@@ -182,12 +186,35 @@ class RunStats:
     retries: int = 0
     rate_final: float | None = None
     rate_min: float | None = None
+    rate_measured: float | None = None
+    window_final: int | None = None
+    window_mean: float | None = None
+    window_max: int | None = None
 
     @classmethod
-    def of(cls, tally: Tally, rate_final: float | None, rate_min: float | None) -> RunStats:
-        """The figures of a tally and the rates."""
+    def of(
+        cls,
+        tally: Tally,
+        rate_final: float | None,
+        rate_min: float | None,
+        *,
+        rate_measured: float | None = None,
+        window_final: int | None = None,
+        window_mean: float | None = None,
+        window_max: int | None = None,
+    ) -> RunStats:
+        """The figures of a tally, the rates and the window."""
         return cls(
-            tally.requests, tally.throttled, tally.conflicts, tally.retries, rate_final, rate_min
+            tally.requests,
+            tally.throttled,
+            tally.conflicts,
+            tally.retries,
+            rate_final,
+            rate_min,
+            rate_measured,
+            window_final,
+            window_mean,
+            window_max,
         )
 
 

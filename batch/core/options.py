@@ -96,7 +96,17 @@ class RunOptions:
         wanted=f"one of {', '.join(CLOUDS)}",
     )
     concurrency: int = option(
-        Kind.INT, 8, "Customers in flight at once.", low=1, wanted="a whole number >= 1"
+        Kind.INT,
+        64,
+        "Most customers in flight at once: the ceiling of the window, which adapts to the "
+        "service's latency so that --rate is what holds the run back.",
+        low=1,
+        wanted="a whole number >= 1",
+    )
+    fixed_concurrency: bool = option(
+        Kind.FLAG,
+        False,
+        "Keep exactly --concurrency customers in flight: no adaptive window.",
     )
     rate: float = option(
         Kind.FLOAT,

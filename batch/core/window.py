@@ -24,7 +24,11 @@ the known bottleneck):
   is the lowest long average, forgetting over `base_memory_s` (30 s: a service that slows down
   for good becomes the new normal). Recent above `tolerance` (1.5) times the base: the service
   is queueing, the window shrinks by `tolerance / ratio`, to no less than `shrink_floor` (0.75)
-  of itself per round trip. Above `rising` (1.25): it holds. Otherwise, if the window is full
+  of itself per round trip, and never below `latency_floor` (8, the old fixed default) for
+  latency alone: the latency seen includes the client's own event loop, so a client busy with
+  its CPU (a run with no rate limit) reads as a queueing service, and a window shrunk for that
+  slows it down (with the floor, the bench's no-limit run at --concurrency 16 goes as fast
+  adaptive as fixed). Above `rising` (1.25): it holds. Otherwise, if the window is full
   (the pool says how many are in flight), it is what holds the run back: it grows to
   `size * allowed / measured` (Little's law with headroom before a whole span is measured), at
   most doubling per round trip and to no more than `growth_cap` (2) times Little's law with
@@ -62,6 +66,7 @@ class Window:
     span_s: 1 s, the shortest span the request rate is measured over.
     min_interval_s: 0.05 s, the shortest time between two decisions.
     warmup: 100 answers before latency is trusted to shrink or stop the window.
+    latency_floor: 8, the least a shrink for rising latency leaves (a smaller window stays).
     """
 
     __slots__ = (
@@ -85,6 +90,7 @@ class Window:
         "fixed",
         "growth_cap",
         "headroom",
+        "latency_floor",
         "measured_rate",
         "min_interval_s",
         "rising",
@@ -115,6 +121,7 @@ class Window:
         min_interval_s: float = 0.05,
         warmup: int = 100,
         base_memory_s: float = 30.0,
+        latency_floor: int = 8,
     ) -> None:
         if isinstance(ceiling, bool) or not isinstance(ceiling, int) or ceiling < 1:
             raise ValueError(f"ceiling must be a whole number of customers >= 1, not {ceiling!r}")
@@ -134,6 +141,7 @@ class Window:
         self.min_interval_s = min_interval_s
         self.warmup = warmup
         self.base_memory_s = base_memory_s
+        self.latency_floor = latency_floor
         self.measured_rate: float | None = None  #: answers/s over the last span; None at first
         self._size = float(ceiling if fixed else min(max(start, 1), ceiling))
         self._base: float | None = None  # the no-queueing log(latency), once warm
@@ -201,7 +209,8 @@ class Window:
             return self.size
         ratio = math.exp(self._short - self._base) if self._base is not None else 1.0
         if ratio > self.tolerance:  # short of the rate and latency climbing: it is queueing
-            self._set(self._size * max(self.shrink_floor, self.tolerance / ratio))
+            shrunk = self._size * max(self.shrink_floor, self.tolerance / ratio)
+            self._set(max(shrunk, min(self._size, self.latency_floor)))
         elif (
             now >= self._hold_until
             and ratio <= self.rising
