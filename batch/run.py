@@ -151,7 +151,9 @@ async def _run(
             log.info("no unfinished run of this input in %s: a new run", out_dir)
             sheet = sheet or _load(options)
             nightly = await Nightly.start(options, base_url, tokens, sheet.rows)  # --incremental
-            preflight = await _preflight(nightly.to_send(sheet.rows), base_url, tokens, options)
+            preflight = await _preflight(
+                nightly.to_send(sheet.rows), base_url, tokens, options, env
+            )
             run_id = journal.start_run(sheet, digest, recorded_options | nightly.summary())
             rows, sent_before, columns = sheet.rows, {}, sheet.columns
             log.info(
@@ -162,7 +164,7 @@ async def _run(
                 out_dir,
             )
         else:
-            preflight = await _preflight(pending, base_url, tokens, options)
+            preflight = await _preflight(pending, base_url, tokens, options, env)
             journal.resume_run(run_id, recorded_options)
             rows, sent_before = pending, journal.puts_sent(run_id)
             columns = journal.run_info(run_id).columns
@@ -255,19 +257,29 @@ def target_line(cloud: str, tenant: str | None, base_url: str, *, dry_run: bool)
 
 
 async def _preflight(
-    rows: Sequence[Row], base_url: str, tokens: TokenProvider, options: RunOptions
+    rows: Sequence[Row],
+    base_url: str,
+    tokens: TokenProvider,
+    options: RunOptions,
+    env: Mapping[str, str],
 ) -> int:
-    """One GET of the first row's profile before anything is written (core/preflight.py):
-    raises ConfigError (exit 2) when it shows a wrong setting rather than an outage. Returns
-    the requests it sent (0 or 1: summary.json counts it)."""
+    """One GET of the first row's profile before anything is written (core/preflight.py),
+    sent once more after renewing a refused token: raises ConfigError (exit 2) when it shows a
+    wrong setting rather than an outage. Returns the requests it sent (summary.json counts
+    them)."""
     if not rows or options.limit == 0:
         return 0
     async with Client(base_url, tokens, timeout=options.timeout, connections=1) as client:
         reply = await client.get_profile(rows[0].customer_id, new_request_id())
-    wrong = misconfiguration(reply, base_url)
+        sent = 1
+        if reply.status == 401:
+            await client.renew_token()
+            reply = await client.get_profile(rows[0].customer_id, new_request_id())
+            sent = 2
+    wrong = misconfiguration(reply, base_url, credential_source(env))
     if wrong is not None:
         raise wrong
-    return 1
+    return sent
 
 
 def _report_of(out_dir: Path) -> Mapping[str, object] | None:

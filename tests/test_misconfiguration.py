@@ -40,12 +40,12 @@ def free_port():
         (Reply(404, {}, error_code="60003"), None),  # one unknown customer: a row's not_found
         (Reply(0, {}, fault=Fault.TIMEOUT), None),  # may have reached the service: an outage
         (Reply(503, {}), None),
-        (Reply(401, {}), None),  # the run's own rule: exit 3, naming the credentials
+        (Reply(401, {}), "check the token in PC_ACCESS_TOKEN"),  # refused even renewed
         (Reply(200, {}), None),
     ],
 )
 def test_the_first_answer_tells_a_wrong_setting_from_an_outage(reply, names):
-    wrong = misconfiguration(reply, "https://example.test")
+    wrong = misconfiguration(reply, "https://example.test", "the token in PC_ACCESS_TOKEN")
     if names is None:
         assert wrong is None
     else:
@@ -89,12 +89,16 @@ async def test_one_unknown_first_customer_is_still_exit_1(make_sim, tmp_path):
     assert read_summary(tmp_path / "out")["requests"] == len(rest(sim))
 
 
-async def test_refused_credentials_name_where_they_came_from(make_sim, tmp_path):
+async def test_a_token_refused_on_the_first_call_is_exit_2_naming_where_it_came_from(
+    make_sim, tmp_path
+):
     sim = await make_sim(customers=2)
     opts = options(sim, tmp_path, sim.base_url, sim.store.ids(), concurrency=1)
-    result = await run_job(opts, {"PC_ACCESS_TOKEN": "not-the-token"})
-    assert result.exit_code == 3
-    assert "the credentials came from the token in PC_ACCESS_TOKEN" in str(result.stopped)
+    with pytest.raises(ConfigError, match="check the token in PC_ACCESS_TOKEN") as refused:
+        await run_job(opts, {"PC_ACCESS_TOKEN": "not-the-token"})
+    assert refused.value.exit_code == 2
+    assert [r.method for r in rest(sim)] == ["GET", "GET"]  # the read, and once more: no PUT
+    assert not (tmp_path / "out" / "summary.json").exists()  # no run began
 
 
 async def test_an_outage_in_the_middle_of_a_long_run_stops_within_a_window_with_exit_75(

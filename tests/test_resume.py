@@ -7,10 +7,8 @@ import sqlite3
 from dataclasses import replace
 
 import pytest
-from click.testing import CliRunner
-from support import invoke
+from support import after_requests, invoke
 
-from batch.cli import cli
 from batch.core.errors import ConfigError
 from batch.core.model import Change, RunStats
 from batch.core.options import RunOptions
@@ -268,13 +266,17 @@ def test_after_credentials_were_refused_resume_sends_every_row_not_done(make_sim
     sim = make_sim_thread(customers=3)
     sheet, out = write_sheet(tmp_path / "in.csv", moves(sim.store.ids())), tmp_path / "out"
     args = [*run_args(sheet, out), "--concurrency", "1"]
-    refused = CliRunner().invoke(
-        cli, args, env={"PC_ACCESS_TOKEN": "not-a-valid-token", "PC_BASE_URL": sim.base_url}
-    )
+
+    def withdraw():  # right after the pre-flight read: the token stops working mid-run
+        sim.tokens.access_withdrawn = True
+
+    after_requests(sim, 1, withdraw)
+    refused = invoke(args, sim)
     assert refused.exit_code == 3
     assert statuses(out) == {2: "rejected", 3: "skipped", 4: "skipped"}
 
-    resumed = invoke([*args, "--resume"], sim)  # with a valid token now
+    sim.tokens.access_withdrawn = False
+    resumed = invoke([*args, "--resume"], sim)  # with a working token again
 
     assert resumed.exit_code == 0, resumed.output
     assert set(statuses(out).values()) == {"updated"}

@@ -8,6 +8,7 @@ import csv
 import json
 
 import pytest
+from support import after_requests
 
 from batch.core.options import RunOptions
 from batch.run import run_job
@@ -293,14 +294,19 @@ async def test_refused_credentials_abort_with_exit_3_and_a_complete_report(make_
         concurrency=1,
         rate=500.0,
     )
-    result = await run_job(opts, {"PC_ACCESS_TOKEN": "not-the-token"})
+
+    def withdraw():  # right after the pre-flight read: the token stops working mid-run
+        sim.tokens.access_withdrawn = True
+
+    after_requests(sim, 1, withdraw)
+    result = await run_job(opts, {"PC_ACCESS_TOKEN": sim.token})
     assert result.exit_code == 3
     statuses = [r["status"] for r in results(tmp_path / "out").values()]
     assert statuses == ["rejected", "skipped", "skipped"]
     assert summary(tmp_path / "out")["exit_code"] == 3
     for path in (tmp_path / "out").iterdir():
         if path.suffix in (".csv", ".json"):
-            assert "not-the-token" not in path.read_text(encoding="utf-8-sig")
+            assert sim.token not in path.read_text(encoding="utf-8-sig")
 
 
 async def test_invalid_rows_are_reported_and_nothing_is_sent_for_them(make_sim, tmp_path):

@@ -8,11 +8,15 @@ Rules (README.md, "Progress, statuses and exit codes"), on the answer to the fir
     404 with a code other than 60003    exit 2: the path is wrong (code 1000 "Not found" is
       ("Tenant not found")                what a base URL with `/v1` too many gets): names the
                                           base URL
+    401 (after one renewal)             exit 2: the token is refused before anything was
+                                          written: names where the credentials came from
     anything else                       the run goes on: a 2xx, an unknown customer (60003:
                                           that row ends `not_found`, exit 1), throttling, a
                                           server error or a timeout (an outage: the retries and
-                                          the failure budget handle it, exit 75), a refused
-                                          token (exit 3, the run's own rule, retry.py)
+                                          the failure budget handle it, exit 75), a 403 (the
+                                          run's own rules, retry.py: exit 3 when it is the
+                                          credentials'); a token refused later in the run is
+                                          exit 3
 
 Only the first call of a run is judged this way: once a request has reached the service, a
 refused connection is an outage (75), and a 404 is one customer's (1).
@@ -32,8 +36,10 @@ from batch.core.retry import Fault, Reply
 CUSTOMER_NOT_FOUND_CODE = "60003"
 
 
-def misconfiguration(reply: Reply, base_url: str) -> ConfigError | None:
-    """The setting to fix when the first GET of a run got `reply`, else None (go on)."""
+def misconfiguration(reply: Reply, base_url: str, credentials: str) -> ConfigError | None:
+    """The setting to fix when the first GET of a run got `reply`, else None (go on).
+
+    credentials: where the run's credentials came from, in words (auth.credential_source)."""
     if reply.status == 0 and reply.fault is Fault.CONNECT:
         parts = urlsplit(base_url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -48,5 +54,12 @@ def misconfiguration(reply: Reply, base_url: str) -> ConfigError | None:
             f"the service answered 404{code} to the first customer's billing profile: the "
             f"path is wrong, check the base URL {base_url} (it must not end in /v1: pcbatch "
             "adds /v1/customers/...); nothing was sent"
+        )
+    if reply.status == 401:
+        return ConfigError(
+            f"the service refused the token on the first call, even renewed (HTTP 401"
+            f"{f' code {reply.error_code}' if reply.error_code else ''}): check {credentials} "
+            "(expired, for another tenant or cloud, or not issued for "
+            "https://api.partnercenter.microsoft.com); nothing was sent"
         )
     return None
