@@ -1,6 +1,6 @@
 """One `pcbatch run`, end to end: options -> credentials -> sheet -> journal -> pool -> report.
 
-Order matters for the contract's promises:
+Order matters for the promises README.md makes:
 - Every check that can fail without sending anything comes first (base URL, an --out that is
   not private (files.private_dir), a run already holding --out (exit 4 at once), a report in
   --out whose journal is lost (core/resume.lost_journal), the input file, credentials): those

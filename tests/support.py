@@ -9,6 +9,8 @@ import json
 from click.testing import CliRunner
 
 from batch.cli import cli
+from batch.core.options import RunOptions
+from batch.run import run_job
 
 
 def city_sheet(path, ids, city="Newtown"):
@@ -75,3 +77,19 @@ def after_requests(sim, n, act):
                     act()
 
     sim.log = Log(sim.log)
+
+
+async def run_fast(sim, sheet, out, **options):
+    """`run_job` on `sheet` against the stand-in `sim`, paced and retried for a quick test
+    (rate 500, 4 customers in flight, 2 s timeout, 10-50 ms backoff); `options` override."""
+    defaults = {
+        "base_url": sim.base_url,
+        "out": out,
+        "rate": 500.0,
+        "concurrency": 4,
+        "timeout": 2.0,
+        "backoff_base": 0.01,
+        "backoff_cap": 0.05,
+    }
+    opts = RunOptions(input=sheet, **{**defaults, **options})
+    return await run_job(opts, {"PC_ACCESS_TOKEN": sim.token})

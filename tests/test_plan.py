@@ -111,7 +111,7 @@ def test_a_profile_without_an_address_gets_one():
     assert plan.resource["defaultAddress"] == {"city": "Oslo", "country": "NO"}
 
 
-def test_changes_come_in_the_contract_field_order():
+def test_changes_come_in_the_documented_field_order():
     plan = make_plan(profile(), row(email="e@x.io", city="Kirkland", first_name="Grace"))
     assert [c.field for c in plan.changes] == ["city", "first_name", "email"]
 

@@ -59,7 +59,7 @@ def reply(status: int, **kw) -> Reply:
         (reply(401), Action.RENEW, None),
     ],
 )
-def test_each_answer_leads_to_the_contract_next_step(answer, action, status):
+def test_each_answer_leads_to_the_documented_next_step(answer, action, status):
     decision = decide(answer, Tries(), POLICY, Random(1), **GET_LATER)
     assert decision.action is action
     assert decision.status is status

@@ -174,7 +174,7 @@ def test_failed_csv_fed_back_retries_just_those_rows(make_sim_thread, tmp_path):
     assert sim.store.profile(UNKNOWN)["defaultAddress"]["city"] == "Newtown 2"
 
 
-def test_run_help_lists_every_option_of_the_contract():
+def test_run_help_lists_every_documented_option():
     result = CliRunner().invoke(cli, ["run", "--help"])
     assert result.exit_code == 0
     for option in [

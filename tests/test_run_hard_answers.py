@@ -4,12 +4,10 @@ lost answer, 409 and Retry-After, and the etag sent both as If-Match and in the 
 
 import csv
 
-from support import read_results, read_summary
+from support import read_results, read_summary, run_fast
 
-from batch.core.options import RunOptions
 from batch.core.retry import RIGHTS_REFUSED
 from batch.journal import Journal
-from batch.run import run_job
 
 HEADERS = ["Customer ID", "Street", "City", "State", "ZIP", "Country"]
 RULES = "/v1/countryvalidationrules/"
@@ -51,20 +49,6 @@ def move_to(sim, cid, country, city, zip_code, state=None):
     )
 
 
-async def run(sim, sheet, out, **options):
-    defaults = {
-        "base_url": sim.base_url,
-        "out": out,
-        "rate": 500.0,
-        "concurrency": 4,
-        "timeout": 2.0,
-        "backoff_base": 0.01,
-        "backoff_cap": 0.05,
-    }
-    opts = RunOptions(input=sheet, **{**defaults, **options})
-    return await run_job(opts, {"PC_ACCESS_TOKEN": sim.token})
-
-
 def rules_calls(sim):
     return sorted(r.path.removeprefix(RULES) for r in sim.log if r.path.startswith(RULES))
 
@@ -96,7 +80,7 @@ async def test_rows_breaking_their_countrys_rules_end_invalid_naming_the_column_
         {"Customer ID": ids[5], "City": "Nantes"},  # stays in FR, which publishes no rules
     ]
     out = tmp_path / "out"
-    result = await run(sim, write_sheet(tmp_path / "in.csv", lines), out)
+    result = await run_fast(sim, write_sheet(tmp_path / "in.csv", lines), out)
 
     assert result.exit_code == 1
     report = by_row(out)
@@ -124,11 +108,11 @@ async def test_a_resumed_run_uses_the_rules_its_journal_holds_without_fetching_t
         move_to(sim, cid, "US", "Bellevue", "98004", "WA")
     lines = [address(cid, "US", "Seattle", "98052", "WA") for cid in ids]
     sheet, out = write_sheet(tmp_path / "in.csv", lines), tmp_path / "out"
-    first = await run(sim, sheet, out, limit=1)
+    first = await run_fast(sim, sheet, out, limit=1)
     assert first.exit_code == 1 and rules_calls(sim) == ["US"]
 
     sim.log.clear()
-    resumed = await run(sim, sheet, out, resume=True)
+    resumed = await run_fast(sim, sheet, out, resume=True)
 
     assert resumed.exit_code == 0
     assert rules_calls(sim) == []
@@ -153,7 +137,7 @@ async def test_an_unreadable_rules_answer_leaves_the_country_to_the_service_and_
         address(ids[1], "US", "Seattle", "98052", "WA"),
     ]
     out = tmp_path / "out"
-    result = await run(sim, write_sheet(tmp_path / "in.csv", lines), out)
+    result = await run_fast(sim, write_sheet(tmp_path / "in.csv", lines), out)
 
     assert result.exit_code == 1
     report = by_row(out)
@@ -179,7 +163,7 @@ async def test_a_customer_without_a_relationship_is_rejected_and_the_run_goes_on
     sim.config.no_relationship = ids[0]
     lines = [{"Customer ID": cid, "City": f"Town {i}"} for i, cid in enumerate(ids)]
     out = tmp_path / "out"
-    result = await run(sim, write_sheet(tmp_path / "in.csv", lines), out, concurrency=1)
+    result = await run_fast(sim, write_sheet(tmp_path / "in.csv", lines), out, concurrency=1)
 
     assert result.exit_code == 1  # not 3: one customer's relationship is not the credentials
     report = by_row(out)
@@ -198,7 +182,7 @@ async def test_credentials_refused_for_several_customers_with_no_success_stop_th
     sim = await make_sim(customers=5, seed=1, forbidden=True)
     lines = [{"Customer ID": cid, "City": "X"} for cid in sim.store.ids()]
     out = tmp_path / "out"
-    result = await run(sim, write_sheet(tmp_path / "in.csv", lines), out, concurrency=1)
+    result = await run_fast(sim, write_sheet(tmp_path / "in.csv", lines), out, concurrency=1)
 
     assert result.exit_code == 3
     assert "3 customers were refused alike and none succeeded" in str(result.stopped)
@@ -212,7 +196,7 @@ async def test_credentials_refused_for_several_customers_with_no_success_stop_th
 async def test_a_run_of_two_customers_both_refused_stops_with_exit_3(make_sim, tmp_path):
     sim = await make_sim(customers=2, seed=1, forbidden=True)
     lines = [{"Customer ID": cid, "City": "X"} for cid in sim.store.ids()]
-    result = await run(sim, write_sheet(tmp_path / "in.csv", lines), tmp_path / "out")
+    result = await run_fast(sim, write_sheet(tmp_path / "in.csv", lines), tmp_path / "out")
     assert result.exit_code == 3
 
 
@@ -224,7 +208,7 @@ async def test_puts_committed_behind_a_gateway_504_end_updated_with_their_undo_v
     old = {cid: sim.store.profile(cid)["defaultAddress"]["city"] for cid in ids}
     lines = [{"Customer ID": cid, "City": f"Town {i}"} for i, cid in enumerate(ids)]
     out = tmp_path / "out"
-    result = await run(sim, write_sheet(tmp_path / "in.csv", lines), out)
+    result = await run_fast(sim, write_sheet(tmp_path / "in.csv", lines), out)
 
     assert result.exit_code == 0
     assert {line["status"] for line in read_results(out)} == {"updated"}
@@ -244,7 +228,7 @@ async def test_puts_whose_answers_were_lost_amid_server_errors_are_never_reporte
     old = {cid: sim.store.profile(cid)["defaultAddress"]["city"] for cid in ids}
     lines = [{"Customer ID": cid, "City": f"Town {i}"} for i, cid in enumerate(ids)]
     out = tmp_path / "out"
-    result = await run(sim, write_sheet(tmp_path / "in.csv", lines), out, max_attempts=12)
+    result = await run_fast(sim, write_sheet(tmp_path / "in.csv", lines), out, max_attempts=12)
 
     assert result.exit_code == 0
     assert {line["status"] for line in read_results(out)} == {"updated"}
@@ -260,7 +244,7 @@ async def test_a_409_is_retried_until_the_row_lands(make_sim, tmp_path):
     sim = await make_sim(customers=4, seed=2, fail_409=0.5)
     lines = [{"Customer ID": cid, "City": f"Town {i}"} for i, cid in enumerate(sim.store.ids())]
     out = tmp_path / "out"
-    result = await run(sim, write_sheet(tmp_path / "in.csv", lines), out, max_attempts=12)
+    result = await run_fast(sim, write_sheet(tmp_path / "in.csv", lines), out, max_attempts=12)
 
     assert result.exit_code == 0
     assert {line["status"] for line in read_results(out)} == {"updated"}
@@ -275,7 +259,7 @@ async def test_the_etag_goes_both_as_if_match_and_in_the_body_when_if_match_is_o
     ids = sim.store.ids()
     etags = {cid: sim.store.etag(cid) for cid in ids}
     lines = [{"Customer ID": cid, "City": f"Town {i}"} for i, cid in enumerate(ids)]
-    result = await run(sim, write_sheet(tmp_path / "in.csv", lines), tmp_path / "out")
+    result = await run_fast(sim, write_sheet(tmp_path / "in.csv", lines), tmp_path / "out")
 
     assert result.exit_code == 0
     for cid in ids:

@@ -8,7 +8,7 @@ import csv
 import json
 
 import pytest
-from support import after_requests
+from support import after_requests, run_fast
 
 from batch.core.options import RunOptions
 from batch.run import run_job
@@ -85,26 +85,12 @@ def profile_calls(sim):
     return [r for r in sim.log if r.customer_id is not None]
 
 
-async def run(sim, sheet, out, **options):
-    defaults = {
-        "base_url": sim.base_url,
-        "out": out,
-        "rate": 500.0,
-        "concurrency": 4,
-        "timeout": 2.0,
-        "backoff_base": 0.01,
-        "backoff_cap": 0.05,
-    }
-    opts = RunOptions(input=sheet, **{**defaults, **options})
-    return await run_job(opts, {"PC_ACCESS_TOKEN": sim.token})
-
-
 async def test_plain_updates_land_and_the_report_says_so(make_sim, tmp_path):
     sim = await make_sim(customers=6)
     ids = sim.store.ids()
     before = sim.store.export()
     lines = new_values(ids)
-    result = await run(sim, write_sheet(tmp_path / "in.csv", lines), tmp_path / "out")
+    result = await run_fast(sim, write_sheet(tmp_path / "in.csv", lines), tmp_path / "out")
     assert_landed(before, sim.store.export(), lines)
     assert result.exit_code == 0
     report = results(tmp_path / "out")
@@ -124,7 +110,7 @@ async def test_rows_already_in_place_send_no_put(make_sim, tmp_path):
         for cid in ids[:2]
     ]
     lines = same + new_values(ids[2:])
-    result = await run(sim, write_sheet(tmp_path / "in.csv", lines), tmp_path / "out")
+    result = await run_fast(sim, write_sheet(tmp_path / "in.csv", lines), tmp_path / "out")
     puts = {r.customer_id for r in sim.log if r.method == "PUT"}
     assert puts == set(ids[2:])
     assert [r["status"] for r in results(tmp_path / "out").values()] == ["unchanged"] * 2 + [
@@ -144,7 +130,7 @@ async def test_a_concurrent_writer_keeps_their_edits_and_every_row_lands(
     # A writer after every other GET: 6 in a row for one of 8 customers is no rarity (the
     # order of the workers' calls varies), so the conflict budget is wider than the default.
     sheet = write_sheet(tmp_path / "in.csv", lines)
-    result = await run(sim, sheet, tmp_path / "out", max_attempts=16)
+    result = await run_fast(sim, sheet, tmp_path / "out", max_attempts=16)
     after = sim.store.export()
     assert result.exit_code == 0
     assert_landed(before, after, lines, writer_fields=("email",))
@@ -162,7 +148,9 @@ async def test_a_429_storm_still_lands_every_row_and_honours_retry_after(make_si
     ids = sim.store.ids()
     before = sim.store.export()
     lines = new_values(ids)
-    result = await run(sim, write_sheet(tmp_path / "in.csv", lines), tmp_path / "out", rate=100.0)
+    result = await run_fast(
+        sim, write_sheet(tmp_path / "in.csv", lines), tmp_path / "out", rate=100.0
+    )
     assert result.exit_code == 0
     assert_landed(before, sim.store.export(), lines)
     throttled = [r for r in sim.log if r.status == 429]
@@ -183,7 +171,7 @@ async def test_server_errors_and_drops_before_commit_are_retried_until_every_row
     # 4 in 10 calls fail: 20 tries per call make a row that runs out of them a one-in-10^8
     # event (with 10, the seeded stand-in's fault sequence gave one customer ten PUT faults in
     # a row in some interleavings: a test of luck, not of retries).
-    result = await run(
+    result = await run_fast(
         sim, write_sheet(tmp_path / "in.csv", lines), tmp_path / "out", max_attempts=20
     )
     assert result.exit_code == 0
@@ -197,7 +185,7 @@ async def test_puts_lost_after_commit_end_updated_with_one_committed_put_each(ma
     ids = sim.store.ids()
     before = sim.store.export()
     lines = new_values(ids)
-    result = await run(sim, write_sheet(tmp_path / "in.csv", lines), tmp_path / "out")
+    result = await run_fast(sim, write_sheet(tmp_path / "in.csv", lines), tmp_path / "out")
     assert result.exit_code == 0
     assert_landed(before, sim.store.export(), lines)
     report = results(tmp_path / "out")
@@ -217,7 +205,7 @@ async def test_a_server_slower_than_the_timeout_is_retried_and_the_rows_land(mak
     ids = sim.store.ids()
     before = sim.store.export()
     lines = new_values(ids)
-    result = await run(
+    result = await run_fast(
         sim, write_sheet(tmp_path / "in.csv", lines), tmp_path / "out", timeout=0.2, max_attempts=8
     )
     assert result.exit_code == 0
@@ -228,7 +216,7 @@ async def test_unknown_customers_end_not_found_and_go_to_failed_csv(make_sim, tm
     sim = await make_sim(customers=2)
     ids = sim.store.ids()
     lines = [*new_values(ids), {"Customer ID": UNKNOWN, "City": "Nowhere", "Notes": "keep"}]
-    result = await run(sim, write_sheet(tmp_path / "in.csv", lines), tmp_path / "out")
+    result = await run_fast(sim, write_sheet(tmp_path / "in.csv", lines), tmp_path / "out")
     assert result.exit_code == 1
     report = results(tmp_path / "out")
     assert (report[4]["status"], report[4]["http_status"]) == ("not_found", "404")
@@ -246,7 +234,7 @@ async def test_a_refused_update_ends_rejected_with_the_service_code(make_sim, tm
     )
     sheet = tmp_path / "in.csv"
     sheet.write_text(f"Customer ID,Phone\n{cid},#N/A\n", encoding="utf-8")
-    result = await run(sim, sheet, tmp_path / "out")
+    result = await run_fast(sim, sheet, tmp_path / "out")
     assert result.exit_code == 1
     line = results(tmp_path / "out")[2]
     assert (line["status"], line["http_status"], line["error_code"]) == (
@@ -261,7 +249,9 @@ async def test_a_dry_run_reports_what_would_change_and_sends_no_put(make_sim, tm
     sim = await make_sim(customers=4)
     before = sim.store.export()
     lines = new_values(sim.store.ids())
-    result = await run(sim, write_sheet(tmp_path / "in.csv", lines), tmp_path / "out", dry_run=True)
+    result = await run_fast(
+        sim, write_sheet(tmp_path / "in.csv", lines), tmp_path / "out", dry_run=True
+    )
     assert result.exit_code == 0
     # the pre-flight read, then each row's
     assert [r.method for r in profile_calls(sim)] == ["GET"] * 5
@@ -276,7 +266,7 @@ async def test_a_dry_run_reports_what_would_change_and_sends_no_put(make_sim, tm
 async def test_a_run_where_every_row_fails_exits_1_with_every_row_failed(make_sim, tmp_path):
     sim = await make_sim(customers=3, fail_500=1.0)
     lines = new_values(sim.store.ids())
-    result = await run(
+    result = await run_fast(
         sim, write_sheet(tmp_path / "in.csv", lines), tmp_path / "out", max_attempts=2
     )
     assert result.exit_code == 1
@@ -313,7 +303,7 @@ async def test_invalid_rows_are_reported_and_nothing_is_sent_for_them(make_sim, 
     sim = await make_sim(customers=1)
     cid = sim.store.ids()[0]
     lines = [{"Customer ID": "../../v1/customers", "City": "X"}, *new_values([cid])]
-    result = await run(sim, write_sheet(tmp_path / "in.csv", lines), tmp_path / "out")
+    result = await run_fast(sim, write_sheet(tmp_path / "in.csv", lines), tmp_path / "out")
     assert result.exit_code == 1
     report = results(tmp_path / "out")
     assert (report[2]["status"], report[3]["status"]) == ("invalid", "updated")
@@ -324,7 +314,7 @@ async def test_a_canary_limit_updates_only_the_first_rows(make_sim, tmp_path):
     sim = await make_sim(customers=5)
     ids = sim.store.ids()
     lines = new_values(ids)
-    result = await run(sim, write_sheet(tmp_path / "in.csv", lines), tmp_path / "out", limit=2)
+    result = await run_fast(sim, write_sheet(tmp_path / "in.csv", lines), tmp_path / "out", limit=2)
     assert result.exit_code == 1  # skipped rows are not ok: they still need a run
     statuses = [r["status"] for r in results(tmp_path / "out").values()]
     assert statuses == ["updated"] * 2 + ["skipped"] * 3

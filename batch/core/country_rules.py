@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from batch.core.country_rules_data import PUBLISHED, STATE_NAMES
 
-# The address fields the rules are about: contract field name -> key in `defaultAddress`.
+# The address fields the rules are about: input field name -> key in `defaultAddress`.
 STATE, POSTAL_CODE, CITY = "state", "postal_code", "city"
 ADDRESS_KEYS = {STATE: "state", POSTAL_CODE: "postalCode", CITY: "city"}
 # States listed in a required-state message at most; longer lists are cut with "...".
@@ -60,7 +60,7 @@ class CountryRules:
 
 @dataclass(frozen=True, slots=True)
 class AddressProblem:
-    """One way an address breaks its country's rules: field (contract name), value, reason."""
+    """One way an address breaks its country's rules: field (input field name), value, reason."""
 
     field: str
     value: str

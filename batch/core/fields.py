@@ -300,7 +300,7 @@ def field_for_header(header: str) -> Field | None:
 
 
 def field_names() -> tuple[str, ...]:
-    """Every name `--map` accepts: the contract's fields and house_number."""
+    """Every name `--map` accepts: the input fields and house_number."""
     return tuple(f.name for f in INPUT_FIELDS)
 
 

@@ -49,7 +49,7 @@ _ADDRESS_PARTS = ("addressLine1", "addressLine2", "city", "state", "postalCode",
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """The resource to PUT and the fields that differ (in the contract's field order)."""
+    """The resource to PUT and the fields that differ (in README.md's "Columns" order)."""
 
     resource: dict[str, object]
     changes: tuple[Change, ...]

@@ -142,7 +142,7 @@ def outcome_unknown(reply: Reply, call: Call) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """How hard to try. Defaults are the contract's; times in seconds.
+    """How hard to try. Defaults are README.md's ("Options"); times in seconds.
 
     max_attempts: 6 tries per call for each budget (throttle, fault, conflict) on its own.
     backoff_base: 0.5 s, the cap of the first backoff (full jitter: uniform(0, cap)).

@@ -52,11 +52,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
-from batch.simulator import rules
+from batch.simulator.customers import (
+    CONTINUATION_HEADER,
+    MAX_PAGE_SIZE,
+    invalid_input,
+    page_size,
+)
 
-MAX_PAGE_SIZE = 500
 DEFAULT_DAYS = 30  # "the result set will default to 30 days prior to the request date"
-CONTINUATION_HEADER = "MS-ContinuationToken"
 BILLING_PROFILE_UPDATE = "update_customer_billing_profile"
 _TOKEN_PREFIX = "pcsim-audit:"
 _TICKS_EPOCH = datetime(1, 1, 1, tzinfo=UTC)
@@ -133,24 +136,24 @@ class AuditLog:
         seek = params.get("seekoperation")
         if seek is not None:
             if seek.lower() != "next":
-                raise _invalid(f"seekOperation {seek!r} is not supported; use Next")
+                raise invalid_input(f"seekOperation {seek!r} is not supported; use Next")
             if not continuation:
-                raise _invalid(f"seekOperation=Next needs the {CONTINUATION_HEADER} header")
+                raise invalid_input(f"seekOperation=Next needs the {CONTINUATION_HEADER} header")
             start, end, cutoff, offset, size = _read_token(continuation)
         else:
-            size = _size(params.get("size"))
+            size = page_size(params.get("size"))
             start = _date(params.get("startdate"), end_of_day=False) or now - timedelta(
                 days=DEFAULT_DAYS
             )
             end = _date(params.get("enddate"), end_of_day=True) or now
             if start < now - timedelta(days=retention_days):
-                raise _invalid(
+                raise invalid_input(
                     f"startDate {params.get('startdate')} is more than {retention_days} days"
                     " before the current date; activity log data is kept for"
                     f" {retention_days} days"
                 )
             if start > end:
-                raise _invalid("startDate is after endDate")
+                raise invalid_input("startDate is after endDate")
             cutoff, offset = now - timedelta(seconds=lag_s), 0
         chosen = [
             logged
@@ -205,18 +208,8 @@ def _date(text: str | None, *, end_of_day: bool) -> datetime | None:
             return day + timedelta(days=1, microseconds=-1) if end_of_day else day
         parsed = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise _invalid(f"{text!r} is not a date (yyyy-mm-dd)") from None
+        raise invalid_input(f"{text!r} is not a date (yyyy-mm-dd)") from None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-def _size(text: str | None) -> int:
-    if text is None:
-        return MAX_PAGE_SIZE
-    try:
-        size = int(text)
-    except ValueError:
-        raise _invalid(f"size {text!r} is not a whole number") from None
-    return MAX_PAGE_SIZE if size <= 0 else min(size, MAX_PAGE_SIZE)
 
 
 def _link(query: Mapping[str, str], headers: list[dict[str, str]]) -> dict[str, object]:
@@ -238,15 +231,11 @@ def _read_token(token: str) -> tuple[datetime, datetime, datetime, int, int]:
             int(part) for part in text.removeprefix(_TOKEN_PREFIX).split(":")
         )
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise _invalid(f"the {CONTINUATION_HEADER} is not one this service issued") from None
+        raise invalid_input(f"the {CONTINUATION_HEADER} is not one this service issued") from None
     if offset < 0 or not 0 < size <= MAX_PAGE_SIZE:
-        raise _invalid(f"the {CONTINUATION_HEADER} is not one this service issued")
+        raise invalid_input(f"the {CONTINUATION_HEADER} is not one this service issued")
     start_at, end_at, cutoff_at = (
         datetime.fromtimestamp(0, UTC) + timedelta(microseconds=value)
         for value in (start, end, cutoff)
     )
     return start_at, end_at, cutoff_at, offset, size
-
-
-def _invalid(why: str) -> rules.Refusal:
-    return rules.Refusal(400, 800002, f"Invalid request input: {why}.")

@@ -49,14 +49,14 @@ def customers_page(store: Store, query: Mapping[str, str], continuation: str | N
     `seekOperation` and `seekoperation`). Raises rules.Refusal (400, 800002) for a bad one.
     """
     params = {key.lower(): value for key, value in query.items()}
-    size = _size(params.get("size"))
+    size = page_size(params.get("size"))
     seek = params.get("seekoperation")
     start = 0
     if seek is not None:
         if seek.lower() != "next":
-            raise _invalid(f"seekOperation {seek!r} is not supported; use Next")
+            raise invalid_input(f"seekOperation {seek!r} is not supported; use Next")
         if not continuation:
-            raise _invalid(f"seekOperation=Next needs the {CONTINUATION_HEADER} header")
+            raise invalid_input(f"seekOperation=Next needs the {CONTINUATION_HEADER} header")
         start, size = _read_token(continuation)
     ids = store.ids()
     chosen = ids[start : start + size]
@@ -103,13 +103,14 @@ def _link(query: Mapping[str, str], headers: list[dict[str, str]]) -> dict[str, 
     return {"uri": f"/v1/customers?{urlencode(query)}", "method": "GET", "headers": headers}
 
 
-def _size(text: str | None) -> int:
+def page_size(text: str | None) -> int:
+    """A paged list's `size` query: at most MAX_PAGE_SIZE, that when absent or not above 0."""
     if text is None:
         return MAX_PAGE_SIZE
     try:
         size = int(text)
     except ValueError:
-        raise _invalid(f"size {text!r} is not a whole number") from None
+        raise invalid_input(f"size {text!r} is not a whole number") from None
     return MAX_PAGE_SIZE if size <= 0 else min(size, MAX_PAGE_SIZE)
 
 
@@ -125,11 +126,12 @@ def _read_token(token: str) -> tuple[int, int]:
             raise ValueError(text)
         start, size = (int(part) for part in text.removeprefix(_TOKEN_PREFIX).split(":"))
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise _invalid(f"the {CONTINUATION_HEADER} is not one this service issued") from None
+        raise invalid_input(f"the {CONTINUATION_HEADER} is not one this service issued") from None
     if start < 0 or not 0 < size <= MAX_PAGE_SIZE:
-        raise _invalid(f"the {CONTINUATION_HEADER} is not one this service issued")
+        raise invalid_input(f"the {CONTINUATION_HEADER} is not one this service issued")
     return start, size
 
 
-def _invalid(why: str) -> rules.Refusal:
+def invalid_input(why: str) -> rules.Refusal:
+    """The service's 400 for a query it cannot read (code 800002)."""
     return rules.Refusal(400, 800002, f"Invalid request input: {why}.")
