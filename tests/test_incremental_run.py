@@ -19,6 +19,7 @@ ROWS = 8
 def _run(sim, tmp_path, name, sheet, *extra):
     out = tmp_path / name
     args = ["run", str(sheet), "--out", str(out), "--state", str(tmp_path / "state")]
+    args += ["--rate", "1000"]  # the pace is not what these tests are about
     result = invoke([*args, "--incremental", "--no-progress", *extra], sim)
     return result, out
 

@@ -20,12 +20,12 @@ def test_undo_csv_restores_every_profile_exactly_as_it_was(make_sim_thread, tmp_
     ]
     sheet.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
-    forward = invoke(["run", str(sheet), "--out", str(tmp_path / "forward")], sim)
+    forward = invoke(["run", str(sheet), "--out", str(tmp_path / "forward"), "--rate", "500"], sim)
     assert forward.exit_code == 0, forward.output
     assert sim.store.profile(ids[1])["defaultAddress"]["addressLine2"] == "Floor 1"
 
     undo = tmp_path / "forward" / "undo.csv"
-    back = invoke(["run", str(undo), "--out", str(tmp_path / "back")], sim)
+    back = invoke(["run", str(undo), "--out", str(tmp_path / "back"), "--rate", "500"], sim)
 
     assert back.exit_code == 0, back.output
     assert {cid: without_attributes(sim.store.profile(cid)) for cid in ids} == before
