@@ -113,20 +113,25 @@ def read_page(body: Mapping[str, object], base_url: str) -> CustomerPage:
                 canonical_guid(raw_id), raw_id, company if isinstance(company, str) else ""
             )
         )
+    following, problem = next_page(body, base_url)
+    return CustomerPage(tuple(customers), following, problem)
+
+
+def next_page(body: Mapping[str, object], base_url: str) -> tuple[NextPage | None, str | None]:
+    """A paged answer's next page (links.next: its URI under `base_url`, with its
+    MS-ContinuationToken header), or None at the last page; with why a next link that is
+    there cannot be followed (then the listing is not complete)."""
     links = body.get("links")
     link = links.get("next") if isinstance(links, Mapping) else None
     if not isinstance(link, Mapping):
-        return CustomerPage(tuple(customers), None)
+        return None, None
     token = _continuation(link.get("headers"))
     url = _resolve(base_url, link.get("uri"))
-    if token is None or url is None:
-        problem = (
-            f"the page's links.next has no {CONTINUATION_HEADER} header"
-            if token is None
-            else f"the page's links.next {link.get('uri')!r} does not point under {base_url}"
-        )
-        return CustomerPage(tuple(customers), None, problem)
-    return CustomerPage(tuple(customers), NextPage(url, token))
+    if token is None:
+        return None, f"the page's links.next has no {CONTINUATION_HEADER} header"
+    if url is None:
+        return None, f"the page's links.next {link.get('uri')!r} does not point under {base_url}"
+    return NextPage(url, token), None
 
 
 def _continuation(headers: object) -> str | None:

@@ -42,7 +42,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from batch.core.export_rows import NextPage, _continuation, _resolve
+from batch.core.export_rows import NextPage, next_page
 from batch.core.fields import UPDATABLE
 from batch.core.model import Outcome, Row, Status
 
@@ -208,15 +208,12 @@ def read_audit_page(body: object, base_url: str) -> AuditPage:
                 new_values=profile_values(item.get("resourceNewValue")),
             )
         )
-    links = body.get("links")
-    link = links.get("next") if isinstance(links, Mapping) else None
-    if not isinstance(link, Mapping):
-        return AuditPage(tuple(records), None)
-    token = _continuation(link.get("headers"))
-    url = _resolve(base_url, link.get("uri"))
-    if token is None or url is None:
-        return AuditPage((), None, "the activity log's next-page link cannot be followed")
-    return AuditPage(tuple(records), NextPage(url, token))
+    following, problem = next_page(body, base_url)
+    if problem is not None:
+        return AuditPage(
+            (), None, f"the activity log's next-page link cannot be followed: {problem}"
+        )
+    return AuditPage(tuple(records), following)
 
 
 def profile_values(new_value: object) -> dict[str, str | None] | None:
