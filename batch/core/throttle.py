@@ -63,7 +63,6 @@ class AdaptiveRate:
         "floor",
         "minimum",
         "rate",
-        "throttles",
         "window_answers",
         "window_s",
     )
@@ -90,7 +89,6 @@ class AdaptiveRate:
         self.window_answers = window_answers
         self.rate = self.ceiling  #: requests/s allowed now
         self.minimum = self.ceiling  #: the lowest rate allowed so far in this run
-        self.throttles = 0  #: 429s seen
         self._w_max = self.ceiling  # the rate that went through when last throttled
         self._k = 0.0  # seconds from the epoch until the curve is back at _w_max
         self._epoch = -math.inf  # when the climb starts: the end of the last Retry-After pause
@@ -103,7 +101,6 @@ class AdaptiveRate:
 
         pause: the Retry-After every worker now waits (seconds); the climb starts after it.
         """
-        self.throttles += 1
         if sent_at is not None and sent_at <= self._last_cut:
             return self.rate  # sent at the old rate: the drop already accounts for it
         through = self.rate
