@@ -154,7 +154,9 @@ async def _run(
             preflight = await _preflight(
                 nightly.to_send(sheet.rows), base_url, tokens, options, env
             )
-            run_id = journal.start_run(sheet, digest, recorded_options | nightly.summary())
+            cleaned = [{"row": c.row, "column": c.column, "what": c.reason} for c in sheet.cleaned]
+            run_record = recorded_options | nightly.summary() | {"cleaned_cells": cleaned}
+            run_id = journal.start_run(sheet, digest, run_record)
             rows, sent_before, columns = sheet.rows, {}, sheet.columns
             log.info(
                 "run %d started: %d rows to send, %d rejected by validation; report in %s",

@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 from openpyxl import Workbook
-from support import invoke, read_results, rest
+from support import invoke, read_results, read_summary, rest
 
 from batch.simulator import SimConfig
 
@@ -342,6 +342,14 @@ def test_zero_width_and_no_break_spaces_are_cleaned_and_reported(sim, tmp_path):
     )
     assert "invisible characters cleaned in 3 cell(s)" in result.stderr
     assert "row 2 Street: made no-break space (U+00A0) a plain space" in result.stderr
+    # The report says it too, cell by cell.
+    cleaned = read_summary(tmp_path / "out")["cleaned_cells"]
+    assert [(c["row"], c["column"]) for c in cleaned] == [
+        (2, "Customer ID"),
+        (2, "Street"),
+        (2, "City"),
+    ]
+    assert cleaned[1]["what"] == "made no-break space (U+00A0) a plain space"
 
 
 def test_a_guid_with_a_stray_character_names_it():

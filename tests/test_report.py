@@ -201,6 +201,7 @@ def test_summary_json_has_exactly_the_documented_keys_and_the_run_figures(report
         "dry_run", "exit_code", "input", "started_at", "finished_at", "rate_final", "rate_min",
         "countries_not_checked",
         "nightly",
+        "cleaned_cells",
         "rate_measured", "concurrency", "window_final", "window_mean", "window_max",
     }  # fmt: skip
     assert summary["rows"] == 9
