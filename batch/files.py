@@ -101,9 +101,10 @@ def _atomic(
         Path(temporary).unlink(missing_ok=True)
 
 
-def private_dir(path: Path, *, create: bool = True) -> Path:
+def private_dir(path: Path, *, create: bool = True, option: str = "--out") -> Path:
     """Make sure `path` is a private directory of this user: create it 0700 if missing
     (create=False: a missing one is left missing, for checks before anything is made).
+    option: the option that named it, for the messages (--out, --state).
 
     Raises ConfigError (exit 2) naming what to fix when it is not a directory (a symlink
     included), is owned by another user, or may be written by group or others: files planted
@@ -123,24 +124,24 @@ def private_dir(path: Path, *, create: bool = True) -> Path:
             pass
         info = os.lstat(path)
     except OSError as exc:
-        raise ConfigError(f"--out {path} cannot be created: {exc.strerror}") from exc
+        raise ConfigError(f"{option} {path} cannot be created: {exc.strerror}") from exc
     if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
         kind = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a directory"
-        raise ConfigError(f"--out {path} is {kind}: give a directory of your own")
+        raise ConfigError(f"{option} {path} is {kind}: give a directory of your own")
     if os.name == "posix":
         if info.st_uid != os.geteuid():
             raise ConfigError(
-                f"--out {path} belongs to another user (uid {info.st_uid}): its files could be "
+                f"{option} {path} belongs to another user (uid {info.st_uid}): its files could be "
                 "read or replaced by them; use a directory of your own"
             )
         if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
             raise ConfigError(
-                f"--out {path} may be written by other users (mode "
+                f"{option} {path} may be written by other users (mode "
                 f"{stat.S_IMODE(info.st_mode):o}): they could plant files in it; "
-                f"`chmod go-w {path}` (or 700), or use another --out"
+                f"`chmod go-w {path}` (or 700), or use another {option}"
             )
     if not os.access(path, os.W_OK | os.X_OK):
-        raise ConfigError(f"--out {path} cannot be written by this user: fix its permissions")
+        raise ConfigError(f"{option} {path} cannot be written by this user: fix its permissions")
     return path
 
 

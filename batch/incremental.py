@@ -10,7 +10,9 @@ The rules are core/incremental.py's; this module carries them out for one run (R
    cannot be read (an error answer after the retries, a broken page, a next link that cannot
    be followed, a refused window) makes the run a full one, saying why.
 3. Rows the log and the state show unchanged end `unchanged` with no call, journalled like any
-   outcome, their message saying so; every other row goes to the pool as in a full run.
+   outcome, their message saying so; a changed row of a customer the log shows untouched is
+   PUT onto the profile and etag the state kept, without a GET (`known_profiles`, If-Match
+   guarding it); every other row goes to the pool as in a full run.
 4. Each outcome teaches the state (core/incremental.learned); a dry run leaves the state alone.
 
 The run's summary.json carries what was decided (`nightly`), from the journal's run record.
@@ -25,9 +27,11 @@ from functools import partial
 
 from batch.auth import TokenProvider
 from batch.client import Client
+from batch.core.country_rules import RulesAnswer
 from batch.core.incremental import (
     KNOWN_MESSAGE,
     MAX_PAGES,
+    RULES_KEPT_FOR,
     AuditRecord,
     FullRun,
     Known,
@@ -38,10 +42,11 @@ from batch.core.incremental import (
     first_page_url,
     known_unchanged,
     learned,
+    put_onto_known,
     read_audit_page,
     token_identity,
 )
-from batch.core.model import Outcome, Row, Status
+from batch.core.model import KnownProfile, Outcome, Row, Status
 from batch.core.options import RunOptions
 from batch.core.retry import Action, Call, Decision, Reply, Tries, describe
 from batch.core.throttle import AdaptiveRate
@@ -64,6 +69,10 @@ class Nightly:
 
     pacer: the run's pacing, shared by the log's pages and the pool's calls.
     record: what summary.json shows under `nightly` (None without --incremental).
+    known_profiles: row -> the profile and etag to PUT it onto without a GET (not in a dry
+    run: it reads what it would change).
+    kept_rules: country -> the rules answer an earlier run fetched (incremental runs only;
+    core/incremental.RULES_KEPT_FOR).
     """
 
     def __init__(
@@ -86,6 +95,9 @@ class Nightly:
         self._state_run: int | None = None
         self._rows: dict[int, Row] = {}
         self._vouched: list[Row] = []
+        self.known_profiles: dict[int, KnownProfile] = {}
+        self.kept_rules: dict[str, RulesAnswer] = {}
+        self._dry_run = False
         self._learned: list[Known] = []
         self._forgotten: list[str] = []
 
@@ -116,6 +128,7 @@ class Nightly:
             Pacer(AdaptiveRate(options.rate)), state, learns=not options.dry_run, clock=clock
         )
         nightly.known = state.known()
+        nightly._dry_run = options.dry_run
         if resumed:
             nightly.record = {"mode": "resumed", "reason": "a resumed run sends its pending rows"}
             nightly._rows = {row.number: row for row in rows}
@@ -153,6 +166,8 @@ class Nightly:
                 "changed_in_log": len(nightly.changed),
             }
         nightly.record["log_requests"] = log_requests
+        if nightly.window is not None:
+            nightly.kept_rules = state.kept_rules(started - RULES_KEPT_FOR)
         nightly._vouch(rows)
         if nightly.learns:
             nightly._state_run = state.begin_run(started, full=nightly.window is None)
@@ -191,12 +206,19 @@ class Nightly:
                 self._vouched.append(row)
                 if self.learns:
                     self._learned.append(confirmed(known, read_at))
+                continue
+            profile = None if self._dry_run else put_onto_known(row, known, self.changed, window)
+            if profile is not None:
+                self.known_profiles[row.number] = profile
         if self.record is not None:
             self.record["known_unchanged"] = len(self._vouched)
+            self.record["put_without_get"] = len(self.known_profiles)
         log.info(
-            "--incremental: %d rows known unchanged from the activity log (no call), %d to send",
+            "--incremental: %d rows known unchanged from the activity log (no call), %d to send"
+            " (%d of them onto the profile the state kept, no GET)",
             len(self._vouched),
             len(rows) - len(self._vouched),
+            len(self.known_profiles),
         )
 
     def learning(self, on_outcome: Callable[[Outcome], None]) -> Callable[[Outcome], None]:
@@ -219,6 +241,21 @@ class Nightly:
                 self._save()
 
         return record
+
+    def keeping_rules(
+        self, on_fetched: Callable[[RulesAnswer], None]
+    ) -> Callable[[RulesAnswer], None]:
+        """on_fetched, then the state keeps a final answer fetched now (not in a dry run)."""
+        if not self.learns:
+            return on_fetched
+
+        def keep(answer: RulesAnswer) -> None:
+            on_fetched(answer)
+            fetched = self.kept_rules.get(answer.iso2) is not answer
+            if fetched and answer.final and self.state is not None:
+                self.state.keep_rules(answer, self.clock())
+
+        return keep
 
     def finish(self) -> None:
         """Commit what the state learned, mark the state's run finished, close the state."""

@@ -31,7 +31,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from batch.core.country_rules import RulesAnswer, parse_country_rules
+from batch.core.country_rules import RulesAnswer, kept_answer
 from batch.core.errors import ConfigError
 from batch.core.model import Change, Entry, Outcome, Row, RunInfo, RunStats, Sheet, Status
 from batch.files import open_private, private_dir
@@ -278,10 +278,7 @@ class Journal:
             found: dict[str, RulesAnswer] = {}
             for iso2, document, why_not, final in cursor:
                 body = None if document is None else json.loads(document)
-                rules = None if body is None else parse_country_rules(body, iso2)
-                if body is not None and rules is None:
-                    why_not = "Partner Center's answer could not be read as country rules"
-                found[iso2] = RulesAnswer(iso2, rules, why_not, bool(final), body)
+                found[iso2] = kept_answer(iso2, body, why_not, bool(final))
             return found
 
     def finish_run(self, stats: RunStats, exit_code: int) -> None:

@@ -28,7 +28,7 @@ from random import Random
 
 from batch.client import Client
 from batch.core.errors import PcbatchError
-from batch.core.model import Change, Outcome, Row, RunStats, Status, Tally
+from batch.core.model import Change, KnownProfile, Outcome, Row, RunStats, Status, Tally
 from batch.core.options import RunOptions
 from batch.core.resume import settle
 from batch.core.stops import (
@@ -98,6 +98,7 @@ async def run_pool(
     before_put: Callable[[Row, tuple[Change, ...], str], None] | None = None,
     country_rules: RulesCache | None = None,
     columns: Mapping[str, str] | None = None,
+    known_profiles: Mapping[int, KnownProfile] | None = None,
 ) -> PoolResult:
     """Update every row's customer; every row gets exactly one outcome through `on_outcome`.
 
@@ -110,8 +111,11 @@ async def run_pool(
     on_outcome is called (the journal records) before the row counts as done in on_progress.
     country_rules: the run's country rules, checked on each row's merged address (None: none);
     columns: field -> the sheet's header, to name a field in a row's `invalid` message.
+    known_profiles: row -> the profile and etag to PUT it onto without a GET (--incremental,
+    update.CustomerUpdate's step 1).
     """
     sent_before = sent_before or {}
+    known_profiles = known_profiles or {}
     stop = stop or Stop()
     if pacer is None:
         window = Window(options.concurrency, fixed=options.fixed_concurrency)
@@ -195,7 +199,7 @@ async def run_pool(
             if stop.is_set:
                 land(_skipped(row, f"not started: {stop.reason}"))
                 continue
-            update = CustomerUpdate(row, ctx)
+            update = CustomerUpdate(row, ctx, known_profiles.get(row.number))
             in_flight.add(update)
             try:
                 ended = await update.run()

@@ -151,9 +151,11 @@ async def _run(
             log.info("no unfinished run of this input in %s: a new run", out_dir)
             sheet = sheet or _load(options)
             nightly = await Nightly.start(options, base_url, tokens, sheet.rows)  # --incremental
-            preflight = await _preflight(
-                nightly.to_send(sheet.rows), base_url, tokens, options, env
-            )
+            preflight = 0
+            if nightly.window is None:  # the log's answers showed the settings right already
+                preflight = await _preflight(
+                    nightly.to_send(sheet.rows), base_url, tokens, options, env
+                )
             cleaned = [{"row": c.row, "column": c.column, "what": c.reason} for c in sheet.cleaned]
             run_record = recorded_options | nightly.summary() | {"cleaned_cells": cleaned}
             run_id = journal.start_run(sheet, digest, run_record)
@@ -191,7 +193,9 @@ async def _run(
         # Each country's rules are fetched once per run, when a row of it first needs them; the
         # final answers an earlier session got are used again (no new fetch on --resume).
         known = {c: a for c, a in journal.country_rules(run_id).items() if a.final}
-        country_rules = RulesCache(known, on_fetched=journal.record_rules)
+        country_rules = RulesCache(
+            known, on_fetched=nightly.keeping_rules(journal.record_rules), kept=nightly.kept_rules
+        )
 
         async with Client(
             base_url, tokens, timeout=options.timeout, connections=options.concurrency
@@ -210,6 +214,7 @@ async def _run(
                 before_put=before_put,
                 country_rules=country_rules,
                 columns=columns,
+                known_profiles=nightly.known_profiles,
             )
         nightly.finish()
         # Every row of the run counts, those of earlier sessions too; none recorded: skipped.

@@ -4,16 +4,25 @@ It belongs to the job, not to one run's --out: each night's run reads what the e
 left and adds what it learned. Two tables:
 
     runs(run_id, started_at, full, finished_at)   every run that used the state (not dry runs)
-    known(customer_id, field_values, as_of, wrote_at)
+    known(customer_id, field_values, as_of, wrote_at, profile, etag)
         what pcbatch last saw (GET) or wrote (PUT) of each customer's billing profile, for the
-        fields its rows set (core/incremental.py, Known and learned)
+        fields its rows set, and the whole profile and etag of that answer (a changed row is
+        PUT onto them without a GET; core/incremental.py, Known, put_onto_known and learned)
+
+    country_rules(iso2, document, why_not, fetched_at)
+        each country's final rules answer (`GET /v1/countryvalidationrules/{iso2}`) as a run
+        fetched it: an incremental run uses it instead of fetching again while it is younger
+        than core/incremental.RULES_KEPT_FOR
 
 Times are UTC ISO 8601 text. Each write commits at once: a run that dies keeps what it learned.
+The state holds customers' billing profiles (names, addresses, e-mail): its directory is made
+private (0700) and the file 0600, as a run's --out and journal are.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
@@ -21,8 +30,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from batch.core.country_rules import RulesAnswer, kept_answer
 from batch.core.errors import ConfigError
 from batch.core.incremental import Known
+from batch.core.model import KnownProfile
+from batch.files import open_private, private_dir
 
 STATE_NAME = "pcbatch-state.sqlite"
 
@@ -37,9 +49,19 @@ CREATE TABLE IF NOT EXISTS known (
     customer_id TEXT PRIMARY KEY,
     field_values TEXT NOT NULL,
     as_of TEXT NOT NULL,
-    wrote_at TEXT
+    wrote_at TEXT,
+    profile TEXT,
+    etag TEXT
+);
+CREATE TABLE IF NOT EXISTS country_rules (
+    iso2 TEXT PRIMARY KEY,
+    document TEXT,
+    why_not TEXT,
+    fetched_at TEXT NOT NULL
 );
 """
+# Columns added since the state's first version: a state made before gains them, empty.
+_ADDED = {"profile": "TEXT", "etag": "TEXT"}
 
 
 class JobState:
@@ -53,10 +75,15 @@ class JobState:
     def open(cls, directory: Path) -> JobState:
         """Open (or create) the state in `directory`; ConfigError when it cannot be."""
         path = directory / STATE_NAME
+        private_dir(directory, option="--state")
         try:
-            directory.mkdir(parents=True, exist_ok=True)
+            os.close(open_private(path, os.O_RDWR | os.O_CREAT))
             connection = sqlite3.connect(path, isolation_level=None)
             connection.executescript(_SCHEMA)
+            have = {row[1] for row in connection.execute("PRAGMA table_info(known)")}
+            for column, kind in _ADDED.items():
+                if column not in have:
+                    connection.execute(f"ALTER TABLE known ADD COLUMN {column} {kind}")
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(
                 f"--state {directory}: the job's state cannot be opened: {exc}"
@@ -112,9 +139,10 @@ class JobState:
                 json.loads(values),
                 datetime.fromisoformat(as_of),
                 datetime.fromisoformat(wrote_at) if wrote_at else None,
+                KnownProfile(json.loads(profile), etag) if profile and etag else None,
             )
-            for customer_id, values, as_of, wrote_at in self._db.execute(
-                "SELECT customer_id, field_values, as_of, wrote_at FROM known"
+            for customer_id, values, as_of, wrote_at, profile, etag in self._db.execute(
+                "SELECT customer_id, field_values, as_of, wrote_at, profile, etag FROM known"
             )
         }
 
@@ -123,18 +151,46 @@ class JobState:
         with self._db:
             self._db.execute("BEGIN")
             self._db.executemany(
-                "INSERT OR REPLACE INTO known VALUES (?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO known"
+                " (customer_id, field_values, as_of, wrote_at, profile, etag)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
                 [
                     (
                         entry.customer_id,
                         json.dumps(dict(entry.values), ensure_ascii=False, sort_keys=True),
                         entry.as_of.isoformat(),
                         entry.wrote_at.isoformat() if entry.wrote_at else None,
+                        _profile_json(entry.profile),
+                        entry.profile.etag if entry.profile else None,
                     )
                     for entry in entries
                 ],
             )
 
+    def kept_rules(self, since: datetime) -> dict[str, RulesAnswer]:
+        """Country -> the rules answer a run fetched at `since` or later."""
+        return {
+            iso2: kept_answer(iso2, None if document is None else json.loads(document), why_not)
+            for iso2, document, why_not in self._db.execute(
+                "SELECT iso2, document, why_not FROM country_rules WHERE fetched_at >= ?",
+                (since.isoformat(),),
+            )
+        }
+
+    def keep_rules(self, answer: RulesAnswer, fetched_at: datetime) -> None:
+        """Keep a country's final rules answer (replacing an older one)."""
+        document = None if answer.document is None else json.dumps(dict(answer.document))
+        self._db.execute(
+            "INSERT OR REPLACE INTO country_rules VALUES (?, ?, ?, ?)",
+            (answer.iso2, document, answer.why_not, fetched_at.isoformat()),
+        )
+
     def forget(self, customer_id: str) -> None:
         """Know nothing of this customer any more: its next row is sent."""
         self._db.execute("DELETE FROM known WHERE customer_id = ?", (customer_id,))
+
+
+def _profile_json(profile: KnownProfile | None) -> str | None:
+    if profile is None:
+        return None
+    return json.dumps(dict(profile.body), ensure_ascii=False, separators=(",", ":"))

@@ -2,7 +2,11 @@
 
 The steps (README.md, "Usage: `pcbatch run`", what happens to each valid row):
 
-1. GET the billing profile (its etag is in `attributes.etag`).
+1. GET the billing profile (its etag is in `attributes.etag`). A row given a KnownProfile (the
+   profile and etag an earlier run kept, --incremental) starts from it instead, without the
+   GET, when it leads to a PUT: If-Match makes a stale one a 412 (or 400/2055), and step 5
+   reads the profile as usual. A known profile that ends the row another way is not trusted
+   for that: the profile is read.
 2. plan.step_after_get says what follows: `unchanged` (no PUT), fetch the merged address's
    country rules (once per run, RulesCache), `invalid` when the address breaks them (nothing
    sent), validate the address, a dry run's `would_update`, or a PUT of the plan with If-Match.
@@ -38,7 +42,8 @@ from typing import Protocol
 from batch.client import Client, new_request_id
 from batch.core.country_rules import RulesAnswer, rules_answer
 from batch.core.errors import AuthFailed, PcbatchError
-from batch.core.model import Change, Outcome, Row, Status, Tally
+from batch.core.incremental import PUT_ONTO_KNOWN
+from batch.core.model import Change, KnownProfile, Outcome, Row, Status, Tally
 from batch.core.plan import Next, Step, address_refusal, step_after_get
 from batch.core.retry import (
     Action,
@@ -193,14 +198,17 @@ class CustomerUpdate:
 
     run() never raises for a bad answer: every answer ends in an Outcome. While it runs, `tally`
     and `etag` hold what its calls did so far; the pool reads them when the update is cut short
-    (cancelled, or a token provider that cannot sign in any more).
+    (cancelled, or a token provider that cannot sign in any more). known: the profile to PUT
+    onto without reading it first (step 1), else None.
     """
 
     __slots__ = (
         "attempts",
         "ctx",
         "etag",
+        "known",
         "last",
+        "profile",
         "refused",
         "row",
         "started",
@@ -209,13 +217,15 @@ class CustomerUpdate:
         "tries",
     )
 
-    def __init__(self, row: Row, ctx: Context) -> None:
+    def __init__(self, row: Row, ctx: Context, known: KnownProfile | None = None) -> None:
         self.row = row
         self.ctx = ctx
+        self.known = known
         self.attempts = 0
         self.tries = Tries()
         self.tally = Tally()
         self.etag: str | None = None  # of the profile, in the last 2xx GET or PUT answer
+        self.profile: Mapping[str, object] | None = None  # that answer's profile
         self.last: Reply | None = None
         self.stop_reason: AuthFailed | None = None  # set when its credentials were refused
         self.refused: AuthFailed | None = None  # set by a credential-wide 403 (REFUSED)
@@ -234,30 +244,37 @@ class CustomerUpdate:
         put_tries: Tries | None = None  # a PUT's budgets, going on after a read-back
         put_request_id: str | None = None  # its MS-RequestId, kept after a read-back
         put_etag: str | None = None  # its If-Match: the same PUT again only on the same etag
+        known, self.known = self.known, None  # step 1: used for the first PUT only
         while True:
-            reply, decision, _ = await self._call(
-                partial(client.get_profile, row.customer_id), Call.GET
-            )
-            if decision.action is not Action.DONE:
-                ended = self._end(decision, reply, Call.GET)
-                if landed is None:
-                    return ended
-                return replace(ended, message=f"{ended.message}; {UNREAD_PUT}")
-            step = self._step(reply, landed, verified)
+            from_known = known is not None and self._known_leads_to_put(known)
+            if known is not None and from_known:
+                body, etag = known.body, known.etag
+            else:
+                reply, decision, _ = await self._call(
+                    partial(client.get_profile, row.customer_id), Call.GET
+                )
+                if decision.action is not Action.DONE:
+                    ended = self._end(decision, reply, Call.GET)
+                    if landed is None:
+                        return ended
+                    return replace(ended, message=f"{ended.message}; {UNREAD_PUT}")
+                body, etag = reply.body, reply.etag
+            known = None
+            step = self._step(body, etag, landed, verified)
             if step.next is Next.RULES:
                 assert step.country is not None and ctx.country_rules is not None
                 await ctx.country_rules.get(step.country, self._fetch_rules)
-                step = self._step(reply, landed, verified)
+                step = self._step(body, etag, landed, verified)
             if step.next is Next.VALIDATE:
                 refused = await self._validate(step.address, step.changes)
                 if refused is not None:
                     return refused
                 verified = step.address
-                step = self._step(reply, landed, verified)
+                step = self._step(body, etag, landed, verified)
             if step.next is not Next.PUT:
                 assert step.status is not None  # every step but PUT, RULES, VALIDATE ends the row
                 return self._outcome(step.status, message=step.message, changes=step.changes)
-            plan, etag = step.plan, reply.etag
+            plan = step.plan
             assert plan is not None and etag is not None  # a PUT step has both
             if put_request_id is not None and etag != put_etag:
                 put_request_id = None  # the profile moved since: a new PUT, not the same again
@@ -274,7 +291,8 @@ class CustomerUpdate:
                 landed = plan.changes
             action = decision.action
             if action is Action.DONE:
-                return self._outcome(Status.UPDATED, changes=plan.changes)
+                message = PUT_ONTO_KNOWN if from_known else ""
+                return self._outcome(Status.UPDATED, message=message, changes=plan.changes)
             if action is Action.READ_BACK:  # it may have landed: read it before sending again
                 put_tries, put_request_id, put_etag = decision.tries, reply.request_id, etag
                 await asyncio.sleep(decision.delay)
@@ -295,7 +313,7 @@ class CustomerUpdate:
         reply, decision, _ = await self._call(send, Call.GET)
         if decision.action is not Action.DONE:
             return None
-        step = self._step(reply, landed, verified)
+        step = self._step(reply.body, reply.etag, landed, verified)
         if step.next is not Next.LANDED:
             return None
         return self._outcome(Status.UPDATED, changes=step.changes)
@@ -306,17 +324,24 @@ class CustomerUpdate:
         reply, _, _ = await self._call(send, Call.RULES, keep_last=False)
         return rules_answer(iso2, reply.status, reply.body, reply.message)
 
+    def _known_leads_to_put(self, known: KnownProfile) -> bool:
+        """True when the row's plan on the known profile is a PUT (or needs the country's rules
+        or the address validated first): only a PUT is safe to base on it, If-Match guarding."""
+        step = self._step(known.body, known.etag, None, None)
+        return step.next in (Next.PUT, Next.RULES, Next.VALIDATE)
+
     def _step(
         self,
-        reply: Reply,
+        body: Mapping[str, object],
+        etag: str | None,
         landed: tuple[Change, ...] | None,
         verified: Mapping[str, object] | None,
     ) -> Step:
         ctx = self.ctx
         rules = ctx.country_rules
         return step_after_get(
-            reply.body,
-            reply.etag,
+            body,
+            etag,
             self.row,
             landed=landed,
             dry_run=ctx.dry_run,
@@ -364,6 +389,7 @@ class CustomerUpdate:
             self.last = reply
             if 200 <= reply.status < 300 and reply.etag is not None and call is not Call.VALIDATE:
                 self.etag = reply.etag
+                self.profile = reply.body
 
         label = f"row {self.row.number} customer {self.row.customer_id}: {call}"
         answered = await call_with_retries(
@@ -413,4 +439,5 @@ class CustomerUpdate:
             duration_ms=round((time.monotonic() - self.started) * 1000),
             etag=self.etag,
             retry_on_resume=retry_on_resume,
+            profile=self.profile,
         )

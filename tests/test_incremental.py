@@ -21,10 +21,11 @@ from batch.core.incremental import (
     first_page_url,
     known_unchanged,
     learned,
+    put_onto_known,
     read_audit_page,
     token_identity,
 )
-from batch.core.model import Outcome, Row, Status
+from batch.core.model import KnownProfile, Outcome, Row, Status
 
 NOW = datetime(2025, 3, 10, 2, 0, tzinfo=UTC)
 LAST = NOW - timedelta(days=1)
@@ -179,7 +180,8 @@ def test_a_row_is_skipped_only_when_the_state_and_the_log_both_say_so(
 )
 def test_what_the_state_learns_from_each_outcome(status, kept):
     the_row = row(city="Oslo")
-    outcome = Outcome(2, C1, status)
+    answered = {"defaultAddress": {"city": "Oslo"}, "attributes": {"etag": "e2"}}
+    outcome = Outcome(2, C1, status, etag="e2", profile=answered)
     before = Known(C1, {"city": "Old"}, LAST)
     after = learned(the_row, outcome, NOW, before)
     if kept is None:
@@ -190,6 +192,28 @@ def test_what_the_state_learns_from_each_outcome(status, kept):
         assert after is not None
         assert (after.values, after.as_of) == ({"city": "Oslo"}, NOW)
         assert after.wrote_at == (NOW if kept == "written" else None)
+        assert after.profile == KnownProfile(answered, "e2")
+
+
+KEPT = KnownProfile({"defaultAddress": {"city": "Oslo"}}, "e1")
+
+
+@pytest.mark.parametrize(
+    ("known", "changed", "put_onto"),
+    [
+        (Known(C1, {"city": "Oslo"}, SAW.as_of, profile=KEPT), set(), KEPT),
+        (Known(C1, {"city": "Oslo"}, SAW.as_of, profile=KEPT), {C1}, None),  # another writer
+        (Known(C1, {"city": "Oslo"}, SAW.as_of), set(), None),  # no profile kept
+        (None, set(), None),
+        # kept from before the window: a change since would not show in it
+        (Known(C1, {"city": "Oslo"}, WINDOW.start - timedelta(hours=1), profile=KEPT), set(), None),
+    ],
+)
+def test_a_changed_row_goes_onto_the_kept_profile_only_when_the_log_vouches_for_it(
+    known, changed, put_onto
+):
+    marks = {customer: record(customer) for customer in changed}
+    assert put_onto_known(row(city="Bergen"), known, marks, WINDOW) == put_onto
 
 
 def _page(items: list, next_link: dict | None = None) -> dict:

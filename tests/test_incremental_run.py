@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from batch.core.incremental import KNOWN_MESSAGE
+from batch.core.incremental import KNOWN_MESSAGE, PUT_ONTO_KNOWN
 from batch.simulator.auditlog import Logged
-from batch.state import STATE_NAME
+from batch.state import STATE_NAME, JobState
 from tests.support import city_sheet, invoke, read_results, read_summary, rest
 
 ROWS = 8
@@ -24,16 +24,23 @@ def _run(sim, tmp_path, name, sheet, *extra):
     return result, out
 
 
-def _profile_gets(sim, since):
-    """The customers whose profile was read since the `since`-th call, in order, without the
-    run's one pre-flight read (the first row it sends, read once before anything is written)."""
-    gets = [
+def _profile_calls(sim, since, method):
+    """The customers whose profile got a `method` call since the `since`-th call, in order."""
+    return [
         e.path.split("/")[3]
         for e in rest(sim)[since:]
-        if e.method == "GET" and e.path.endswith("/profiles/billing")
+        if e.method == method and e.path.endswith("/profiles/billing")
     ]
-    preflight = gets.pop(0)
-    assert preflight in gets, gets  # that row was read again when its turn came
+
+
+def _profile_gets(sim, since, *, preflight=True):
+    """The customers whose profile was read since the `since`-th call, in order, without the
+    run's one pre-flight read (the first row a full run sends, read once before anything is
+    written; an incremental run's log read stands in for it)."""
+    gets = _profile_calls(sim, since, "GET")
+    if preflight:
+        first = gets.pop(0)
+        assert first in gets, gets  # that row was read again when its turn came
     return gets
 
 
@@ -86,18 +93,57 @@ def test_only_rows_the_log_cannot_vouch_for_are_sent(filled, tmp_path):
     assert nightly["mode"] == "incremental", nightly
     assert nightly["changed_in_log"] == 2
     assert nightly["known_unchanged"] == ROWS - 3
+    assert nightly["put_without_get"] == 1
     by_customer = {line["customer_id"]: line for line in read_results(out)}
-    sent = {ids[0], ids[1], ids[2], changed[-1]}
-    assert sorted(_profile_gets(sim, since)) == sorted(sent)
+    # Another writer's customers and the customer the state never saw are read; the changed
+    # row of a customer the log shows untouched is PUT onto the profile night 1 kept.
+    read = {ids[1], ids[2], changed[-1]}
+    assert sorted(_profile_gets(sim, since, preflight=False)) == sorted(read)
+    assert sorted(_profile_calls(sim, since, "PUT")) == sorted([ids[0], ids[1], changed[-1]])
     for customer, line in by_customer.items():
-        assert (line["message"] == KNOWN_MESSAGE) == (customer not in sent), line
+        sent = customer in read or customer == ids[0]
+        assert (line["message"] == KNOWN_MESSAGE) == (not sent), line
     assert by_customer[ids[0]]["status"] == "updated"
+    assert by_customer[ids[0]]["message"] == PUT_ONTO_KNOWN
+    assert by_customer[ids[0]]["attempts"] == "1"
     assert by_customer[ids[1]]["status"] == "updated"  # the other writer's city put back
     assert by_customer[ids[2]]["status"] == "unchanged"  # refetched: the phone is not the sheet's
     assert _city(sim, ids[0]) == "Movedtown"
     assert [_city(sim, cid) for cid in changed[1:]] == [
         f"Newtown {i}" for i in range(1, len(changed))
     ]
+
+
+def _rules_fetched(sim, since=0):
+    return [
+        e.path.rsplit("/", 1)[1] for e in rest(sim)[since:] if "countryvalidationrules" in e.path
+    ]
+
+
+def test_country_rules_a_run_fetched_serve_the_incremental_nights_of_the_week(filled, tmp_path):
+    sim, ids = filled
+    fetched = _rules_fetched(sim)
+    assert fetched  # night 1 fetched the rules of the countries it wrote to
+    sheet = _changed_sheet(tmp_path, ids, ids[0], "Movedtown")
+    sim.write_as_other_writer(ids[1], {"defaultAddress": {"city": "Elsewhere"}})
+    since = len(rest(sim))
+    result, out = _run(sim, tmp_path, "night2", sheet)
+    assert result.exit_code == 0, result.output
+    assert read_summary(out)["nightly"]["mode"] == "incremental"
+    assert _rules_fetched(sim, since) == []  # the state's, fetched within a week
+    statuses = {row["customer_id"]: row["status"] for row in read_results(out)}
+    assert (statuses[ids[0]], statuses[ids[1]]) == ("updated", "updated")
+    # A week later the kept rules are too old: fetched again (and kept anew).
+    with sqlite3.connect(tmp_path / "state" / STATE_NAME) as db:
+        db.execute(
+            "UPDATE country_rules SET fetched_at = ?",
+            ((datetime.now(UTC) - timedelta(days=8)).isoformat(),),
+        )
+    sheet = _changed_sheet(tmp_path, ids, ids[0], "Thirdtown")
+    since = len(rest(sim))
+    result, _ = _run(sim, tmp_path, "night3", sheet)
+    assert result.exit_code == 0, result.output
+    assert _rules_fetched(sim, since)
 
 
 def test_a_row_whose_last_outcome_failed_is_sent_again(filled, tmp_path):
@@ -108,16 +154,72 @@ def test_a_row_whose_last_outcome_failed_is_sent_again(filled, tmp_path):
     since = len(rest(sim))
     result, _ = _run(sim, tmp_path, "night2", tmp_path / "night1.csv")
     assert result.exit_code == 0, result.output
-    assert _profile_gets(sim, since) == [ids[3]]
+    assert _profile_gets(sim, since, preflight=False) == [ids[3]]
+
+
+def _changed_sheet(tmp_path, ids, customer, city):
+    lines = ["Customer ID,City"] + [
+        f"{cid},{city if cid == customer else f'Newtown {i}'}" for i, cid in enumerate(ids)
+    ]
+    sheet = tmp_path / "night2.csv"
+    sheet.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return sheet
+
+
+def test_a_change_the_log_shows_late_makes_the_kept_etag_a_conflict_and_nothing_is_lost(
+    filled, tmp_path
+):
+    sim, ids = filled
+    # Another writer changes customer 0's phone; the log shows it only an hour later (longer
+    # than the margin allows for), so tonight's run knows nothing of it and PUTs the sheet's
+    # new city onto the profile night 1 kept, with night 1's etag.
+    sim.config.audit_lag_s = 3600
+    kept_etag = sim.store.etag(ids[0])
+    sim.write_as_other_writer(ids[0], {"defaultAddress": {"phoneNumber": "+1 555 0100"}})
+    sheet = _changed_sheet(tmp_path, ids, ids[0], "Movedtown")
+    since = len(rest(sim))
+
+    result, out = _run(sim, tmp_path, "night2", sheet)
+
+    assert result.exit_code == 0, result.output
+    assert read_summary(out)["nightly"]["changed_in_log"] == 0
+    calls = [(e.method, e.status, e.if_match) for e in rest(sim)[since:] if e.customer_id]
+    current = sim.store.etag(ids[0])
+    assert calls[0] == ("PUT", 412, f'"{kept_etag}"'), calls  # the stale etag: refused
+    assert [c[:2] for c in calls[1:]] == [("GET", 200), ("PUT", 200)], calls
+    assert calls[2][2] != calls[0][2]  # sent again on the etag just read
+    line = {row["customer_id"]: row for row in read_results(out)}[ids[0]]
+    assert (line["status"], line["conflicts"]) == ("updated", "1")
+    assert line["message"] == ""  # it was read after all
+    stored = sim.store.stored(ids[0])["defaultAddress"]
+    assert (stored["city"], stored["phoneNumber"]) == ("Movedtown", "+1 555 0100")
+    assert current != kept_etag
+
+
+def test_the_state_keeps_the_profile_each_answer_carried(filled, tmp_path):
+    sim, ids = filled
+    with JobState.open(tmp_path / "state") as state:
+        known = state.known()
+    for customer in ids:
+        kept = known[customer].profile
+        assert kept is not None
+        assert kept.etag == sim.store.etag(customer)
+        assert kept.body["defaultAddress"] == sim.store.stored(customer)["defaultAddress"]
 
 
 def test_a_dry_run_reads_the_state_and_leaves_it_alone(filled, tmp_path):
-    sim, _ = filled
+    sim, ids = filled
     path = tmp_path / "state" / STATE_NAME
     before = path.read_bytes()
-    result, out = _run(sim, tmp_path, "dry", tmp_path / "night1.csv", "--dry-run")
+    sheet = _changed_sheet(tmp_path, ids, ids[0], "Movedtown")
+    since = len(rest(sim))
+    result, out = _run(sim, tmp_path, "dry", sheet, "--dry-run")
     assert result.exit_code == 0, result.output
-    assert read_summary(out)["nightly"]["known_unchanged"] == ROWS
+    nightly = read_summary(out)["nightly"]
+    assert (nightly["known_unchanged"], nightly["put_without_get"]) == (ROWS - 1, 0)
+    # the changed row is read, as a dry run reads every row it would send
+    assert _profile_calls(sim, since, "GET") == [ids[0]]
+    assert {row["status"] for row in read_results(out)} == {"unchanged", "would_update"}
     assert path.read_bytes() == before
 
 

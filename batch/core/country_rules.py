@@ -173,6 +173,16 @@ def rules_answer(iso2: str, status: int, body: Mapping[str, object], message: st
     return RulesAnswer(iso2, None, why, final=False)
 
 
+def kept_answer(
+    iso2: str, document: Mapping[str, object] | None, why_not: str | None, final: bool = True
+) -> RulesAnswer:
+    """A rules answer as the journal or the job's state kept it (its document, or why none)."""
+    rules = None if document is None else parse_country_rules(document, iso2)
+    if document is not None and rules is None:
+        why_not = "Partner Center's answer could not be read as country rules"
+    return RulesAnswer(iso2, rules, why_not, final, document)
+
+
 _SHIPPED: dict[str, CountryRules] = {}
 for _iso2, _document in PUBLISHED.items():
     _rules = parse_country_rules(_document, _iso2)

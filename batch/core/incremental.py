@@ -21,8 +21,16 @@ The rules, in order:
    changes the state already saw (see is_own_write and seen_already).
 4. known_unchanged: a row is known unchanged when its customer is not changed, the state knows
    the customer as of a time the window covers, and every value the row sets equals the value
-   the state knows for that field. Everything else is sent as in a full run.
-5. learned: what the state knows after a row's outcome.
+   the state knows for that field.
+5. put_onto_known: a row that is not known unchanged, whose customer is not changed and whose
+   profile and etag the state kept as of a time the window covers, is PUT onto that profile
+   with that etag, without a GET (update.py). The docs say etags are temporary and not to be
+   stored (develop/test-and-debug.md, "Troubleshooting tips"): here a kept etag is only ever an
+   If-Match, so one that is no longer the profile's costs a 412 (or 400/2055) and the profile
+   is read as in any conflict; nothing is written onto a profile that moved. A customer the log
+   shows changed by another writer is always read first.
+   Everything else is sent as in a full run.
+6. learned: what the state knows after a row's outcome.
 
 Time allowances (decided here; the docs give no figures for either):
 - SKEW, 5 minutes: the service's clock (operationDate) and this machine's may differ this much.
@@ -31,6 +39,12 @@ Time allowances (decided here; the docs give no figures for either):
   a change made while the last run read the log (or just before, still lagging) is read now.
 A change that shows in the log later than LOG_LAG can be missed for one night; --full-every
 catches what the log does not show.
+
+Country rules (`GET /v1/countryvalidationrules/{iso2}`, fetched once per run when a row of the
+country is to be PUT) are kept in the state too: an incremental run uses the final answers a
+run fetched within RULES_KEPT_FOR (7 days, decided here: the rules are states lists and
+postal-code patterns, which change seldom; the service checks every PUT against its own rules
+anyway, code 27002) instead of fetching them again. A full run always fetches them afresh.
 """
 
 from __future__ import annotations
@@ -44,7 +58,7 @@ from datetime import UTC, datetime, timedelta
 
 from batch.core.export_rows import NextPage, next_page
 from batch.core.fields import UPDATABLE
-from batch.core.model import Outcome, Row, Status
+from batch.core.model import KnownProfile, Outcome, Row, Status
 
 SKEW = timedelta(minutes=5)
 LOG_LAG = timedelta(minutes=10)
@@ -58,6 +72,7 @@ MAX_PAGES = 10_000  # 5 million records: a log longer than that is taken as a lo
 # --full-every N: a run more than N days less half a day after the last full run is full, so a
 # job that starts a little earlier each night still has its full run on the Nth night.
 FULL_EVERY_SLACK = timedelta(hours=12)
+RULES_KEPT_FOR = timedelta(days=7)
 BILLING_PROFILE_UPDATE = "update_customer_billing_profile"
 # Operations that change a customer a billing-profile job sends to (auditing-resources.md).
 CHANGES = frozenset(
@@ -69,6 +84,9 @@ CHANGES = frozenset(
     }
 )
 KNOWN_MESSAGE = "known unchanged from the activity log: no call made"
+PUT_ONTO_KNOWN = (
+    "sent onto the profile the job's state kept (the activity log shows no change since): no GET"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +96,14 @@ class Known:
     values: field -> text (None: no value) for the fields pcbatch last saw or wrote.
     as_of: when that was known (this machine's clock, UTC).
     wrote_at: when pcbatch's own PUT of these values was answered, else None.
+    profile: the whole profile and its etag as that answer carried them (None: not kept).
     """
 
     customer_id: str
     values: Mapping[str, str | None]
     as_of: datetime
     wrote_at: datetime | None = None
+    profile: KnownProfile | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,17 +305,32 @@ def known_unchanged(
     )
 
 
+def put_onto_known(
+    row: Row, known: Known | None, changed: Mapping[str, AuditRecord], window: Window
+) -> KnownProfile | None:
+    """The profile to PUT the row onto without a GET, or None to read it first (rule 5)."""
+    if row.customer_id in changed or known is None or known.profile is None:
+        return None
+    if known.as_of - SKEW < window.start:
+        return None
+    return known.profile
+
+
 def learned(row: Row, outcome: Outcome, at: datetime, known: Known | None) -> Known | None:
-    """What the state knows of the row's customer after its outcome (rule 5).
+    """What the state knows of the row's customer after its outcome (rule 6).
 
     updated: the row's values, written now; unchanged after a GET: the row's values, seen now
-    (only the row's fields: the others were not compared); skipped, would_update: as before;
-    anything else (failed, not found, rejected): nothing, the next run asks the service.
+    (only the row's fields: the others were not compared); both keep the profile and etag of
+    the last answer. skipped, would_update: as before; anything else (failed, not found,
+    rejected): nothing, the next run asks the service.
     """
+    profile = None
+    if outcome.profile is not None and outcome.etag is not None:
+        profile = KnownProfile(outcome.profile, outcome.etag)
     if outcome.status is Status.UPDATED:
-        return Known(row.customer_id, dict(row.values), at, wrote_at=at)
+        return Known(row.customer_id, dict(row.values), at, wrote_at=at, profile=profile)
     if outcome.status is Status.UNCHANGED:
-        return Known(row.customer_id, dict(row.values), at)
+        return Known(row.customer_id, dict(row.values), at, profile=profile)
     if outcome.status in (Status.SKIPPED, Status.WOULD_UPDATE):
         return known
     return None
@@ -304,7 +339,9 @@ def learned(row: Row, outcome: Outcome, at: datetime, known: Known | None) -> Kn
 def confirmed(known: Known, log_read_at: datetime) -> Known:
     """A row known unchanged: the state knows it as of the log's read, less LOG_LAG (a change
     the log did not show yet is read by the next run's window)."""
-    return Known(known.customer_id, known.values, log_read_at - LOG_LAG, known.wrote_at)
+    return Known(
+        known.customer_id, known.values, log_read_at - LOG_LAG, known.wrote_at, known.profile
+    )
 
 
 def token_identity(access_token: str) -> Identity:

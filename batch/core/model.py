@@ -9,7 +9,7 @@ Field names are pcbatch's own (`customer_id`, `address_line1`, ...; see fields.p
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
@@ -116,11 +116,23 @@ class Change:
 
 
 @dataclass(frozen=True, slots=True)
+class KnownProfile:
+    """A customer's billing profile as an earlier answer carried it, with its etag: an update
+    may PUT onto it with If-Match instead of reading it first (a stale etag is a 412 and the
+    profile is read again; incremental.py, update.py)."""
+
+    body: Mapping[str, object]
+    etag: str
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """What happened to one reported row; the journal stores it and the report renders it.
 
     etag: the profile's etag in the last successful answer for the customer (the journal keeps
     it for the record; None when no call succeeded).
+    profile: the billing profile that answer carried (the job's state keeps it for
+    --incremental, incremental.py; the journal does not; None when no call succeeded).
     retry_on_resume: True for the one `rejected` row whose call found the run's credentials
     refused: that says nothing about the row, so --resume sends it again.
     """
@@ -139,6 +151,7 @@ class Outcome:
     duration_ms: int = 0
     etag: str | None = None
     retry_on_resume: bool = False
+    profile: Mapping[str, object] | None = field(default=None, compare=False, repr=False)
 
     @property
     def changed_fields(self) -> str:

@@ -142,7 +142,8 @@ class RunOptions:
     limit: int | None = option(
         Kind.INT,
         None,
-        "Canary: only the first N valid rows; the others end `skipped`.",
+        "Canary: only the first N valid rows (with --incremental: of the rows to send, after the"
+        " rows known unchanged); the others end `skipped`.",
         low=0,
         wanted="a number >= 0",
     )
