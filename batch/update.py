@@ -4,9 +4,9 @@ The steps (README.md, "Usage: `pcbatch run`", what happens to each valid row):
 
 1. GET the billing profile (its etag is in `attributes.etag`). A row given a KnownProfile (the
    profile and etag an earlier run kept, --incremental) starts from it instead, without the
-   GET, when it leads to a PUT: If-Match makes a stale one a 412 (or 400/2055), and step 5
-   reads the profile as usual. A known profile that ends the row another way is not trusted
-   for that: the profile is read.
+   GET, when it leads straight to a PUT: If-Match makes a stale one a 412 (or 400/2055), and
+   step 5 reads the profile as usual. A known profile that would end the row another way
+   (unchanged, invalid, to be validated) is not trusted for that: the profile is read.
 2. plan.step_after_get says what follows: `unchanged` (no PUT), fetch the merged address's
    country rules (once per run, RulesCache), `invalid` when the address breaks them (nothing
    sent), validate the address, a dry run's `would_update`, or a PUT of the plan with If-Match.
@@ -249,6 +249,7 @@ class CustomerUpdate:
             from_known = known is not None and self._known_leads_to_put(known)
             if known is not None and from_known:
                 body, etag = known.body, known.etag
+                known = None
             else:
                 reply, decision, _ = await self._call(
                     partial(client.get_profile, row.customer_id), Call.GET
@@ -259,12 +260,14 @@ class CustomerUpdate:
                         return ended
                     return replace(ended, message=f"{ended.message}; {UNREAD_PUT}")
                 body, etag = reply.body, reply.etag
-            known = None
+                known = None
             step = self._step(body, etag, landed, verified)
             if step.next is Next.RULES:
                 assert step.country is not None and ctx.country_rules is not None
                 await ctx.country_rules.get(step.country, self._fetch_rules)
                 step = self._step(body, etag, landed, verified)
+            if from_known and step.next is not Next.PUT:
+                continue  # only a PUT is based on a kept profile: anything else reads it
             if step.next is Next.VALIDATE:
                 refused = await self._validate(step.address, step.changes)
                 if refused is not None:
@@ -325,10 +328,12 @@ class CustomerUpdate:
         return rules_answer(iso2, reply.status, reply.body, reply.message)
 
     def _known_leads_to_put(self, known: KnownProfile) -> bool:
-        """True when the row's plan on the known profile is a PUT (or needs the country's rules
-        or the address validated first): only a PUT is safe to base on it, If-Match guarding."""
+        """True when the row's plan on the known profile is a PUT, or may be one once its
+        country's rules are known: only a PUT is safe to base on it, If-Match guarding it. A
+        row whose address the service is to validate first is read, as is one the rules then
+        find invalid (step 1)."""
         step = self._step(known.body, known.etag, None, None)
-        return step.next in (Next.PUT, Next.RULES, Next.VALIDATE)
+        return step.next in (Next.PUT, Next.RULES)
 
     def _step(
         self,

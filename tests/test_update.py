@@ -7,7 +7,8 @@ import pytest
 from batch.auth import StaticToken
 from batch.client import Client
 from batch.core.errors import AuthFailed
-from batch.core.model import Change, Row, Status
+from batch.core.incremental import PUT_ONTO_KNOWN
+from batch.core.model import Change, KnownProfile, Row, Status
 from batch.core.retry import CREDENTIALS_REFUSED, RIGHTS_REFUSED, RetryPolicy
 from batch.core.throttle import AdaptiveRate
 from batch.pacing import Pacer
@@ -23,8 +24,9 @@ def row(cid: str, **values) -> Row:
     return Row(number=2, customer_id=cid, values=values, raw={})
 
 
-async def finish(sim, the_row: Row, *, timeout=2.0, token=None, policy=FAST, **flags):
-    """The customer's update as it ended (update.Finished)."""
+async def finish(sim, the_row: Row, *, timeout=2.0, token=None, policy=FAST, known=None, **flags):
+    """The customer's update as it ended (update.Finished); known: a KnownProfile to start
+    from instead of a GET."""
     tokens = StaticToken(token or sim.token)
     async with Client(sim.base_url, tokens, timeout=timeout, connections=2) as client:
         ctx = Context(
@@ -34,7 +36,7 @@ async def finish(sim, the_row: Row, *, timeout=2.0, token=None, policy=FAST, **f
             rng=Random(1),
             **flags,
         )
-        return await CustomerUpdate(the_row, ctx).run()
+        return await CustomerUpdate(the_row, ctx, known).run()
 
 
 async def update(sim, the_row: Row, **options):
@@ -509,3 +511,50 @@ async def test_a_retry_after_on_a_503_or_409_is_never_waited_less(knob, call):
     status, asked_at = answered[call]
     assert status == (503 if knob == "fail_503" else 409)
     assert answered[call + 1][1] - asked_at >= 1.0
+
+
+def _kept(sim, cid):
+    return KnownProfile(sim.store.profile(cid), sim.store.etag(cid))
+
+
+async def test_a_kept_profile_leads_straight_to_one_put_with_its_etag():
+    async with run_simulator(SimConfig(customers=1, seed=1)) as sim:
+        cid = sim.store.ids()[0]
+        kept = _kept(sim, cid)
+        outcome, _ = await update(sim, row(cid, city="Springfield"), known=kept)
+        calls = [(r.method, r.status, r.if_match) for r in sim.log if r.customer_id]
+        assert calls == [("PUT", 200, f'"{kept.etag}"')]
+        assert (outcome.status, outcome.message, outcome.attempts) == (
+            Status.UPDATED,
+            PUT_ONTO_KNOWN,
+            1,
+        )
+        assert outcome.profile == sim.store.profile(cid)  # what the state keeps next
+        assert outcome.etag == sim.store.etag(cid) != kept.etag
+
+
+async def test_a_kept_profile_never_ends_a_row_without_reading_it():
+    # The kept profile already holds the row's city: that says nothing of the service's
+    # profile now, so the row is read (and found changed by someone, here: put back).
+    async with run_simulator(SimConfig(customers=1, seed=1)) as sim:
+        cid = sim.store.ids()[0]
+        kept = _kept(sim, cid)
+        wanted = kept.body["defaultAddress"]["city"]
+        sim.store.put_direct(cid, {"defaultAddress": {"city": "Elsewhere"}})
+        outcome, _ = await update(sim, row(cid, city=wanted), known=kept)
+        calls = [(r.method, r.status) for r in sim.log if r.customer_id]
+        assert calls == [("GET", 200), ("PUT", 200)]
+        assert (outcome.status, outcome.message) == (Status.UPDATED, "")
+        assert sim.store.profile(cid)["defaultAddress"]["city"] == wanted
+
+
+async def test_a_row_to_validate_is_read_before_its_address_is_checked():
+    async with run_simulator(SimConfig(customers=1, seed=1)) as sim:
+        cid = sim.store.ids()[0]
+        kept = _kept(sim, cid)
+        outcome, _ = await update(
+            sim, row(cid, city="Springfield"), known=kept, validate_addresses=True
+        )
+        calls = [r.method for r in sim.log if r.customer_id]
+        assert calls[0] == "GET"
+        assert outcome.message != PUT_ONTO_KNOWN
