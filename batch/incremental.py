@@ -97,7 +97,6 @@ class Nightly:
         self._vouched: list[Row] = []
         self.known_profiles: dict[int, KnownProfile] = {}
         self.kept_rules: dict[str, RulesAnswer] = {}
-        self._dry_run = False
         self._learned: list[Known] = []
         self._forgotten: list[str] = []
 
@@ -128,7 +127,6 @@ class Nightly:
             Pacer(AdaptiveRate(options.rate)), state, learns=not options.dry_run, clock=clock
         )
         nightly.known = state.known()
-        nightly._dry_run = options.dry_run
         if resumed:
             nightly.record = {"mode": "resumed", "reason": "a resumed run sends its pending rows"}
             nightly._rows = {row.number: row for row in rows}
@@ -207,7 +205,8 @@ class Nightly:
                 if self.learns:
                     self._learned.append(confirmed(known, read_at))
                 continue
-            profile = None if self._dry_run else put_onto_known(row, known, self.changed, window)
+            # learns: not a dry run (which reads every row it would send)
+            profile = put_onto_known(row, known, self.changed, window) if self.learns else None
             if profile is not None:
                 self.known_profiles[row.number] = profile
         if self.record is not None:

@@ -1,7 +1,7 @@
 """A job's state across runs: one SQLite file in the --state directory (`state = ...` in a job).
 
 It belongs to the job, not to one run's --out: each night's run reads what the earlier nights
-left and adds what it learned. Two tables:
+left and adds what it learned. Three tables:
 
     runs(run_id, started_at, full, finished_at)   every run that used the state (not dry runs)
     known(customer_id, field_values, as_of, wrote_at, profile, etag)
