@@ -7,7 +7,9 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from click.testing import CliRunner
 
+from batch.cli import cli
 from batch.core.incremental import KNOWN_MESSAGE, PUT_ONTO_KNOWN
 from batch.simulator.auditlog import Logged
 from batch.state import STATE_NAME, JobState
@@ -276,3 +278,18 @@ def test_whenever_the_log_cannot_vouch_the_run_is_full_and_says_why(filled, tmp_
     assert f"a full run tonight: {nightly['reason']}" in result.output
     assert sorted(_profile_gets(sim, since)) == sorted(ids)
     assert {line["message"] for line in read_results(out)} == {""}
+
+
+def test_a_refused_token_is_still_exit_2_before_anything_is_written(filled, tmp_path):
+    # The log's first page is the run's first call: refused, the run falls back to a full one,
+    # whose pre-flight read tells the operator what to fix; nothing is written.
+    sim, _ = filled
+    since = len(rest(sim))
+    args = ["run", str(tmp_path / "night1.csv"), "--out", str(tmp_path / "night2")]
+    args += ["--state", str(tmp_path / "state"), "--incremental", "--no-progress"]
+    env = {"PC_ACCESS_TOKEN": "not-the-token", "PC_BASE_URL": sim.base_url}
+    result = CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
+    assert result.exit_code == 2, result.output
+    assert "check the token in PC_ACCESS_TOKEN" in result.output
+    assert {e.status for e in rest(sim)[since:]} == {401}
+    assert "PUT" not in {e.method for e in rest(sim)[since:]}
