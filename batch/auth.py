@@ -1,20 +1,6 @@
-"""Where bearer tokens come from: the TokenProvider protocol and the credential sets of the env.
+"""Bearer tokens: the TokenProvider protocol, StaticToken and RenewingToken.
 
-Credential sets (README.md, "Credentials"; environment only, never flags), first match wins:
-
-    PC_ACCESS_TOKEN                               a bearer token used as it is (StaticToken)
-    PC_TENANT_ID PC_CLIENT_ID PC_REFRESH_TOKEN    app+user: refresh-token grant; a public client,
-      (+ PC_CLIENT_SECRET or ..._CERTIFICATE_PATH)  or a confidential one with its credential
-    PC_TENANT_ID PC_CLIENT_ID PC_CLIENT_SECRET    app-only: client credentials with a secret
-    PC_TENANT_ID PC_CLIENT_ID PC_CLIENT_CERTIFICATE_PATH
-                                                  app-only with a certificate: a PEM file with
-                                                  the certificate and its private key (the key's
-                                                  password, if any: PC_CLIENT_CERTIFICATE_PASSWORD)
-    the token cache of `pcbatch login`            app+user for a person (batch.login), when
-                                                  no secret, certificate or refresh token is set
-
-$PC_AUTHORITY replaces the cloud's login host (batch.auth_msal.resolve_authority). A set that is
-incomplete, or no set at all, is a ConfigError naming the variables (never their values).
+Which provider a run gets from its environment is credentials.py's.
 
 Rules every provider keeps:
 - `token()` is cheap and may be called before every request (cache inside the provider).
@@ -39,7 +25,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -47,13 +33,6 @@ from batch.core.errors import AuthFailed, ConfigError
 
 log = logging.getLogger(__name__)
 
-ACCESS_TOKEN = "PC_ACCESS_TOKEN"
-APP_ONLY = ("PC_TENANT_ID", "PC_CLIENT_ID", "PC_CLIENT_SECRET")
-APP_ONLY_CERT = ("PC_TENANT_ID", "PC_CLIENT_ID", "PC_CLIENT_CERTIFICATE_PATH")
-APP_USER = ("PC_TENANT_ID", "PC_CLIENT_ID", "PC_REFRESH_TOKEN")
-CERT_PASSWORD = "PC_CLIENT_CERTIFICATE_PASSWORD"
-_APP_CREDENTIALS = ("PC_CLIENT_SECRET", "PC_CLIENT_CERTIFICATE_PATH", "PC_REFRESH_TOKEN")
-_ALL = (ACCESS_TOKEN, "PC_TENANT_ID", "PC_CLIENT_ID", *_APP_CREDENTIALS)
 RENEW_EARLY_S = 300.0  # renew at most this many seconds before expiry...
 RENEW_EARLY_SHARE = 0.2  # ...or at this share of the lifetime before it, whichever is less
 RETRY_S = 30.0  # after a failed early renewal, try again within this many seconds
@@ -238,59 +217,3 @@ class RenewingToken:
 
     def __repr__(self) -> str:
         return f"RenewingToken({self.what}, <token hidden>)"
-
-
-def provider_from_env(env: Mapping[str, str], cloud: str) -> TokenProvider:
-    """The provider for the credentials in `env` (for the cloud's authority); no request yet.
-
-    The `pcbatch login` cache is used when no app credential (secret, certificate, refresh
-    token) is set; PC_TENANT_ID and PC_CLIENT_ID alone do not stop it.
-    Raises ConfigError naming the variables when no credential set is complete.
-    """
-    token = env.get(ACCESS_TOKEN, "").strip()
-    if token:
-        return StaticToken(token)
-    present = {name for name in _ALL if env.get(name, "").strip()}
-    if any(set(names) <= present for names in (APP_ONLY, APP_ONLY_CERT, APP_USER)):
-        from batch.auth_msal import app_provider  # msal is imported only when it is needed
-
-        return app_provider(env, cloud)
-    # PC_TENANT_ID / PC_CLIENT_ID alone are `pcbatch login`'s defaults; a secret, certificate
-    # or refresh token means app credentials were meant, so the cache must not stand in.
-    if not present & set(_APP_CREDENTIALS):
-        from batch.login import cached_provider
-
-        cached = cached_provider(env, cloud)
-        if cached is not None:
-            return cached
-    found = f" (found only {', '.join(sorted(present))}{_missing(present)})" if present else ""
-    raise ConfigError(
-        f"no complete set of credentials in the environment{found}; set {ACCESS_TOKEN}, or "
-        f"{', '.join(APP_ONLY)} (or PC_CLIENT_CERTIFICATE_PATH instead of the secret) for "
-        f"app-only, or {', '.join(APP_USER)} for app+user, or sign in once with `pcbatch login`"
-    )
-
-
-def credential_source(env: Mapping[str, str]) -> str:
-    """Where provider_from_env takes the run's credentials from, in words for a message."""
-    if env.get(ACCESS_TOKEN, "").strip():
-        return f"the token in {ACCESS_TOKEN}"
-    present = {name for name in _ALL if env.get(name, "").strip()}
-    for names, flow in (
-        (APP_ONLY, "app-only"),
-        (APP_ONLY_CERT, "app-only"),
-        (APP_USER, "app+user"),
-    ):
-        if set(names) <= present:
-            return f"the {flow} credentials in {', '.join(names)}"
-    return "the `pcbatch login` token cache (sign in again with `pcbatch login`)"
-
-
-def _missing(present: set[str]) -> str:
-    """`; missing X for app-only` for the set that lacks the fewest variables."""
-    sets = {"app-only": APP_ONLY, "app+user": APP_USER}
-    if "PC_CLIENT_CERTIFICATE_PATH" in present:
-        sets["app-only"] = APP_ONLY_CERT
-    flow, names = min(sets.items(), key=lambda item: len(set(item[1]) - present))
-    lacking = [name for name in names if name not in present]
-    return f"; missing {', '.join(lacking)} for {flow}"

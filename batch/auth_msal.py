@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 import msal
 import requests
 
-from batch.auth import CERT_PASSWORD, Grant, RenewingToken, SignInError
+from batch.auth import Grant, RenewingToken, SignInError
 from batch.core.echo import redact_urls
 from batch.core.errors import ConfigError
 from batch.core.options import CLOUDS, is_loopback
@@ -45,6 +45,7 @@ SCOPE_APP = f"{AUDIENCE}/.default"
 SCOPE_USER = f"{AUDIENCE}/user_impersonation"
 T = TypeVar("T")
 LOGIN_TIMEOUT_S = 30.0  # seconds for one request to the login server
+CERT_PASSWORD = "PC_CLIENT_CERTIFICATE_PASSWORD"  # the password of the certificate's private key
 _PRIVATE_KEY = re.compile(
     rb"-----BEGIN ((?:RSA |EC |ENCRYPTED )?PRIVATE KEY)-----.+?-----END \1-----", re.DOTALL
 )

@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from batch.auth import TokenProvider, credential_source, provider_from_env, tenant_of
+from batch.auth import TokenProvider, tenant_of
 from batch.client import Client, new_request_id
 from batch.core.errors import AuthFailed, ConfigError, PcbatchError
 from batch.core.model import Change, Outcome, Row, RunStats, Sheet, Status
@@ -38,6 +38,7 @@ from batch.core.options import RunOptions, default_out, resolve_base_url
 from batch.core.preflight import misconfiguration
 from batch.core.resume import choose_run, lost_journal
 from batch.core.stops import Stop
+from batch.credentials import credential_source, provider_from_env
 from batch.files import private_dir
 from batch.incremental import Nightly
 from batch.interrupt import stop_on_signals

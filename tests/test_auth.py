@@ -17,10 +17,10 @@ from batch.auth import (
     RenewingToken,
     SignInError,
     StaticToken,
-    provider_from_env,
     renew_at,
 )
 from batch.core.errors import AuthFailed, ConfigError
+from batch.credentials import provider_from_env
 
 APP_ONLY = {"PC_TENANT_ID": "contoso.example", "PC_CLIENT_ID": "app-id", "PC_CLIENT_SECRET": "s3"}
 

@@ -13,9 +13,9 @@ import requests
 from click.testing import CliRunner
 from support import app_env, city_sheet, token_requests
 
-from batch.auth import provider_from_env
 from batch.cli import cli
 from batch.core.errors import ConfigError
+from batch.credentials import provider_from_env
 
 
 class Recorder(ThreadingHTTPServer):

@@ -215,10 +215,10 @@ def _fetch_rules(countries: list[str], base_url: str | None, cloud: str) -> dict
     """Each country's rules as Partner Center answers them (one GET each, in turn)."""
     import asyncio
 
-    from batch.auth import provider_from_env
     from batch.client import Client, new_request_id
     from batch.core.errors import AuthFailed
     from batch.core.options import resolve_base_url
+    from batch.credentials import provider_from_env
 
     env = dict(os.environ)
     url = resolve_base_url(base_url, env, cloud)

@@ -39,7 +39,7 @@ CUSTOMER_NOT_FOUND_CODE = "60003"
 def misconfiguration(reply: Reply, base_url: str, credentials: str) -> ConfigError | None:
     """The setting to fix when the first GET of a run got `reply`, else None (go on).
 
-    credentials: where the run's credentials came from, in words (auth.credential_source)."""
+    credentials: where the run's credentials came from, in words (credentials.credential_source)."""
     if reply.status == 0 and reply.fault is Fault.CONNECT:
         parts = urlsplit(base_url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
