@@ -212,3 +212,5 @@ def test_the_windows_example_names_windows_paths_and_loads_here_too():
     assert "C:\\pcbatch\\" in text
     options = load_job(job)
     assert options["out"].parts[-3:] == ("pcbatch", "reports", "nightly-billing")
+    assert options["state"].parts[-3:] == ("pcbatch", "state", "nightly-billing")
+    assert (options["incremental"], options["full_every"]) == (True, 7)
