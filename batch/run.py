@@ -147,6 +147,7 @@ async def _run(
                 dry_run=options.dry_run,
                 force=force,
                 out_dir=out_dir,
+                nightly=options.state is not None,
             )
         if run_id is None:
             log.info("no unfinished run of this input in %s: a new run", out_dir)

@@ -293,3 +293,24 @@ def test_a_refused_token_is_still_exit_2_before_anything_is_written(filled, tmp_
     assert "check the token in PC_ACCESS_TOKEN" in result.output
     assert {e.status for e in rest(sim)[since:]} == {401}
     assert "PUT" not in {e.method for e in rest(sim)[since:]}
+
+
+def test_a_nightly_job_with_resume_reapplies_the_same_sheet_each_night(make_sim_thread, tmp_path):
+    # jobs/nightly-billing.toml keeps `resume = true` with a fixed --out: a complete last run
+    # of the same sheet must not end the night with nothing sent, or others' edits would stay.
+    sim = make_sim_thread(customers=4)
+    ids = sim.store.ids()
+    sheet = city_sheet(tmp_path / "export.csv", ids)
+    first, out = _run(sim, tmp_path, "nightly", sheet, "--resume")
+    assert first.exit_code == 0, first.output
+    sim.write_as_other_writer(ids[2], {"defaultAddress": {"city": "Elsewhere"}})
+
+    second, _ = _run(sim, tmp_path, "nightly", sheet, "--resume")
+
+    assert second.exit_code == 0, second.output
+    summary = read_summary(out)
+    assert summary["nightly"]["mode"] == "incremental", summary
+    assert (out / "undo-2.csv").is_file()  # a second run of the journal, not the first again
+    lines = {line["customer_id"]: line for line in read_results(out)}
+    assert lines[ids[2]]["status"] == "updated"
+    assert _city(sim, ids[2]) != "Elsewhere"

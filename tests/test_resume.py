@@ -310,3 +310,26 @@ def test_what_resume_continues(last, pending, sha, dry_run, force, expected, tmp
             choose()
     else:
         assert choose() == expected
+
+
+@pytest.mark.parametrize(
+    ("pending", "expected"),
+    [
+        (0, None),  # complete, same file: a job with a state re-applies it (a new run)
+        (3, 7),  # unfinished: continued, as any job's
+    ],
+)
+def test_a_nightly_job_reapplies_an_unchanged_sheet_once_its_last_run_is_complete(
+    pending, expected, tmp_path
+):
+    chosen = choose_run(
+        last_run(),
+        pending,
+        "a" * 64,
+        input_path=tmp_path / "in.csv",
+        dry_run=False,
+        force=False,
+        out_dir=tmp_path,
+        nightly=True,
+    )
+    assert chosen == expected

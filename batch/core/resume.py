@@ -15,7 +15,9 @@ Rules (README.md, "Durable runs: journal, resume, lock, stops", `--resume`):
   for them).
 - The last run has nothing left to do: with the same input, nothing is sent and the report is
   written again; with another input, a new run starts in the same journal, so that a nightly
-  job may keep `resume = true` in its job file.
+  job may keep `resume = true` in its job file. A job with a state (--state: it re-applies its
+  sheet night after night, incremental.py) starts a new run with the same input too: tonight
+  must put back what others changed since, even when the sheet did not change.
 - A lost or damaged journal is never started over (lost_journal): a report in --out whose run
   the journal does not hold (the journal deleted, or a lost WAL took the run with it), or holds
   with fewer rows done than the report shows (a lost WAL took outcomes), refuses every run
@@ -51,11 +53,14 @@ def choose_run(
     dry_run: bool,
     force: bool,
     out_dir: Path,
+    nightly: bool = False,
 ) -> int | None:
     """The run `--resume` continues (its id), or None to start a new run (see the rules).
 
-    pending: how many of the last run's valid rows are not done. Raises ConfigError (exit 2)
-    when --resume must refuse; the message says why and what to type instead.
+    pending: how many of the last run's valid rows are not done. nightly: the job keeps a state
+    (--state): a complete last run is followed by a new one, whatever the input. Raises
+    ConfigError (exit 2) when --resume must refuse; the message says why and what to type
+    instead.
     """
     if last is None:
         return None
@@ -69,7 +74,7 @@ def choose_run(
         )
     same_input = last.input_sha256 == input_sha256
     if pending == 0:
-        return last.run_id if same_input else None
+        return last.run_id if same_input and not nightly else None
     if not same_input and not force:
         raise ConfigError(
             f"--resume: {input_path} is not the file run {last.run_id} in {out_dir} started "
