@@ -38,11 +38,11 @@ from batch.core.incremental import (
     Window,
     changed_customers,
     choose_window,
-    confirmed,
+    confirmed_as_of,
     first_page_url,
     known_unchanged,
     learned,
-    put_onto_known,
+    may_put_onto_known,
     read_audit_page,
     token_identity,
 )
@@ -98,6 +98,7 @@ class Nightly:
         self.known_profiles: dict[int, KnownProfile] = {}
         self.kept_rules: dict[str, RulesAnswer] = {}
         self._learned: list[Known] = []
+        self._confirmed: list[str] = []  # customers known unchanged tonight
         self._forgotten: list[str] = []
 
     @classmethod
@@ -198,17 +199,19 @@ class Nightly:
         window, read_at = self.window, self.log_read_at
         if window is None or read_at is None:
             return
+        onto_known: dict[str, int] = {}  # customer -> row, to PUT onto its kept profile
         for row in rows:
             known = self.known.get(row.customer_id)
             if known is not None and known_unchanged(row, known, self.changed, window):
                 self._vouched.append(row)
                 if self.learns:
-                    self._learned.append(confirmed(known, read_at))
-                continue
+                    self._confirmed.append(row.customer_id)
             # learns: not a dry run (which reads every row it would send)
-            profile = put_onto_known(row, known, self.changed, window) if self.learns else None
-            if profile is not None:
-                self.known_profiles[row.number] = profile
+            elif self.learns and may_put_onto_known(row, known, self.changed, window):
+                onto_known[row.customer_id] = row.number
+        if onto_known and self.state is not None:
+            for customer_id, profile in self.state.profiles(onto_known).items():
+                self.known_profiles[onto_known[customer_id]] = profile
         if self.record is not None:
             self.record["known_unchanged"] = len(self._vouched)
             self.record["put_without_get"] = len(self.known_profiles)
@@ -269,10 +272,12 @@ class Nightly:
 
     def _save(self) -> None:
         assert self.state is not None
+        if self._confirmed and self.log_read_at is not None:
+            self.state.confirm(self._confirmed, confirmed_as_of(self.log_read_at))
         self.state.save(self._learned)
         for customer_id in self._forgotten:
             self.state.forget(customer_id)
-        self._learned, self._forgotten = [], []
+        self._learned, self._forgotten, self._confirmed = [], [], []
 
     async def _read_log(
         self,

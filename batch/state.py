@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS country_rules (
     fetched_at TEXT NOT NULL
 );
 """
+_BATCH = 500  # customer ids per query (SQLite allows 999 bound values in older builds)
 # Columns added since the state's first version: a state made before gains them, empty.
 _ADDED = {"profile": "TEXT", "etag": "TEXT"}
 
@@ -132,19 +133,44 @@ class JobState:
         )
 
     def known(self) -> dict[str, Known]:
-        """customer -> what the state knows of it."""
+        """customer -> what the state knows of it, without the kept profiles (profiles reads
+        those: a run needs a few, and 100,000 parsed profiles would take some 360 MB)."""
         return {
             customer_id: Known(
                 customer_id,
                 json.loads(values),
                 datetime.fromisoformat(as_of),
                 datetime.fromisoformat(wrote_at) if wrote_at else None,
-                KnownProfile(json.loads(profile), etag) if profile and etag else None,
             )
-            for customer_id, values, as_of, wrote_at, profile, etag in self._db.execute(
-                "SELECT customer_id, field_values, as_of, wrote_at, profile, etag FROM known"
+            for customer_id, values, as_of, wrote_at in self._db.execute(
+                "SELECT customer_id, field_values, as_of, wrote_at FROM known"
             )
         }
+
+    def profiles(self, customer_ids: Iterable[str]) -> dict[str, KnownProfile]:
+        """customer -> the profile and etag kept of it, for those of `customer_ids` it has."""
+        found: dict[str, KnownProfile] = {}
+        wanted = list(customer_ids)
+        for start in range(0, len(wanted), _BATCH):
+            batch = wanted[start : start + _BATCH]
+            marks = ",".join("?" * len(batch))
+            for customer_id, profile, etag in self._db.execute(
+                f"SELECT customer_id, profile, etag FROM known WHERE customer_id IN ({marks})"
+                " AND profile IS NOT NULL AND etag IS NOT NULL",
+                batch,
+            ):
+                found[customer_id] = KnownProfile(json.loads(profile), etag)
+        return found
+
+    def confirm(self, customer_ids: Iterable[str], as_of: datetime) -> None:
+        """The state knows these customers as of `as_of` now (rows known unchanged tonight);
+        what it knows of them stays."""
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "UPDATE known SET as_of = ? WHERE customer_id = ?",
+                [(as_of.isoformat(), customer_id) for customer_id in customer_ids],
+            )
 
     def save(self, entries: Iterable[Known]) -> None:
         """Keep these customers' entries (replacing what was known of them)."""

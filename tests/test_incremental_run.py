@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from batch.cli import cli
 from batch.core.incremental import KNOWN_MESSAGE, PUT_ONTO_KNOWN
-from batch.simulator.auditlog import Logged
+from batch.simulator.auditlog import Logged, format_date
 from batch.state import STATE_NAME, JobState
 from tests.support import city_sheet, invoke, read_results, read_summary, rest
 
@@ -201,10 +201,9 @@ def test_a_change_the_log_shows_late_makes_the_kept_etag_a_conflict_and_nothing_
 def test_the_state_keeps_the_profile_each_answer_carried(filled, tmp_path):
     sim, ids = filled
     with JobState.open(tmp_path / "state") as state:
-        known = state.known()
+        profiles = state.profiles(ids)
     for customer in ids:
-        kept = known[customer].profile
-        assert kept is not None
+        kept = profiles[customer]
         assert kept.etag == sim.store.etag(customer)
         assert kept.body["defaultAddress"] == sim.store.stored(customer)["defaultAddress"]
 
@@ -314,3 +313,29 @@ def test_a_nightly_job_with_resume_reapplies_the_same_sheet_each_night(make_sim_
     lines = {line["customer_id"]: line for line in read_results(out)}
     assert lines[ids[2]]["status"] == "updated"
     assert _city(sim, ids[2]) != "Elsewhere"
+
+
+def _a_day_passes(sim, tmp_path):
+    """Every time the job's state and the stand-in's log hold moves a day back."""
+    day = timedelta(days=1)
+    with sqlite3.connect(tmp_path / "state" / STATE_NAME) as db:
+        db.create_function("back", 1, lambda t: t and (datetime.fromisoformat(t) - day).isoformat())
+        db.execute("UPDATE runs SET started_at = back(started_at), finished_at = back(finished_at)")
+        db.execute("UPDATE known SET as_of = back(as_of), wrote_at = back(wrote_at)")
+    sim.audit.records[:] = [
+        Logged(e.at - day, e.seq, {**e.record, "operationDate": format_date(e.at - day)})
+        for e in sim.audit.records
+    ]
+
+
+def test_rows_known_unchanged_tonight_are_known_unchanged_tomorrow_too(filled, tmp_path):
+    # Night 2 (a day after night 1) vouches for every row from the log and tells the state it
+    # saw them as of tonight: night 3's window starts at night 2, and still needs no call.
+    sim, _ = filled
+    _a_day_passes(sim, tmp_path)
+    for night in ("night2", "night3"):
+        since = len(rest(sim))
+        result, out = _run(sim, tmp_path, night, tmp_path / "night1.csv")
+        assert result.exit_code == 0, result.output
+        assert read_summary(out)["nightly"]["known_unchanged"] == ROWS, night
+        assert _profile_calls(sim, since, "GET") == [], night

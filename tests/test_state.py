@@ -30,7 +30,11 @@ def test_runs_and_known_customers_survive_reopening(tmp_path):
     with JobState.open(tmp_path / "state") as state:
         assert state.last_run_start() == T0 + timedelta(days=1)
         assert state.last_full_start() == T0
-        assert state.known() == {C1: Known(C1, {"city": "Oslo", "state": None}, T0, T0, KEPT)}
+        assert state.known() == {C1: Known(C1, {"city": "Oslo", "state": None}, T0, T0)}
+        assert state.profiles([C1, "someone-else"]) == {C1: KEPT}  # read only when asked for
+        state.confirm([C1], T0 + timedelta(days=1))
+        assert state.known()[C1].as_of == T0 + timedelta(days=1)
+        assert state.profiles([C1]) == {C1: KEPT}  # a confirmation keeps what was known
         state.forget(C1)
         assert state.known() == {}
 
@@ -90,4 +94,4 @@ def test_a_state_made_before_profiles_were_kept_gains_them(tmp_path):
     with JobState.open(tmp_path) as state:
         assert state.known() == {C1: Known(C1, {"city": "Oslo"}, T0)}
         state.save([Known(C1, {"city": "Oslo"}, T0, profile=KEPT)])
-        assert state.known()[C1].profile == KEPT
+        assert state.profiles([C1]) == {C1: KEPT}

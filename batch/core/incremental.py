@@ -22,9 +22,9 @@ The rules, in order:
 4. known_unchanged: a row is known unchanged when its customer is not changed, the state knows
    the customer as of a time the window covers, and every value the row sets equals the value
    the state knows for that field.
-5. put_onto_known: a row that is not known unchanged, whose customer is not changed and whose
-   profile and etag the state kept as of a time the window covers, is PUT onto that profile
-   with that etag, without a GET (update.py). The docs say etags are temporary and not to be
+5. may_put_onto_known: a row that is not known unchanged, whose customer is not changed and
+   whose profile and etag the state kept as of a time the window covers, is PUT onto that
+   profile with that etag, without a GET (update.py). The docs say etags are temporary and not to be
    stored (develop/test-and-debug.md, "Troubleshooting tips"): here a kept etag is only ever an
    If-Match, so one that is no longer the profile's costs a 412 (or 400/2055) and the profile
    is read as in any conflict; nothing is written onto a profile that moved. A customer the log
@@ -96,7 +96,8 @@ class Known:
     values: field -> text (None: no value) for the fields pcbatch last saw or wrote.
     as_of: when that was known (this machine's clock, UTC).
     wrote_at: when pcbatch's own PUT of these values was answered, else None.
-    profile: the whole profile and its etag as that answer carried them (None: not kept).
+    profile: the whole profile and its etag as that answer carried them, to keep (None: none;
+    JobState.known leaves the kept ones out, JobState.profiles reads the few a run needs).
     """
 
     customer_id: str
@@ -305,15 +306,14 @@ def known_unchanged(
     )
 
 
-def put_onto_known(
+def may_put_onto_known(
     row: Row, known: Known | None, changed: Mapping[str, AuditRecord], window: Window
-) -> KnownProfile | None:
-    """The profile to PUT the row onto without a GET, or None to read it first (rule 5)."""
-    if row.customer_id in changed or known is None or known.profile is None:
-        return None
-    if known.as_of - SKEW < window.start:
-        return None
-    return known.profile
+) -> bool:
+    """True when the row may be PUT onto the profile the state kept of its customer (if it
+    kept one), without a GET; False: read it first (rule 5)."""
+    if row.customer_id in changed or known is None:
+        return False
+    return known.as_of - SKEW >= window.start
 
 
 def learned(row: Row, outcome: Outcome, at: datetime, known: Known | None) -> Known | None:
@@ -336,12 +336,10 @@ def learned(row: Row, outcome: Outcome, at: datetime, known: Known | None) -> Kn
     return None
 
 
-def confirmed(known: Known, log_read_at: datetime) -> Known:
-    """A row known unchanged: the state knows it as of the log's read, less LOG_LAG (a change
+def confirmed_as_of(log_read_at: datetime) -> datetime:
+    """When the state knows a row known unchanged as of: the log's read, less LOG_LAG (a change
     the log did not show yet is read by the next run's window)."""
-    return Known(
-        known.customer_id, known.values, log_read_at - LOG_LAG, known.wrote_at, known.profile
-    )
+    return log_read_at - LOG_LAG
 
 
 def token_identity(access_token: str) -> Identity:
