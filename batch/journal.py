@@ -281,6 +281,16 @@ class Journal:
                 found[iso2] = kept_answer(iso2, body, why_not, bool(final))
             return found
 
+    def record_stats(self, stats: RunStats) -> None:
+        """The current session's counters so far (finish_run writes the final ones): a session
+        whose process dies keeps those of its last checkpoint."""
+        run_id = self._current()
+        with self._lock, self._writing():
+            self._db.execute(
+                "UPDATE sessions SET stats = ? WHERE run_id = ? AND n = ?",
+                (to_json(asdict(stats)), run_id, self._session),
+            )
+
     def finish_run(self, stats: RunStats, exit_code: int) -> None:
         """Close the current session: its counters, the run's end time and exit code."""
         run_id = self._current()

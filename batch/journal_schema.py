@@ -234,7 +234,7 @@ def add_sessions(sessions: list[tuple[str, str | None, str | None]]) -> tuple[Ru
                 0.0, (datetime.fromisoformat(end) - datetime.fromisoformat(started)).total_seconds()
             )
         if stats_json is None:
-            continue  # the session's process died before finish_run: its counters are lost
+            continue  # its process died before the first checkpoint (pool.STATS_EVERY)
         s = json.loads(stats_json)
         tally += Tally(s["requests"], s["throttled"], s["conflicts"], s["retries"])
         if s["rate_final"] is not None:

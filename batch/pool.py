@@ -8,6 +8,8 @@
   --fixed-concurrency keeps the window at --concurrency.
 - Counters: each customer's update returns the Tally of its calls; the pool alone adds them
   up into the run's RunStats (and shows the customers in flight's so far in the progress).
+  Every STATS_EVERY customers done, `on_stats` gets the counters so far (the journal keeps
+  them, so a process killed mid-run does not take its session's counters with it).
 - Stopping (core/stops.py): the pool checks the Stop before starting each customer and sets it
   when a stop rule says so (the failure budget, --max-duration, several customers refused a
   credential-wide 403 with no success) or a customer's credentials were refused (a 401 after
@@ -46,6 +48,8 @@ from batch.rules_cache import RulesCache
 from batch.update import Context, CustomerUpdate, Finished
 
 log = logging.getLogger(__name__)
+
+STATS_EVERY = 25  # customers done between two checkpoints of the counters (one journal write)
 
 CUT_SHORT = (
     "cut short by an immediate stop while in flight (a PUT may have been sent): "
@@ -99,6 +103,7 @@ async def run_pool(
     country_rules: RulesCache | None = None,
     columns: Mapping[str, str] | None = None,
     known_profiles: Mapping[int, KnownProfile] | None = None,
+    on_stats: Callable[[RunStats], None] | None = None,
 ) -> PoolResult:
     """Update every row's customer; every row gets exactly one outcome through `on_outcome`.
 
@@ -113,6 +118,8 @@ async def run_pool(
     columns: field -> the sheet's header, to name a field in a row's `invalid` message.
     known_profiles: row -> the profile and etag to PUT it onto without a GET (--incremental,
     update.CustomerUpdate's step 1).
+    on_stats: given the run's counters so far every STATS_EVERY customers done (the ones in
+    flight's calls included).
     """
     sent_before = sent_before or {}
     known_profiles = known_profiles or {}
@@ -149,13 +156,29 @@ async def run_pool(
 
     pacer.attach(busy, room.set)
 
+    def stats_so_far() -> RunStats:
+        return RunStats.of(
+            sum((update.tally for update in in_flight), tally),
+            pacer.controller.rate,
+            pacer.controller.minimum,
+            rate_measured=pacer.rate_sent,
+            window_final=pacer.window.size,
+            window_mean=pacer.window_mean,
+            window_max=pacer.window_max,
+        )
+
+    called_rows = 0  # rows done whose customer was called
+
     def land(outcome: Outcome, *, called: bool = False) -> None:
-        nonlocal done, skipped
+        nonlocal done, skipped, called_rows
         on_outcome(outcome)
         done += 1
         skipped += outcome.status is Status.SKIPPED
         if called:
             time_left.on_row(clock.now())
+            called_rows += 1
+            if on_stats is not None and called_rows % STATS_EVERY == 0:
+                on_stats(stats_so_far())
         if outcome.status is not Status.SKIPPED:
             recent.add(outcome.status is Status.FAILED)
             _log_outcome(outcome)
@@ -241,16 +264,7 @@ async def run_pool(
         stop.cancel = None
     for row in queue:  # left by workers cancelled by Stop.now
         land(_skipped(row, f"not started: {stop.reason}"))
-    stats = RunStats.of(
-        tally,
-        pacer.controller.rate,
-        pacer.controller.minimum,
-        rate_measured=pacer.rate_sent,
-        window_final=pacer.window.size,
-        window_mean=pacer.window_mean,
-        window_max=pacer.window_max,
-    )
-    return PoolResult(stats, stop.reason)
+    return PoolResult(stats_so_far(), stop.reason)
 
 
 def _skipped(row: Row, why: str, etag: str | None = None) -> Outcome:

@@ -192,6 +192,13 @@ async def _run(
             except PcbatchError as exc:  # disk full: stop; --resume re-plans unrecorded rows
                 stop.set(exc)
 
+        def checkpoint(stats: RunStats) -> None:
+            # The session's counters so far: kept if the process is killed before the end.
+            try:
+                journal.record_stats(replace(stats, requests=stats.requests + preflight))
+            except PcbatchError as exc:
+                stop.set(exc)
+
         # Each country's rules are fetched once per run, when a row of it first needs them; the
         # final answers an earlier session got are used again (no new fetch on --resume).
         known = {c: a for c, a in journal.country_rules(run_id).items() if a.final}
@@ -217,6 +224,7 @@ async def _run(
                 country_rules=country_rules,
                 columns=columns,
                 known_profiles=nightly.known_profiles,
+                on_stats=checkpoint,
             )
         nightly.finish()
         # Every row of the run counts, those of earlier sessions too; none recorded: skipped.

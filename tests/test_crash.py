@@ -11,6 +11,7 @@ command with --resume, and checks what users rely on:
 """
 
 import csv
+import json
 import os
 import signal
 import sqlite3
@@ -23,6 +24,8 @@ import pytest
 
 from batch.core.resume import LANDED
 from batch.journal import JOURNAL_NAME
+from batch.pool import STATS_EVERY
+from tests.support import rest
 
 CUSTOMERS = 24
 FAULTS = {
@@ -174,3 +177,36 @@ def test_sigterm_finishes_the_customers_in_flight_exits_130_and_resume_finishes(
     assert not any("Traceback" in p.read_text() for p in tmp_path.glob("stderr-*.txt"))
 
     resume_and_check(sim, tmp_path, wanted)
+
+
+def test_a_killed_sessions_counters_survive_to_its_last_checkpoint(make_sim_thread, tmp_path):
+    # A process killed mid-run cannot write its counters at the end: the pool hands them to
+    # the journal every STATS_EVERY customers, so summary.json still counts that session.
+    sim = make_sim_thread(customers=2 * STATS_EVERY + 10, seed=7, latency_ms=40)
+    prepare(sim, tmp_path)
+    run = start(sim, tmp_path)
+    journal = tmp_path / "out" / JOURNAL_NAME
+
+    def past_a_checkpoint():
+        if not journal.exists():
+            return False
+        try:
+            found = journal_rows(tmp_path, "SELECT count(*) FROM sessions WHERE stats IS NOT NULL")
+        except sqlite3.DatabaseError:  # the journal is being made: no tables yet
+            return False
+        return found[0][0] > 0
+
+    wait_for(run, past_a_checkpoint, "a checkpoint of the counters")
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    killed = len(rest(sim))
+    (first,) = journal_rows(tmp_path, "SELECT stats FROM sessions WHERE n = 1")
+    checkpointed = json.loads(first[0])["requests"]
+    assert STATS_EVERY <= checkpointed <= killed  # a GET per customer done, at least
+
+    resumed = start(sim, tmp_path, "--resume")
+    assert resumed.wait(timeout=60) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    (second,) = journal_rows(tmp_path, "SELECT stats FROM sessions WHERE n = 2")
+    assert summary["requests"] == checkpointed + json.loads(second[0])["requests"]
+    assert summary["requests"] <= len(rest(sim))  # never more than were sent
