@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from batch.core.model import Outcome, Row, Sheet, Status
-from batch.journal import JOURNAL_NAME, Journal
+from batch.durable.journal import JOURNAL_NAME, Journal
 
 T = TypeVar("T")
 HEADERS = ("Customer ID", "Street", "City", "ZIP", "Country", "Phone")

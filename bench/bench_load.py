@@ -1,4 +1,4 @@
-"""Load-and-validate speed: xlsx files through batch.sheet.load_sheet, on one core.
+"""Load-and-validate speed: xlsx files through batch.sheets.sheet.load_sheet, on one core.
 
 Usage: python bench/bench_load.py [--rows N] [--empty-rows N] [--regenerate]
 
@@ -135,7 +135,7 @@ def measure(path: Path) -> dict[str, float]:
     """Loads the workbook once in this process; wall time and peak RSS."""
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    from batch.sheet import load_sheet
+    from batch.sheets.sheet import load_sheet
 
     start = time.perf_counter()
     sheet = load_sheet(path)

@@ -40,9 +40,9 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from batch.durable.state import STATE_NAME
 from batch.simulator import SimConfig, Simulator, SimulatorThread
 from batch.simulator.auditlog import Logged, format_date
-from batch.state import STATE_NAME
 
 SHARE = 0.01
 

@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_journal import guid, sheet_of
 
 from batch.core.model import Change, Outcome, RunStats, Status
-from batch.journal import Journal
-from batch.report import write_report
+from batch.durable.journal import Journal
+from batch.output.report import write_report
 
 OTHERS = [s for s in Status if s is not Status.UPDATED]
 

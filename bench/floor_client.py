@@ -34,7 +34,7 @@ import aiohttp  # noqa: E402  (imports are part of what is measured)
 import pandas as pd  # noqa: E402
 from openpyxl import Workbook  # noqa: E402
 
-from batch.client import new_request_id  # noqa: E402  (the fastest GUIDs: pcbatch's own)
+from batch.wire.client import new_request_id  # noqa: E402  (the fastest GUIDs: pcbatch's own)
 
 CONCURRENCY = 16
 

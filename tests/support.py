@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from batch.cli import cli
 from batch.core.options import RunOptions
-from batch.run import run_job
+from batch.engine.run import run_job
 
 
 def city_sheet(path, ids, city="Newtown"):

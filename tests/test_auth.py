@@ -1,4 +1,4 @@
-"""batch.auth: which credentials a run uses, and how a token is cached, shared and renewed.
+"""batch.wire.auth: which credentials a run uses, and how a token is cached, shared and renewed.
 
 RenewingToken is driven here by a plain fetch function and a clock moved by hand; the same
 provider against the stand-in's real token endpoint is in test_auth_msal.py.
@@ -12,15 +12,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batch.auth import (
+from batch.core.errors import AuthFailed, ConfigError
+from batch.wire.auth import (
     Grant,
     RenewingToken,
     SignInError,
     StaticToken,
     renew_at,
 )
-from batch.core.errors import AuthFailed, ConfigError
-from batch.credentials import provider_from_env
+from batch.wire.credentials import provider_from_env
 
 APP_ONLY = {"PC_TENANT_ID": "contoso.example", "PC_CLIENT_ID": "app-id", "PC_CLIENT_SECRET": "s3"}
 
@@ -193,7 +193,7 @@ async def test_a_failed_early_renewal_keeps_the_valid_token_and_tries_again(capl
     await provider.token()
     clock.now += 3400  # due (after 55 min), 200 s left
     fetches.fail = "could not reach the login server"
-    with caplog.at_level(logging.WARNING, logger="batch.auth"):
+    with caplog.at_level(logging.WARNING, logger="batch.wire.auth"):
         assert await provider.token() == "token-1"
         await settled(provider)  # the renewal it started behind the scenes
     assert "stays valid for 200 s" in caplog.text

@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from support import app_env, token_requests
 
-from batch.auth_msal import Authority, LoginHttp, certificate_credential, resolve_authority
 from batch.core.errors import AuthFailed, ConfigError
-from batch.credentials import provider_from_env
+from batch.wire.auth_msal import Authority, LoginHttp, certificate_credential, resolve_authority
+from batch.wire.credentials import provider_from_env
 
 
 async def rest_status(sim, sim_client, token: str) -> int:

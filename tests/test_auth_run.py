@@ -9,7 +9,7 @@ from support import after_requests, app_env, city_sheet, read_results, rest, tok
 
 from batch.core.errors import ConfigError
 from batch.core.options import RunOptions
-from batch.run import run_job
+from batch.engine.run import run_job
 
 
 def options(sim, tmp_path, **changes):

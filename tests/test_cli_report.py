@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from batch.cli import cli
 from batch.core.model import Change, Outcome, Row, RunStats, Sheet, Status
-from batch.journal import Journal
-from batch.lock import RunLock
-from batch.report import FILES, SUMMARY_KEYS
+from batch.durable.journal import Journal
+from batch.durable.lock import RunLock
+from batch.output.report import FILES, SUMMARY_KEYS
 
 ID = "0a0b0c0d-0000-4000-8000-000000000001"
 ROOT = Path(__file__).parent.parent

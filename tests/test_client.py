@@ -6,10 +6,10 @@ import socket
 import pytest
 
 from batch import __version__
-from batch.auth import StaticToken
-from batch.client import Client, new_request_id
 from batch.core.retry import Fault
 from batch.simulator import SimConfig, run_simulator
+from batch.wire.auth import StaticToken
+from batch.wire.client import Client, new_request_id
 
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
 

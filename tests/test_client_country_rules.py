@@ -2,10 +2,10 @@
 
 import pytest
 
-from batch.auth import StaticToken
-from batch.client import Client, new_request_id
 from batch.core.country_rules import parse_country_rules
 from batch.simulator import SimConfig, run_simulator
+from batch.wire.auth import StaticToken
+from batch.wire.client import Client, new_request_id
 
 
 async def test_the_rules_come_back_parseable_and_a_404_is_a_404():

@@ -23,8 +23,8 @@ from collections import Counter
 import pytest
 
 from batch.core.resume import LANDED
-from batch.journal import JOURNAL_NAME
-from batch.pool import STATS_EVERY
+from batch.durable.journal import JOURNAL_NAME
+from batch.engine.pool import STATS_EVERY
 from tests.support import rest
 
 CUSTOMERS = 24

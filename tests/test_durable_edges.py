@@ -20,8 +20,8 @@ from batch.core.errors import ConfigError
 from batch.core.model import Change, Outcome, Status
 from batch.core.options import RunOptions
 from batch.core.resume import settle
-from batch.journal import JOURNAL_NAME
-from batch.run import run_job
+from batch.durable.journal import JOURNAL_NAME
+from batch.engine.run import run_job
 
 FAST = {"rate": 1000.0, "timeout": 2.0, "backoff_base": 0.001, "backoff_cap": 0.002}
 

@@ -17,7 +17,7 @@ from batch.cli import cli
 from batch.core.cells import neutralise, unneutralise
 from batch.core.export_rows import EXPORT_HEADERS
 from batch.core.options import RunOptions
-from batch.export import export_profiles
+from batch.engine.export import export_profiles
 from tests.support import invoke, read_results, rest
 
 US = {"addressLine1": "1 Main St", "city": "Boston", "state": "MA", "country": "US"}

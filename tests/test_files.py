@@ -6,7 +6,7 @@ import stat
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from batch.files import atomic_write
+from batch.durable.files import atomic_write
 
 
 def test_a_write_that_fails_leaves_the_old_file_and_no_temporary_one(tmp_path):

@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 
 from batch.core.cells import clean_invisible, neutralise, runs_as_formula, unneutralise
 from batch.core.model import Change, Outcome, Row, Sheet, Status
-from batch.journal import Journal
-from batch.report import write_report
-from batch.sheet import load_sheet
+from batch.durable.journal import Journal
+from batch.output.report import write_report
+from batch.sheets.sheet import load_sheet
 
 SNEAKY = [
     '＝HYPERLINK("http://evil")',  # full-width equals sign

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from batch.cli import cli
 from batch.core.incremental import KNOWN_MESSAGE, PUT_ONTO_KNOWN
+from batch.durable.state import STATE_NAME, JobState
 from batch.simulator.auditlog import Logged, format_date
-from batch.state import STATE_NAME, JobState
 from tests.support import city_sheet, invoke, read_results, read_summary, rest
 
 ROWS = 8

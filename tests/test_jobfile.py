@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 
+from batch.cli.jobfile import load_job
 from batch.core.errors import ConfigError
+from batch.core.option_spec import is_secret_key
 from batch.core.options import RUN_OPTIONS, RunOptions, merge_options
-from batch.jobfile import is_secret_key, load_job
 
 JOBS = sorted((Path(__file__).parent.parent / "jobs").glob("*.toml"))
 

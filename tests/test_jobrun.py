@@ -6,7 +6,7 @@ from click.testing import CliRunner
 from support import city_sheet, invoke
 
 from batch.cli import cli
-from batch.journal import Journal
+from batch.durable.journal import Journal
 
 
 def options_of_last_run(out):

@@ -14,8 +14,8 @@ from batch.core.country_rules_data import PUBLISHED
 from batch.core.errors import ConfigError
 from batch.core.model import Change, NotSent, Outcome, Problem, Row, RunStats, Sheet, Status
 from batch.core.retry import CREDENTIALS_REFUSED
-from batch.journal import JOURNAL_NAME, Journal
-from batch.journal_schema import SCHEMA_VERSION
+from batch.durable.journal import JOURNAL_NAME, Journal
+from batch.durable.journal_schema import SCHEMA_VERSION
 
 HEADERS = ("Customer ID", "City", "Phone", "Notes")
 

@@ -4,8 +4,8 @@ import json
 
 from click.testing import CliRunner
 
-from batch.auth import tenant_of
 from batch.cli import cli
+from batch.wire.auth import tenant_of
 
 UNKNOWN = "00000000-0000-4000-8000-00000000beef"
 

@@ -10,12 +10,12 @@ import textwrap
 import pytest
 
 from batch.core.errors import RunLocked
-from batch.lock import LOCK_NAME, RunLock, current_holder
+from batch.durable.lock import LOCK_NAME, RunLock, current_holder
 
 HOLD = textwrap.dedent(
     """
     import sys
-    from batch.lock import RunLock
+    from batch.durable.lock import RunLock
     with RunLock(sys.argv[1]):
         print("held", flush=True)
         sys.stdin.readline()

@@ -13,11 +13,11 @@ import pytest
 from click.testing import CliRunner
 from support import city_sheet, rest
 
-from batch.auth import RenewingToken
 from batch.cli import cli
 from batch.core.errors import ConfigError
-from batch.credentials import provider_from_env
-from batch.login import Login, cache_path, cached_provider, config_dir, write_cache
+from batch.wire.auth import RenewingToken
+from batch.wire.credentials import provider_from_env
+from batch.wire.login import Login, cache_path, cached_provider, config_dir, write_cache
 
 
 def env_for(sim, tmp_path, **more):

@@ -14,7 +14,7 @@ from batch.core.errors import ConfigError
 from batch.core.options import RunOptions
 from batch.core.preflight import misconfiguration
 from batch.core.retry import Fault, Reply
-from batch.run import run_job
+from batch.engine.run import run_job
 
 FAST = {"rate": 1000.0, "timeout": 2.0, "backoff_base": 0.001, "backoff_cap": 0.002}
 UNKNOWN = "00000000-0000-4000-8000-00000000dead"

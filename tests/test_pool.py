@@ -6,8 +6,6 @@ from random import Random
 
 import pytest
 
-from batch.auth import StaticToken
-from batch.client import Client
 from batch.core.errors import AuthFailed, StoppedEarly
 from batch.core.model import Row, Status
 from batch.core.options import RunOptions
@@ -16,10 +14,12 @@ from batch.core.retry import Reply
 from batch.core.stops import Stop
 from batch.core.throttle import AdaptiveRate
 from batch.core.window import Window
-from batch.pacing import Clock, Pacer, RateLimiter
-from batch.pool import run_pool
+from batch.engine.pacing import Clock, Pacer, RateLimiter
+from batch.engine.pool import run_pool
 from batch.simulator import SimConfig, run_simulator
 from batch.simulator.faults import throttled_once
+from batch.wire.auth import StaticToken
+from batch.wire.client import Client
 
 FAST = {"backoff_base": 0.01, "backoff_cap": 0.02, "timeout": 2.0, "rate": 1000.0}
 

@@ -9,10 +9,10 @@ from support import city_sheet, read_results
 
 from batch.core.errors import ConfigError
 from batch.core.options import RunOptions
-from batch.files import atomic_write
-from batch.journal import JOURNAL_NAME
-from batch.lock import LOCK_NAME
-from batch.run import run_job
+from batch.durable.files import atomic_write
+from batch.durable.journal import JOURNAL_NAME
+from batch.durable.lock import LOCK_NAME
+from batch.engine.run import run_job
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX modes and symlinks")
 

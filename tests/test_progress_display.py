@@ -6,7 +6,7 @@ from pathlib import Path
 from rich.console import Console
 
 from batch.cli.run import RunDisplay
-from batch.pool import Progress
+from batch.engine.pool import Progress
 
 TARGET = "writing to cloud global, tenant 8f3c6a2e-0d4b, base URL http://127.0.0.1:8479"
 

@@ -41,6 +41,6 @@ def test_every_module_of_the_core_imports_no_io_library():
 
 def test_the_signal_handling_loads_no_network_or_journal_library():
     # It needs Stop and the errors, not the engine: a CLI that only sets up signals stays light.
-    assert set(loaded_after("import batch.interrupt")).isdisjoint(
+    assert set(loaded_after("import batch.engine.interrupt")).isdisjoint(
         {"aiohttp", "aiolimiter", "sqlite3"}
     )

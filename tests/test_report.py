@@ -13,14 +13,14 @@ from hypothesis import strategies as st
 from batch.core.cells import neutralise, unneutralise
 from batch.core.fields import BY_NAME, field_for_header
 from batch.core.model import Change, NotSent, Outcome, Problem, Row, RunStats, Sheet, Status
-from batch.journal import Journal
-from batch.report import (
+from batch.durable.journal import Journal
+from batch.output.report import (
     FILES,
     NOT_RECORDED,
     RESULT_COLUMNS,
     write_report,
 )
-from batch.sheet import load_sheet
+from batch.sheets.sheet import load_sheet
 
 HEADERS = ("Customer ID", "Street", "City", "Phone", "Notes")
 IDS = {n: f"{n:08d}-1111-4000-8000-000000000000" for n in range(2, 12)}

@@ -13,8 +13,8 @@ from batch.core.errors import ConfigError
 from batch.core.model import Change, RunStats
 from batch.core.options import RunOptions
 from batch.core.resume import LANDED, choose_run
-from batch.journal import JOURNAL_NAME, Journal, RunInfo
-from batch.run import run_job
+from batch.durable.journal import JOURNAL_NAME, Journal, RunInfo
+from batch.engine.run import run_job
 
 UNKNOWN = "00000000-0000-4000-8000-00000000beef"
 FAST = {"rate": 500.0, "concurrency": 2, "timeout": 2.0, "backoff_base": 0.01, "backoff_cap": 0.05}

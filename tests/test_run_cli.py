@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from batch.cli import cli
-from batch.lock import RunLock
+from batch.durable.lock import RunLock
 
 UNKNOWN = "00000000-0000-4000-8000-00000000beef"
 

@@ -7,7 +7,7 @@ import csv
 from support import read_results, read_summary, run_fast
 
 from batch.core.retry import RIGHTS_REFUSED
-from batch.journal import Journal
+from batch.durable.journal import Journal
 
 HEADERS = ["Customer ID", "Street", "City", "State", "ZIP", "Country"]
 RULES = "/v1/countryvalidationrules/"

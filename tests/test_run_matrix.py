@@ -11,7 +11,7 @@ import pytest
 from support import after_requests, run_fast
 
 from batch.core.options import RunOptions
-from batch.run import run_job
+from batch.engine.run import run_job
 from batch.simulator.rules import PHONE_REQUIRED
 
 UNKNOWN = "00000000-0000-4000-8000-00000000dead"

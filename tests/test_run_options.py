@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from batch.cli import cli
+from batch.cli.jobfile import load_job
 from batch.core.errors import ConfigError
 from batch.core.option_spec import Kind, OptionSpec
 from batch.core.options import (
@@ -23,7 +24,6 @@ from batch.core.options import (
     merge_options,
     resolve_base_url,
 )
-from batch.jobfile import load_job
 
 RUN = cli.get_command(click.Context(cli), "run")
 assert RUN is not None

@@ -11,7 +11,7 @@ from openpyxl import Workbook
 
 from batch.core.errors import ConfigError, InputError
 from batch.core.model import Problem, Row, Status
-from batch.sheet import input_sha256, load_sheet
+from batch.sheets.sheet import input_sha256, load_sheet
 
 A = "0f8fad5b-d9cb-469f-a165-70867728950e"
 B = "7c9e6679-7425-40de-944b-e07fc1f90ae7"

@@ -15,7 +15,7 @@ from support import app_env, city_sheet, token_requests
 
 from batch.cli import cli
 from batch.core.errors import ConfigError
-from batch.credentials import provider_from_env
+from batch.wire.credentials import provider_from_env
 
 
 class Recorder(ThreadingHTTPServer):

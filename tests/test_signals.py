@@ -20,8 +20,8 @@ from support import after_requests, city_sheet, read_results
 
 from batch.core.errors import Interrupted
 from batch.core.options import RunOptions
-from batch.pool import CUT_SHORT
-from batch.run import run_job
+from batch.engine.pool import CUT_SHORT
+from batch.engine.run import run_job
 
 
 def report(out):
@@ -128,11 +128,11 @@ async def test_a_second_signal_stops_at_once_and_resume_finishes_the_run(make_si
     # The first SIGTERM once both customers are in flight, the second once the first is handled.
     InFlight(sim, 2, lambda: signal.raise_signal(signal.SIGTERM))
     second = OnFirstSignal(lambda: signal.raise_signal(signal.SIGTERM))
-    logging.getLogger("batch.interrupt").addHandler(second)
+    logging.getLogger("batch.engine.interrupt").addHandler(second)
     try:
         result = await run_job(options, env)
     finally:
-        logging.getLogger("batch.interrupt").removeHandler(second)
+        logging.getLogger("batch.engine.interrupt").removeHandler(second)
 
     assert result.exit_code == 130
     lines = report(tmp_path / "out")

@@ -1,4 +1,4 @@
-"""The job's state file (batch/state.py): runs and what is known, kept across opens."""
+"""The job's state file (batch/durable/state.py): runs and what is known, kept across opens."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from batch.core.errors import ConfigError
 from batch.core.incremental import Known
 from batch.core.model import KnownProfile
-from batch.state import STATE_NAME, JobState
+from batch.durable.state import STATE_NAME, JobState
 
 T0 = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
 C1 = "11111111-1111-4111-8111-111111111111"

@@ -22,9 +22,9 @@ from batch.core.stops import (
     failure_budget_spent,
     max_duration_reached,
 )
-from batch.journal import Journal
-from batch.lock import LOCK_NAME
-from batch.run import run_job
+from batch.durable.journal import Journal
+from batch.durable.lock import LOCK_NAME
+from batch.engine.run import run_job
 
 FAST = {"rate": 1000.0, "timeout": 2.0, "backoff_base": 0.001, "backoff_cap": 0.002}
 

@@ -14,10 +14,10 @@ from click.testing import CliRunner
 from msal_extensions import FilePersistence
 from support import city_sheet
 
-from batch import login as login_module
-from batch import token_store
 from batch.cli import cli
-from batch.token_store import choose_store, libsecret_usable
+from batch.wire import login as login_module
+from batch.wire import token_store
+from batch.wire.token_store import choose_store, libsecret_usable
 
 
 @pytest.mark.parametrize(

@@ -4,17 +4,17 @@ from random import Random
 
 import pytest
 
-from batch.auth import StaticToken
-from batch.client import Client
 from batch.core.errors import AuthFailed
 from batch.core.incremental import PUT_ONTO_KNOWN
 from batch.core.model import Change, KnownProfile, Row, Status
 from batch.core.retry import CREDENTIALS_REFUSED, RIGHTS_REFUSED, RetryPolicy
 from batch.core.throttle import AdaptiveRate
-from batch.pacing import Pacer
+from batch.engine.pacing import Pacer
+from batch.engine.update import Context, CustomerUpdate
 from batch.simulator import SimConfig, run_simulator
 from batch.simulator.rules import PHONE_REQUIRED
-from batch.update import Context, CustomerUpdate
+from batch.wire.auth import StaticToken
+from batch.wire.client import Client
 
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
 FAST = RetryPolicy(max_attempts=4, backoff_base=0.01, backoff_cap=0.02)

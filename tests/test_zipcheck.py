@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 from batch.cli import cli
 from batch.core.errors import InputError
-from batch.sheet import load_sheet
-from batch.zipcheck import MAX_RATIO, check_parts
+from batch.sheets.sheet import load_sheet
+from batch.sheets.zipcheck import MAX_RATIO, check_parts
 
 GUID = "00000000-0000-4000-8000-000000000001"
 

@@ -15,7 +15,7 @@ from batch.cli.run import console_for, print_summary, run_watched
 from batch.core.options import RunOptions, default_out
 
 if TYPE_CHECKING:
-    from batch.run import RunResult
+    from batch.engine.run import RunResult
 
 
 def _samples() -> Path:

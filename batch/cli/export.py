@@ -17,7 +17,7 @@ from batch.core.options import RunOptions, merge_options
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from batch.export import ExportResult
+    from batch.engine.export import ExportResult
 
 # The options export shares with `pcbatch run`, made from the same option table.
 SHARED_WITH_RUN = (
@@ -103,7 +103,7 @@ async def _export(
     from rich.progress import Progress as Bar
     from rich.progress import TextColumn, TimeElapsedColumn
 
-    from batch.export import ExportProgress, export_profiles
+    from batch.engine.export import ExportProgress, export_profiles
 
     env = dict(os.environ)
     if console is None:

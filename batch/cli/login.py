@@ -43,7 +43,7 @@ def login(cloud: str, tenant: str | None, client_id: str | None) -> None:
       pcbatch run customers.xlsx --dry-run
     """
     from batch.core.errors import ConfigError, Interrupted
-    from batch.login import sign_in
+    from batch.wire.login import sign_in
 
     env = dict(os.environ)
     tenant = (tenant or env.get("PC_TENANT_ID", "")).strip() or "organizations"
@@ -79,7 +79,7 @@ def logout() -> None:
     Example:
       pcbatch logout
     """
-    from batch.login import cache_where, sign_out
+    from batch.wire.login import cache_where, sign_out
 
     env = dict(os.environ)
     removed = sign_out(env)

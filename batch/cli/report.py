@@ -36,9 +36,9 @@ def report(out_dir: str, run_id: int | None) -> None:
     # Imported here: the other commands need neither sqlite3 nor openpyxl to start.
 
     from batch.core.errors import ConfigError
-    from batch.journal import Journal
-    from batch.lock import current_holder
-    from batch.report import FILES, write_report
+    from batch.durable.journal import Journal
+    from batch.durable.lock import current_holder
+    from batch.output.report import FILES, write_report
 
     out = Path(out_dir)
     with Journal.open(out, create=False) as journal:

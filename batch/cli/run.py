@@ -23,8 +23,8 @@ from batch.core.options import RunOptions, merge_options
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from batch.pool import Progress
-    from batch.run import RunResult
+    from batch.engine.pool import Progress
+    from batch.engine.run import RunResult
 
 
 # Fields a log record may carry besides its message: a row's (pool.py), and the closing and
@@ -177,7 +177,7 @@ async def run_watched(
     options: RunOptions, env: dict[str, str], console: Console | None, *, force: bool = False
 ) -> RunResult:
     """run_job with a progress display on `console` (None: no display); force: --force."""
-    from batch.run import run_job
+    from batch.engine.run import run_job
 
     if console is None:
         return await run_job(options, env, force=force)
@@ -317,7 +317,7 @@ def run(ctx: click.Context, input_path: Path | None, job: Path | None, **flags: 
         given["input"] = input_path
     job_values: dict[str, object] = {}
     if job is not None:
-        from batch.jobfile import load_job
+        from batch.cli.jobfile import load_job
 
         try:
             job_values = load_job(job)

@@ -112,7 +112,7 @@ def simulate(
     if state_out is not None:
         _check_writable(Path(state_out))
     if write_sheet is not None:
-        from batch.export_writer import check_output
+        from batch.output.export_writer import check_output
 
         check_output(write_sheet, overwrite=True)
 
@@ -127,7 +127,7 @@ def simulate(
                     asyncio.get_running_loop().add_signal_handler(signum, stop.set)
             ids = sim.store.ids()
             if write_sheet is not None:
-                from batch.export_writer import write_sheet as write_profiles
+                from batch.output.export_writer import write_sheet as write_profiles
 
                 store = sim.store
                 rows = write_profiles(write_sheet, ((cid, store.profile(cid)) for cid in ids))

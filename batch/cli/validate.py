@@ -81,7 +81,7 @@ def validate(
     from rich.table import Table
     from rich.text import Text
 
-    from batch.sheet import load_sheet, sheet_warnings
+    from batch.sheets.sheet import load_sheet, sheet_warnings
 
     loaded = load_sheet(
         input_file,
@@ -215,10 +215,10 @@ def _fetch_rules(countries: list[str], base_url: str | None, cloud: str) -> dict
     """Each country's rules as Partner Center answers them (one GET each, in turn)."""
     import asyncio
 
-    from batch.client import Client, new_request_id
     from batch.core.errors import AuthFailed
     from batch.core.options import resolve_base_url
-    from batch.credentials import provider_from_env
+    from batch.wire.client import Client, new_request_id
+    from batch.wire.credentials import provider_from_env
 
     env = dict(os.environ)
     url = resolve_base_url(base_url, env, cloud)

@@ -3,6 +3,6 @@
 Everything here is computed from its arguments: no network, no files, no SQLite, no spreadsheet
 library, no event loop. tests/test_purity.py imports every module of this package in a fresh
 interpreter and fails if any I/O library was loaded, so the boundary is part of the structure.
-The I/O edges (client, journal, sheet readers, report writers, the pool) live beside it in
-`batch/` and stay thin.
+
+May import: the standard library and batch.core only (tests/test_layers.py).
 """

@@ -4,7 +4,7 @@
 declaration is the only place where an option's type, bounds and default are written. From it
 are made:
 - the click options of `pcbatch run` (batch/cli/run.py), their types, defaults and help;
-- the checks of a job file's keys (batch/jobfile.py, `OptionSpec.from_toml`), whose errors say
+- the checks of a job file's keys (batch/cli/jobfile.py, `OptionSpec.from_toml`), whose errors say
   what is expected in TOML terms ("a whole number at least 1");
 - RunOptions' own checks (`OptionSpec.allows`), whose errors name the command-line option and
   what it wants ("--rate 0 is not valid: use a number of requests/s above 0").
@@ -15,6 +15,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
@@ -218,3 +219,16 @@ def specs_of(cls: type) -> dict[str, OptionSpec]:
         for declared in fields(cls)
         if _SPEC in declared.metadata
     }
+
+
+_SECRET = re.compile(r"token|secret|passw|pwd|credential|certificate|privatekey|apikey|clientkey")
+_NOT_SECRET = frozenset({"cleartoken"})  # the text that clears a field, not a credential
+
+
+def is_secret_key(key: str) -> bool:
+    """True for an option name that looks like a credential (`access_token`, `client-secret`).
+
+    `clear_token` is not one: it is the cell text that clears a field.
+    """
+    flat = re.sub(r"[^0-9a-z]", "", key.casefold())
+    return flat not in _NOT_SECRET and _SECRET.search(flat) is not None

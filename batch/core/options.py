@@ -1,7 +1,7 @@
 """The options of `pcbatch run` as one frozen value, the cloud table, and the base-URL rules.
 
 RunOptions holds every option of the README's table of `run` options ("Usage: `pcbatch run`")
-under the names a job file uses (`batch.jobfile.load_job` gives a dict of these keys), each
+under the names a job file uses (`batch.cli.jobfile.load_job` gives a dict of these keys), each
 declared once with its kind, bounds, default and help (RUN_OPTIONS); command-line flags win
 over the job file (`merge_options`). Nothing here is a secret: credentials come from the
 environment only, so `as_record()` may be written to the journal and the report as it is.

@@ -30,7 +30,7 @@ from batch.core.country_rules import CountryRules, parse_country_rules
 from batch.core.country_rules_data import PUBLISHED
 from batch.core.errors import ConfigError
 from batch.core.options import is_loopback
-from batch.files import atomic_write
+from batch.durable.files import atomic_write
 from batch.simulator.app import build_app
 from batch.simulator.auditlog import AuditLog
 from batch.simulator.buckets import Buckets

@@ -30,24 +30,24 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from batch.auth import TokenProvider, tenant_of
-from batch.client import Client, new_request_id
 from batch.core.errors import AuthFailed, ConfigError, PcbatchError
 from batch.core.model import Change, Outcome, Row, RunStats, Sheet, Status
 from batch.core.options import RunOptions, default_out, resolve_base_url
 from batch.core.preflight import misconfiguration
 from batch.core.resume import choose_run, lost_journal
 from batch.core.stops import Stop
-from batch.credentials import credential_source, provider_from_env
-from batch.files import private_dir
-from batch.incremental import Nightly
-from batch.interrupt import stop_on_signals
-from batch.journal import JOURNAL_NAME, Journal
-from batch.lock import RunLock, check_free
-from batch.pool import Progress, run_pool
-from batch.report import write_report
-from batch.rules_cache import RulesCache
-from batch.sheet import input_sha256, load_sheet, sheet_warnings
+from batch.durable.files import private_dir
+from batch.durable.journal import JOURNAL_NAME, Journal
+from batch.durable.lock import RunLock, check_free
+from batch.engine.interrupt import stop_on_signals
+from batch.engine.nightly import Nightly
+from batch.engine.pool import Progress, run_pool
+from batch.engine.rules_cache import RulesCache
+from batch.output.report import write_report
+from batch.sheets.sheet import input_sha256, load_sheet, sheet_warnings
+from batch.wire.auth import TokenProvider, tenant_of
+from batch.wire.client import Client, new_request_id
+from batch.wire.credentials import credential_source, provider_from_env
 
 log = logging.getLogger(__name__)
 

@@ -42,7 +42,7 @@ from batch.core.fields import (
 )
 from batch.core.model import Problem, Sheet
 from batch.core.validate import CellMark, validate_rows
-from batch.xlsx import RowInfo, SheetRows, Workbook, column_letters
+from batch.sheets.xlsx import RowInfo, SheetRows, Workbook, column_letters
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")

@@ -56,8 +56,8 @@ from batch.core.errors import ConfigError
 from batch.core.export_rows import EXPORT_FIELDS, EXPORT_HEADERS
 from batch.core.fields import CUSTOMER_ID, FIELDS, normalise_header
 from batch.core.model import Outcome, RunStats, Status
-from batch.files import PRIVATE_FILE, atomic_write, private_dir
-from batch.journal import Entry, Journal, RunInfo
+from batch.durable.files import PRIVATE_FILE, atomic_write, private_dir
+from batch.durable.journal import Entry, Journal, RunInfo
 
 RESULT_COLUMNS = (
     "row",

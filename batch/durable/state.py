@@ -34,7 +34,7 @@ from batch.core.country_rules import RulesAnswer, kept_answer
 from batch.core.errors import ConfigError
 from batch.core.incremental import Known
 from batch.core.model import KnownProfile
-from batch.files import open_private, private_dir
+from batch.durable.files import open_private, private_dir
 
 STATE_NAME = "pcbatch-state.sqlite"
 

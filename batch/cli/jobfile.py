@@ -18,25 +18,12 @@ Rules:
 from __future__ import annotations
 
 import difflib
-import re
 import tomllib
 from pathlib import Path, PureWindowsPath
 
 from batch.core.errors import ConfigError
+from batch.core.option_spec import is_secret_key
 from batch.core.options import RUN_OPTIONS
-
-_SECRET = re.compile(r"token|secret|passw|pwd|credential|certificate|privatekey|apikey|clientkey")
-_NOT_SECRET = frozenset({"cleartoken"})  # the text that clears a field, not a credential
-
-
-def is_secret_key(key: str) -> bool:
-    """True for an option name that looks like a credential (`access_token`, `client-secret`).
-
-    `clear_token` is not one: it is the cell text that clears a field.
-    """
-    flat = re.sub(r"[^0-9a-z]", "", key.casefold())
-    return flat not in _NOT_SECRET and _SECRET.search(flat) is not None
-
 
 # job-file key -> the option it sets (`columns` is column_map; every other key is its name)
 _BY_KEY = {spec.key: spec for spec in RUN_OPTIONS.values()}

@@ -31,7 +31,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from batch.core.cells import neutralise
 from batch.core.errors import ConfigError
 from batch.core.export_rows import EXPORT_HEADERS, export_row
-from batch.report import xlsx_value
+from batch.output.report import xlsx_value
 
 SUFFIXES = (".xlsx", ".csv")
 SHEET_TITLE = "Customers"

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from batch.client import Client
 from batch.core.cells import CLEAR_TOKEN
 from batch.core.errors import AuthFailed, InputError, PcbatchError
 from batch.core.export_rows import (
@@ -44,12 +43,13 @@ from batch.core.retry import Action, Call, Decision, Reply, Tries, describe, tal
 from batch.core.stops import Stop
 from batch.core.throttle import AdaptiveRate
 from batch.core.validate import canonical_guid
-from batch.credentials import provider_from_env
-from batch.export_writer import ErrorsWriter, SheetWriter, check_output, errors_path
-from batch.interrupt import stop_on_signals
-from batch.pacing import Pacer
-from batch.sheet import load_sheet
-from batch.update import Context, call_with_retries
+from batch.engine.interrupt import stop_on_signals
+from batch.engine.pacing import Pacer
+from batch.engine.update import Context, call_with_retries
+from batch.output.export_writer import ErrorsWriter, SheetWriter, check_output, errors_path
+from batch.sheets.sheet import load_sheet
+from batch.wire.client import Client
+from batch.wire.credentials import provider_from_env
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ Which store (choose_store, a pure decision; the choice is logged once per proces
     macOS     the login Keychain (service `pcbatch`); token_cache.keychain marks that it is there
     Linux     libsecret (the Secret Service of the desktop session) when it answers here;
               token_cache.libsecret marks that it is there
-    otherwise token_cache.json, 0600 in a 0700 folder (batch.login.read_cache / write_cache):
+    otherwise token_cache.json, 0600 in a 0700 folder (batch.wire.login.read_cache / write_cache):
               Linux without libsecret or without a session bus (servers, cron), other systems,
               or PCBATCH_TOKEN_CACHE=file (a scheduled job that cannot reach the keyring)
 

@@ -28,7 +28,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from random import Random
 
-from batch.client import Client
 from batch.core.errors import PcbatchError
 from batch.core.model import Change, KnownProfile, Outcome, Row, RunStats, Status, Tally
 from batch.core.options import RunOptions
@@ -43,9 +42,10 @@ from batch.core.stops import (
 from batch.core.throttle import AdaptiveRate
 from batch.core.time_left import TimeLeft
 from batch.core.window import Window
-from batch.pacing import Pacer
-from batch.rules_cache import RulesCache
-from batch.update import Context, CustomerUpdate, Finished
+from batch.engine.pacing import Pacer
+from batch.engine.rules_cache import RulesCache
+from batch.engine.update import Context, CustomerUpdate, Finished
+from batch.wire.client import Client
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 
-from batch.auth import TokenProvider
-from batch.client import Client
 from batch.core.country_rules import RulesAnswer
 from batch.core.incremental import (
     KNOWN_MESSAGE,
@@ -50,9 +48,11 @@ from batch.core.model import KnownProfile, Outcome, Row, Status
 from batch.core.options import RunOptions
 from batch.core.retry import Action, Call, Decision, Reply, Tries, describe
 from batch.core.throttle import AdaptiveRate
-from batch.pacing import Pacer
-from batch.state import JobState
-from batch.update import Context, call_with_retries
+from batch.durable.state import JobState
+from batch.engine.pacing import Pacer
+from batch.engine.update import Context, call_with_retries
+from batch.wire.auth import TokenProvider
+from batch.wire.client import Client
 
 log = logging.getLogger(__name__)
 

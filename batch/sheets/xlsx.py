@@ -35,7 +35,7 @@ from xml.parsers import expat
 from batch.core.cells import cell_text
 from batch.core.errors import InputError
 from batch.core.validate import CellMark
-from batch.zipcheck import check_parts
+from batch.sheets.zipcheck import check_parts
 
 _PAST_LAST_DATE = 2958466  # day 2958465 is 9999-12-31, Excel's last date
 _DAMAGED = (KeyError, ValueError, IndexError, SyntaxError, expat.ExpatError, EOFError, zlib.error)

@@ -1,7 +1,7 @@
 """`pcbatch login` / `logout`: a person's device-code sign-in, kept in a token cache.
 
 The cache goes to the platform's encrypted store where there is one (DPAPI on Windows, the
-Keychain on macOS, libsecret on Linux when it answers: batch.token_store says which and how it
+Keychain on macOS, libsecret on Linux when it answers: batch.wire.token_store says which and how it
 chooses), else to a file. The file is `$XDG_CONFIG_HOME/pcbatch/token_cache.json`, else
 `~/.config/pcbatch/token_cache.json` (`%APPDATA%\\pcbatch\\token_cache.json` on Windows). It
 holds a refresh token, which stays good for weeks, so: its folder is made 0700, the file is
@@ -27,13 +27,13 @@ from pathlib import Path
 
 import msal
 
-from batch.auth import Grant, RenewingToken, SignInError
-from batch.auth_msal import SCOPE_USER, Authority, MsalFetch, call_msal, grant_of, msal_app
-from batch.auth_msal import resolve_authority as _resolve
 from batch.core.echo import redact_urls
 from batch.core.errors import AuthFailed, ConfigError
-from batch.files import atomic_write
-from batch.token_store import describe, marker, persistence, store_kind
+from batch.durable.files import atomic_write
+from batch.wire.auth import Grant, RenewingToken, SignInError
+from batch.wire.auth_msal import SCOPE_USER, Authority, MsalFetch, call_msal, grant_of, msal_app
+from batch.wire.auth_msal import resolve_authority as _resolve
+from batch.wire.token_store import describe, marker, persistence, store_kind
 
 log = logging.getLogger(__name__)
 

@@ -35,10 +35,10 @@ from urllib.parse import urlsplit
 import msal
 import requests
 
-from batch.auth import Grant, RenewingToken, SignInError
 from batch.core.echo import redact_urls
 from batch.core.errors import ConfigError
 from batch.core.options import CLOUDS, is_loopback
+from batch.wire.auth import Grant, RenewingToken, SignInError
 
 AUDIENCE = "https://api.partnercenter.microsoft.com"
 SCOPE_APP = f"{AUDIENCE}/.default"
@@ -398,7 +398,7 @@ def certificate_credential(path_text: str, password: str | None) -> dict[str, st
 
 
 def app_provider(env: Mapping[str, str], cloud: str) -> RenewingToken:
-    """The provider for the app-only or app+user set in `env` (batch.auth says which is used).
+    """The provider for the app-only or app+user set in `env` (batch.wire.auth says which is used).
 
     Nothing is sent yet; a certificate file is read and checked now.
     """

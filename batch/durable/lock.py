@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from batch.core.errors import ConfigError, RunLocked
-from batch.files import open_private, private_dir
+from batch.durable.files import open_private, private_dir
 
 LOCK_NAME = "pcbatch.lock"
 # Windows locks byte ranges that others then cannot read: lock one byte far past the text.

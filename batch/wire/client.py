@@ -35,10 +35,10 @@ from typing import Self
 import aiohttp
 
 from batch import __version__
-from batch.auth import TokenProvider
 from batch.core.export_rows import CONTINUATION_HEADER
 from batch.core.ids import is_canonical_guid
 from batch.core.retry import Fault, Reply, parse_retry_after
+from batch.wire.auth import TokenProvider
 
 APPLICATION = f"pcbatch/{__version__}"
 _EMPTY: Mapping[str, object] = {}

@@ -39,7 +39,6 @@ from functools import partial
 from random import Random
 from typing import Protocol
 
-from batch.client import Client, new_request_id
 from batch.core.country_rules import RulesAnswer, rules_answer
 from batch.core.errors import AuthFailed, PcbatchError
 from batch.core.incremental import PUT_ONTO_KNOWN
@@ -57,7 +56,8 @@ from batch.core.retry import (
     outcome_unknown,
     tally_of,
 )
-from batch.rules_cache import RulesCache
+from batch.engine.rules_cache import RulesCache
+from batch.wire.client import Client, new_request_id
 
 log = logging.getLogger(__name__)
 

@@ -34,9 +34,9 @@ from pathlib import Path
 from batch.core.country_rules import RulesAnswer, kept_answer
 from batch.core.errors import ConfigError
 from batch.core.model import Change, Entry, Outcome, Row, RunInfo, RunStats, Sheet, Status
-from batch.files import open_private, private_dir
-from batch.jobfile import is_secret_key
-from batch.journal_schema import (
+from batch.core.option_spec import is_secret_key
+from batch.durable.files import open_private, private_dir
+from batch.durable.journal_schema import (
     INSERT_OUTCOME,
     INSERT_PUT,
     LATEST,

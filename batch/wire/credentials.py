@@ -10,7 +10,7 @@ Credential sets (README.md, "Credentials"; environment only, never flags), first
                                                   app-only with a certificate: a PEM file with
                                                   the certificate and its private key (the key's
                                                   password, if any: PC_CLIENT_CERTIFICATE_PASSWORD)
-    the token cache of `pcbatch login`            app+user for a person (batch.login), when
+    the token cache of `pcbatch login`            app+user for a person (batch.wire.login), when
                                                   no secret, certificate or refresh token is set
 
 $PC_AUTHORITY replaces the cloud's login host (auth_msal.resolve_authority). A set that is
@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from batch.auth import StaticToken, TokenProvider
 from batch.core.errors import ConfigError
+from batch.wire.auth import StaticToken, TokenProvider
 
 ACCESS_TOKEN = "PC_ACCESS_TOKEN"
 APP_ONLY = ("PC_TENANT_ID", "PC_CLIENT_ID", "PC_CLIENT_SECRET")
@@ -47,13 +47,13 @@ def provider_from_env(env: Mapping[str, str], cloud: str) -> TokenProvider:
         return StaticToken(token)
     present = {name for name in _ALL if env.get(name, "").strip()}
     if any(set(names) <= present for names in (APP_ONLY, APP_ONLY_CERT, APP_USER)):
-        from batch.auth_msal import app_provider  # msal is imported only when it is needed
+        from batch.wire.auth_msal import app_provider  # msal is imported only when it is needed
 
         return app_provider(env, cloud)
     # PC_TENANT_ID / PC_CLIENT_ID alone are `pcbatch login`'s defaults; a secret, certificate
     # or refresh token means app credentials were meant, so the cache must not stand in.
     if not present & set(_APP_CREDENTIALS):
-        from batch.login import cached_provider
+        from batch.wire.login import cached_provider
 
         cached = cached_provider(env, cloud)
         if cached is not None:

@@ -1,0 +1,7 @@
+"""Reading the input: csv through pandas, xlsx through the project's streaming reader.
+
+sheet.py turns a file into a validated core.model.Sheet; xlsx.py streams a workbook's cells
+with their number formats; zipcheck.py refuses a workbook whose zip would exhaust the machine.
+
+May import: batch.core (tests/test_layers.py).
+"""
