@@ -6,6 +6,7 @@ from random import Random
 
 import pytest
 
+from batch.core.customer_update import Setup
 from batch.core.errors import AuthFailed, StoppedEarly
 from batch.core.model import Row, Status
 from batch.core.options import RunOptions
@@ -14,8 +15,10 @@ from batch.core.retry import Reply
 from batch.core.stops import Stop
 from batch.core.throttle import AdaptiveRate
 from batch.core.window import Window
-from batch.engine.pacing import Clock, Pacer, RateLimiter
-from batch.engine.pool import run_pool
+from batch.engine.calls import Calls
+from batch.engine.pacing import Clock, Pacer, RateLimiter, pacer_for
+from batch.engine.pool import CustomerPool, Subscribers
+from batch.engine.update import Context
 from batch.simulator import SimConfig, run_simulator
 from batch.simulator.faults import throttled_once
 from batch.wire.auth import StaticToken
@@ -32,17 +35,12 @@ async def pool(sim, rows, token=None, stop=None, on_progress=None, pacer=None, *
     outcomes = []
     opts = RunOptions(**{**FAST, **options})
     tokens = StaticToken(token or sim.token)
+    progress = [] if on_progress is None else [on_progress]
+    subscribers = Subscribers(outcome=[outcomes.append], progress=progress)
     async with Client(sim.base_url, tokens, timeout=opts.timeout, connections=4) as client:
-        result = await run_pool(
-            rows,
-            client,
-            opts,
-            outcomes.append,
-            stop=stop,
-            on_progress=on_progress,
-            rng=Random(1),
-            pacer=pacer,
-        )
+        calls = Calls(client, pacer or pacer_for(opts), opts.retry_policy, Random(1))
+        ctx = Context(calls, Setup(opts.retry_policy, dry_run=opts.dry_run))
+        result = await CustomerPool(rows, ctx, opts, subscribers, stop or Stop()).run()
     return sorted(outcomes, key=lambda o: o.row), result
 
 
@@ -99,7 +97,7 @@ async def test_a_lower_rate_applies_to_the_next_call():
 
 async def test_a_429_holds_the_next_call_until_its_retry_after_moment():
     clock = FakeClock()
-    pacer = Pacer(AdaptiveRate(100.0), clock)
+    pacer = Pacer(AdaptiveRate(100.0), Window(64), clock)
     sent = await pacer.ready()
     clock.advance(0.5)  # the 429 comes back half a second later
 
@@ -133,7 +131,7 @@ class RecordingPacer(Pacer):
     names its customer when it was read as that customer's quota, else None (everyone's)."""
 
     def __init__(self, controller, clock=None, window=None):
-        super().__init__(controller, clock, window=window, quota=RecordingQuota())
+        super().__init__(controller, window or Window(64), clock, quota=RecordingQuota())
         self.events = []
 
     async def ready(self, customer_id=None):
@@ -233,7 +231,7 @@ async def test_max_duration_stops_starting_customers():
             rows_for(sim.store.ids(), city="X"),
             max_duration=90.0,
             concurrency=1,
-            pacer=Pacer(AdaptiveRate(CEILING), clock),
+            pacer=Pacer(AdaptiveRate(CEILING), Window(64), clock),
             on_progress=a_minute_per_customer,
         )
         called = {r.customer_id for r in sim.log}
@@ -263,7 +261,7 @@ def slots_of(obj):
 
 
 async def test_a_pacer_ignores_calls_that_got_no_answer():
-    pacer = Pacer(AdaptiveRate(10.0))
+    pacer = Pacer(AdaptiveRate(10.0), Window(64))
     sent = pacer.clock.now()
     pacer.answered(Reply(429, {}), sent, 0.0)  # throttled: the rate drops and starts climbing
     throttled = pacer.rate
@@ -295,7 +293,7 @@ async def test_progress_gives_the_measured_rate_the_time_left_and_where_a_stop_c
             rows_for(sim.store.ids(), city="X"),
             concurrency=1,
             stop=stop,
-            pacer=Pacer(AdaptiveRate(CEILING), clock),
+            pacer=Pacer(AdaptiveRate(CEILING), Window(64), clock),
             on_progress=progress,
         )
     first, second = seen[0], seen[1]
@@ -310,7 +308,7 @@ async def test_progress_gives_the_measured_rate_the_time_left_and_where_a_stop_c
 
 async def test_a_customers_429_holds_that_customer_only_and_the_partners_every_worker():
     clock = FakeClock()
-    pacer = Pacer(AdaptiveRate(100.0), clock)
+    pacer = Pacer(AdaptiveRate(100.0), Window(64), clock)
     for i in range(8):  # other customers' calls succeeding
         sent = await pacer.ready(f"c{i}")
         pacer.answered(Reply(200, {}), sent, 0.0, f"c{i}")
@@ -323,7 +321,7 @@ async def test_a_customers_429_holds_that_customer_only_and_the_partners_every_w
     assert pacer.rate == 100.0  # and the rate stays
     assert await pacer.ready("mine") >= throttled_at + 5.0  # it waits its Retry-After
 
-    alone = Pacer(AdaptiveRate(100.0), FakeClock())
+    alone = Pacer(AdaptiveRate(100.0), Window(64), FakeClock())
     sent = await alone.ready("mine")
     throttled_at = alone.clock.now()
     alone.answered(Reply(429, {}), sent, 5.0, "mine")  # no other customer's call succeeding

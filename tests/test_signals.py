@@ -18,9 +18,9 @@ from dataclasses import replace
 
 from support import after_requests, city_sheet, read_results
 
+from batch.core.customer_update import CUT_SHORT
 from batch.core.errors import Interrupted
 from batch.core.options import RunOptions
-from batch.engine.pool import CUT_SHORT
 from batch.engine.run import run_job
 
 

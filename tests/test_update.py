@@ -1,16 +1,19 @@
-"""update.update_customer: one customer's GET -> plan -> PUT against the stand-in, over loopback."""
+"""engine/update.drive: one customer's GET -> plan -> PUT against the stand-in, over loopback."""
 
 from random import Random
 
 import pytest
 
+from batch.core.customer_update import Setup
 from batch.core.errors import AuthFailed
 from batch.core.incremental import PUT_ONTO_KNOWN
 from batch.core.model import Change, KnownProfile, Row, Status
 from batch.core.retry import CREDENTIALS_REFUSED, RIGHTS_REFUSED, RetryPolicy
 from batch.core.throttle import AdaptiveRate
+from batch.core.window import Window
+from batch.engine.calls import Calls
 from batch.engine.pacing import Pacer
-from batch.engine.update import Context, CustomerUpdate
+from batch.engine.update import Context, Flight, drive
 from batch.simulator import SimConfig, run_simulator
 from batch.simulator.rules import PHONE_REQUIRED
 from batch.wire.auth import StaticToken
@@ -18,6 +21,32 @@ from batch.wire.client import Client
 
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
 FAST = RetryPolicy(max_attempts=4, backoff_base=0.01, backoff_cap=0.02)
+
+
+def context(
+    client,
+    gate,
+    policy,
+    rng=None,
+    *,
+    dry_run=False,
+    validate_addresses=False,
+    before_put=None,
+    any_success=False,
+) -> Context:
+    """What a run's updates share, built as run.py builds it."""
+    setup = Setup(policy, dry_run=dry_run, validate_addresses=validate_addresses)
+    calls = Calls(client, gate, policy, rng or Random(1))
+    calls.any_success = any_success
+    return Context(calls, setup, before_put=before_put)
+
+
+def pace(cls=Pacer) -> Pacer:
+    return cls(AdaptiveRate(1000.0), Window(64))
+
+
+async def run_update(the_row: Row, ctx: Context, known=None):
+    return await drive(Flight(the_row, ctx.setup, known), ctx)
 
 
 def row(cid: str, **values) -> Row:
@@ -29,14 +58,8 @@ async def finish(sim, the_row: Row, *, timeout=2.0, token=None, policy=FAST, kno
     from instead of a GET."""
     tokens = StaticToken(token or sim.token)
     async with Client(sim.base_url, tokens, timeout=timeout, connections=2) as client:
-        ctx = Context(
-            client=client,
-            gate=Pacer(AdaptiveRate(1000.0)),
-            policy=policy,
-            rng=Random(1),
-            **flags,
-        )
-        return await CustomerUpdate(the_row, ctx, known).run()
+        ctx = context(client, pace(), policy, Random(1), **flags)
+        return await run_update(the_row, ctx, known)
 
 
 async def update(sim, the_row: Row, **options):
@@ -124,8 +147,8 @@ async def test_one_conflict_is_refetched_and_both_writers_edits_survive(stale_st
                         sim.store.put_direct(cid, {"email": "other@example.com"})
                     return sent
 
-            ctx = Context(c, WriterAfterFirstGet(AdaptiveRate(1000.0)), FAST)
-            outcome = (await CustomerUpdate(row(cid, city="Springfield"), ctx).run()).outcome
+            ctx = context(c, pace(WriterAfterFirstGet), FAST)
+            outcome = (await run_update(row(cid, city="Springfield"), ctx)).outcome
         final = sim.store.profile(cid)
         statuses = [r.status for r in sim.log]
     assert outcome.status is Status.UPDATED
@@ -155,7 +178,7 @@ class Scripted(Pacer):
     (a dict of SimConfig knobs; every knob named anywhere is off on the calls that omit it)."""
 
     def __init__(self, sim, script):
-        super().__init__(AdaptiveRate(1000.0))
+        super().__init__(AdaptiveRate(1000.0), Window(64))
         self.sim, self.script, self.calls = sim, script, 0
 
     async def ready(self, customer_id=None):
@@ -170,8 +193,8 @@ class Scripted(Pacer):
 async def scripted_update(sim, the_row, script, policy):
     tokens = StaticToken(sim.token)
     async with Client(sim.base_url, tokens, timeout=2, connections=2) as client:
-        ctx = Context(client, Scripted(sim, script), policy, Random(1))
-        return await CustomerUpdate(the_row, ctx).run()
+        ctx = context(client, Scripted(sim, script), policy, Random(1))
+        return await run_update(the_row, ctx)
 
 
 @pytest.mark.parametrize("fault", ["commit_then_504", "drop_after_commit"])
@@ -245,14 +268,14 @@ async def test_a_put_answered_5xx_is_read_back_then_sent_again_with_the_same_req
 
         tokens = StaticToken(sim.token)
         async with Client(sim.base_url, tokens, timeout=2, connections=2) as client:
-            ctx = Context(
+            ctx = context(
                 client,
-                HealAfterTheFirstPut(AdaptiveRate(1000.0)),
+                pace(HealAfterTheFirstPut),
                 FAST,
                 Random(1),
                 before_put=fail_the_next_put,
             )
-            finished = await CustomerUpdate(row(cid, city="Springfield"), ctx).run()
+            finished = await run_update(row(cid, city="Springfield"), ctx)
         log = [(r.method, r.status, r.request_id) for r in sim.log]
     assert finished.outcome.status is Status.UPDATED
     assert [(m, s) for m, s, _ in log] == [("GET", 200), ("PUT", 503), ("GET", 200), ("PUT", 200)]
@@ -353,8 +376,8 @@ async def test_a_server_slower_than_the_timeout_ends_failed_with_the_same_reques
         cid = sim.store.ids()[0]
         tokens = StaticToken(sim.token)
         async with RequestIdsNoted(sim.base_url, tokens, timeout=0.1, connections=2) as client:
-            ctx = Context(client, Pacer(AdaptiveRate(1000.0)), RetryPolicy(2, 0.01), Random(1))
-            finished = await CustomerUpdate(row(cid, city="Springfield"), ctx).run()
+            ctx = context(client, pace(), RetryPolicy(2, 0.01), Random(1))
+            finished = await run_update(row(cid, city="Springfield"), ctx)
     outcome = finished.outcome
     assert outcome.status is Status.FAILED
     assert outcome.http_status is None

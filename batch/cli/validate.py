@@ -22,7 +22,6 @@ from batch.core.country_rules import (
     ADDRESS_KEYS,
     CountryRules,
     check_address,
-    rules_answer,
     shipped_countries,
     shipped_rules,
 )
@@ -212,45 +211,17 @@ def _notes(rows: Iterable[Row], found: Mapping[str, Rules], online: bool) -> lis
 
 
 def _fetch_rules(countries: list[str], base_url: str | None, cloud: str) -> dict[str, Rules]:
-    """Each country's rules as Partner Center answers them (one GET each, in turn)."""
-    import asyncio
-
-    from batch.core.errors import AuthFailed
-    from batch.core.options import resolve_base_url
-    from batch.wire.client import Client, new_request_id
-    from batch.wire.credentials import provider_from_env
-
-    env = dict(os.environ)
-    url = resolve_base_url(base_url, env, cloud)
-    tokens = provider_from_env(env, cloud)
-
-    async def fetch() -> dict[str, Rules]:
-        found: dict[str, Rules] = {}
-        async with Client(url, tokens, timeout=60.0, connections=1) as client:
-            for country in countries:
-                reply = await client.get_country_rules(country, new_request_id())
-                if reply.status == 401:  # one renewal, as a run does
-                    await client.renew_token()
-                    reply = await client.get_country_rules(country, new_request_id())
-                if reply.status in (401, 403):
-                    raise AuthFailed(
-                        f"--online: Partner Center refused the credentials (HTTP {reply.status}"
-                        f"{f', code {reply.error_code}' if reply.error_code else ''}:"
-                        f" {reply.message}); check them with `pcbatch login` or the PC_*"
-                        " variables"
-                    )
-                found[country] = _online(country, reply.status, reply.body, reply.message)
-        return found
-
+    """Each country's rules as Partner Center answers them (engine.rules_cache.fetch_rules)."""
     if not countries:
         return {}
-    return asyncio.run(fetch())
+    import asyncio
 
+    from batch.core.options import RunOptions
+    from batch.engine.rules_cache import fetch_rules
 
-def _online(country: str, status: int, body: Mapping[str, object], message: str) -> Rules:
-    """The rules in an answer of the rules endpoint, or why there are none."""
-    answer = rules_answer(country, status, body, message)
-    return Rules(answer.rules, answer.why_not)
+    options = RunOptions(base_url=base_url, cloud=cloud)
+    answers = asyncio.run(fetch_rules(countries, options, dict(os.environ)))
+    return {country: Rules(a.rules, a.why_not) for country, a in answers.items()}
 
 
 def _cut(text: str) -> str:

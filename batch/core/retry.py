@@ -12,6 +12,8 @@ refusals"), as a table on the answer:
     a PUT's unknown outcome     READ_BACK: GET the profile first (it may hold  budget: fault
       (no answer after sending,   the row's values already), then the PUT
       or 500 502 503 504)         again with the SAME MS-RequestId
+    the pre-flight read's        GIVE_UP at once: preflight.misconfiguration judges the answer
+      fault, 409 or 5xx           (an outage is the rows' to retry, not the pre-flight's)
     401, first time on a call   RENEW the token, then send again
     401 again                   ABORT the run (exit 3); the row ends rejected
     403 with a credential-wide  REFUSED before any 2xx of the run (any_success False): the row
@@ -22,6 +24,10 @@ refusals"), as a table on the answer:
     other 4xx (403 20002 too),  GIVE_UP rejected (the service's code and description)
       other statuses
     a budget spent              GIVE_UP failed
+
+Who waits a RETRY's delay (Decision.waits): after a 429 the whole run's gate (pacing.Pacer holds
+every worker, or this customer's next call, until Retry-After has passed); after a fault, this
+call alone (its backoff).
 
 The row that finds the credentials refused (ABORT) ends `rejected` with a message beginning
 with CREDENTIALS_REFUSED, and is sent again by --resume (Outcome.retry_on_resume); so does a row
@@ -80,6 +86,15 @@ class Call(StrEnum):
     PUT = "PUT"  # write it back with If-Match
     VALIDATE = "address validation"  # POST /v1/validations/address
     RULES = "country rules GET"  # GET /v1/countryvalidationrules/{iso2}
+    PREFLIGHT = "pre-flight GET"  # the first row's profile, read before anything is written
+    LIST = "list GET"  # a page of the customer list or of the activity log
+
+
+class Waits(StrEnum):
+    """Who waits a RETRY's delay before the next try."""
+
+    GATE = "gate"  # the run's gate (a 429): pacing.Pacer holds the calls its quota covers
+    CALL = "call"  # this call alone (a fault's backoff)
 
 
 class Fault(StrEnum):
@@ -197,6 +212,7 @@ class Decision:
     delay: seconds to wait before the next try (RETRY); after a 429, its Retry-After always.
     same_request_id: send the next try with the same MS-RequestId (the answer was lost).
     status: the row's final status (GIVE_UP and ABORT only).
+    waits: who waits `delay` (the gate after a 429, this call after a fault).
     """
 
     action: Action
@@ -204,6 +220,7 @@ class Decision:
     delay: float = 0.0
     same_request_id: bool = False
     status: Status | None = None
+    waits: Waits = Waits.CALL
 
 
 def decide(
@@ -234,8 +251,11 @@ def decide(
         wait = min(max(wait, 0.0), policy.retry_after_cap)
         # Even a call that gives up passes its Retry-After on: the other workers wait it too.
         if spent.throttle >= policy.max_attempts:
-            return Decision(Action.GIVE_UP, spent, delay=wait, status=Status.FAILED)
-        return Decision(Action.RETRY, spent, delay=wait)
+            action = Action.GIVE_UP
+            return Decision(action, spent, delay=wait, status=Status.FAILED, waits=Waits.GATE)
+        return Decision(Action.RETRY, spent, delay=wait, waits=Waits.GATE)
+    if call is Call.PREFLIGHT and (status == 0 or status in RETRYABLE_STATUSES):
+        return Decision(Action.GIVE_UP, tries, status=Status.FAILED)
     if status == 0 or status in RETRYABLE_STATUSES:
         spent = replace(tries, fault=tries.fault + 1)
         if spent.fault >= policy.max_attempts:

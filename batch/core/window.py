@@ -104,7 +104,7 @@ class Window:
 
     def __init__(
         self,
-        ceiling: int = 64,
+        ceiling: int,
         *,
         fixed: bool = False,
         start: int = 8,

@@ -8,22 +8,22 @@ Order and promises:
   a sheet's customer-id column (its order, each customer once, no list call).
 - Up to --concurrency profiles are read at once (`GET .../profiles/billing`); rows are written
   in the customers' order as soon as they are ready, never more than a few windows ahead.
-- Every call, list pages included, goes through the run's pacing (pacing.Pacer: the --rate
-  ceiling, the adaptive rate, a 429 pausing every call) and retry.decide (429 waits Retry-After,
-  5xx and lost answers back off, a 401 renews the token once). Only GETs are sent: never a PUT.
+- Every call, list pages included, goes through the one call path (engine/calls.py: the --rate
+  ceiling, the adaptive rate, a 429 read as one customer's quota or the partner's as a run reads
+  it, retry.decide: 429 waits Retry-After, 5xx and lost answers back off, a 401 renews the token
+  once), and the customers through the one pool (engine/workers.py). Only GETs: never a PUT.
 - A customer whose profile cannot be read goes to the side file with its error; the others
   are written, and the export exits 1. A list page that cannot be read ends the listing (the
   customers read so far are written; exit 1). Credentials refused (a 401 after renewal, or a
   403 before any call succeeded) stop the export: exit 3. SIGINT/SIGTERM: exit 130. Either way
-  the customers read until then are written; each call is the engine's (update.call_with_retries).
+  the customers read until then are written.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -39,16 +39,15 @@ from batch.core.export_rows import (
 )
 from batch.core.model import RunStats, Tally
 from batch.core.options import RunOptions, resolve_base_url
-from batch.core.retry import Action, Call, Decision, Reply, Tries, describe, tally_of
+from batch.core.retry import Action, Call, Decision, Reply, describe, tally_of
 from batch.core.stops import Stop
-from batch.core.throttle import AdaptiveRate
 from batch.core.validate import canonical_guid
+from batch.engine.calls import Calls, open_calls
 from batch.engine.interrupt import stop_on_signals
-from batch.engine.pacing import Pacer
-from batch.engine.update import Context, call_with_retries
+from batch.engine.pacing import pacer_for
+from batch.engine.workers import work_through
 from batch.output.export_writer import ErrorsWriter, SheetWriter, check_output, errors_path
 from batch.sheets.sheet import load_sheet
-from batch.wire.client import Client
 from batch.wire.credentials import provider_from_env
 
 log = logging.getLogger(__name__)
@@ -115,16 +114,13 @@ async def export_profiles(
     tokens = provider_from_env(env, options.cloud)
     await tokens.token()  # refused credentials end here: exit 2, nothing sent
     with stop_on_signals(stop, grace=options.timeout):
-        async with Client(
-            base_url, tokens, timeout=options.timeout, connections=options.concurrency
-        ) as client:
-            export = _Export(client, base_url, options, stop, on_progress)
-            if chosen is not None:
-                export.total = len(chosen)
-            source = _given(chosen) if chosen is not None else export.listed()
+        async with open_calls(options, base_url, tokens, pacer_for(options)) as calls:
             with SheetWriter(output) as sheet, ErrorsWriter(errors_path(output)) as errors:
-                await export.write(source, sheet, errors)
-    controller = export.pacer.controller
+                export = _Export(calls, base_url, options, stop, sheet, errors, on_progress)
+                if chosen is not None:
+                    export.total = len(chosen)
+                await export.write(_given(chosen) if chosen is not None else export.listed())
+    controller = calls.pacer.controller
     stats = RunStats.of(export.tally, controller.rate, controller.minimum)
     if stop.reason is not None:
         log.error("%s", stop.reason)
@@ -169,34 +165,45 @@ async def _given(ids: list[str]) -> AsyncGenerator[ListedCustomer]:
 
 
 class _Export:
-    """The state of one export: wire, pace, counters, and the run-wide flags."""
+    """The state of one export: the call path, the writers, counters, and the run-wide flags.
+
+    Results come back in completion order; `_pending` holds those ahead of the next one to
+    write (never more than WINDOW * --concurrency customers are taken ahead of it).
+    """
 
     def __init__(
         self,
-        client: Client,
+        calls: Calls,
         base_url: str,
         options: RunOptions,
         stop: Stop,
+        sheet: SheetWriter,
+        errors: ErrorsWriter,
         on_progress: Callable[[ExportProgress], None] | None,
     ) -> None:
-        self.client = client
+        self.calls = calls
         self.base_url = base_url
         self.concurrency = options.concurrency
-        self.pacer = Pacer(AdaptiveRate(options.rate))
-        self.ctx = Context(client=client, gate=self.pacer, policy=options.retry_policy)
         self.stop = stop
+        self.sheet = sheet
+        self.errors = errors
         self.on_progress = on_progress
         self.tally = Tally()
         self.list_failed = False
         self.blank_cells = 0
         self.total: int | None = None
+        self._taken = 0  # customers taken from the source, numbered from 0
+        self._written = 0  # customers written (rows or errors): the next one to write
+        self._pending: dict[int, _Read] = {}
 
     async def listed(self) -> AsyncGenerator[ListedCustomer]:
         """The partner's customers, page after page, until a page has no next link."""
         url, continuation, number = first_page_url(self.base_url), None, 1
+        client = self.calls.client
         while not self.stop.is_set:
             reply, decision = await self._call(
-                partial(self.client.list_customers, url, continuation=continuation),
+                partial(client.list_customers, url, continuation=continuation),
+                Call.LIST,
                 f"page {number} of the customer list",
             )
             if decision.action is not Action.DONE:
@@ -220,61 +227,63 @@ class _Export:
                 return
             url, continuation, number = page.next.url, page.next.continuation, number + 1
 
-    async def write(
-        self, source: AsyncGenerator[ListedCustomer], sheet: SheetWriter, errors: ErrorsWriter
-    ) -> None:
-        """Read every customer's profile, writing rows and errors in the customers' order."""
-        slots = asyncio.Semaphore(self.concurrency)
-        pending: deque[asyncio.Task[_Read]] = deque()
-        done = 0
-
-        async def read(customer: ListedCustomer) -> _Read:
-            async with slots:
-                if self.stop.is_set:
-                    return _Read(
-                        customer, status="skipped", message=f"not read: {self.stop.reason}"
-                    )
-                return await self._read(customer)
-
-        def cancel_all() -> None:
-            for task in pending:
-                task.cancel()
-
-        self.stop.cancel = cancel_all
-
-        async def land(task: asyncio.Task[_Read], customer: ListedCustomer) -> None:
-            nonlocal done
-            try:
-                result = await task
-            except asyncio.CancelledError:
-                result = _Read(customer, status="skipped", message="not read: stopped at once")
-            self._land(result, sheet, errors)
-            done += 1
-            if self.on_progress is not None:
-                self.on_progress(
-                    ExportProgress(
-                        done, errors.lines, self.total, self.pacer.rate, self.tally.throttled
-                    )
-                )
-
-        order: deque[ListedCustomer] = deque()
+    async def write(self, source: AsyncGenerator[ListedCustomer]) -> None:
+        """Read every customer's profile through the pool, writing in the customers' order."""
         try:
-            async for customer in source:
-                if self.stop.is_set:
-                    break
-                pending.append(asyncio.create_task(read(customer)))
-                order.append(customer)
-                while len(pending) >= WINDOW * self.concurrency or (pending and pending[0].done()):
-                    await land(pending.popleft(), order.popleft())
-            while pending:
-                await land(pending.popleft(), order.popleft())
+            await work_through(
+                self._numbered(source),
+                self._perform,
+                pacer=self.calls.pacer,
+                stop=self.stop,
+                workers=self.concurrency,
+                not_started=self._not_started,
+                customer_of=lambda item: item[1].customer_id,
+                may_start=lambda: self._taken - self._written < WINDOW * self.concurrency,
+            )
         finally:
-            self.stop.cancel = None
-            for task in pending:
-                task.cancel()
             await source.aclose()
 
-    def _land(self, result: _Read, sheet: SheetWriter, errors: ErrorsWriter) -> None:
+    async def _numbered(
+        self, source: AsyncIterator[ListedCustomer]
+    ) -> AsyncGenerator[tuple[int, ListedCustomer]]:
+        async for customer in source:
+            number, self._taken = self._taken, self._taken + 1
+            yield number, customer
+
+    async def _perform(self, item: tuple[int, ListedCustomer]) -> None:
+        number, customer = item
+        try:
+            result = await self._read(customer)
+        except asyncio.CancelledError:
+            self._ended(
+                number, _Read(customer, status="skipped", message="not read: stopped at once")
+            )
+            raise
+        self._ended(number, result)
+
+    def _not_started(self, item: tuple[int, ListedCustomer]) -> None:
+        number, customer = item
+        why = f"not read: {self.stop.reason}"
+        self._ended(number, _Read(customer, status="skipped", message=why))
+
+    def _ended(self, number: int, result: _Read) -> None:
+        """Keep the result; write every result now next in order."""
+        self._pending[number] = result
+        while self._written in self._pending:
+            self._land(self._pending.pop(self._written))
+            self._written += 1
+            if self.on_progress is not None:
+                progress = ExportProgress(
+                    self._written,
+                    self.errors.lines,
+                    self.total,
+                    self.calls.pacer.rate,
+                    self.tally.throttled,
+                )
+                self.on_progress(progress)
+
+    def _land(self, result: _Read) -> None:
+        sheet, errors = self.sheet, self.errors
         customer = result.customer
         if result.row is not None:
             sheet.append(result.row.cells)
@@ -311,8 +320,10 @@ class _Export:
                 message=f"the customer list gave {customer.raw_id!r}, which is not a customer id",
             )
         reply, decision = await self._call(
-            partial(self.client.get_profile, customer_id),
+            partial(self.calls.client.get_profile, customer_id),
+            Call.GET,
             f"billing profile of {customer_id}",
+            customer_id=customer_id,
         )
         if decision.action is Action.DONE:
             return _Read(customer, row=export_row(customer_id, reply.body))
@@ -320,16 +331,16 @@ class _Export:
         return _Read(customer, status=status, reply=reply, message=describe(reply))
 
     async def _call(
-        self, send: Callable[[str], Awaitable[Reply]], what: str
+        self,
+        send: Callable[[str], Awaitable[Reply]],
+        call: Call,
+        what: str,
+        *,
+        customer_id: str | None = None,
     ) -> tuple[Reply, Decision]:
-        """One GET, retried as retry.decide says (the engine's call_with_retries); sets the
-        Stop when the credentials are refused."""
-
-        def counted(reply: Reply, decision: Decision) -> None:
-            self.tally += tally_of(reply, decision)
-
-        answered = await call_with_retries(
-            self.ctx, send, Call.GET, Tries(), label=what, on_try=counted
+        """One GET through the one call path; sets the Stop when the credentials are refused."""
+        answered = await self.calls.send(
+            send, call, label=what, on_try=self._count, customer_id=customer_id
         )
         reply, decision = answered.reply, answered.decision
         # A credential-wide 403 before anything succeeded (REFUSED) is on the customer list
@@ -344,3 +355,6 @@ class _Export:
                 )
             )
         return reply, decision
+
+    def _count(self, reply: Reply, decision: Decision) -> None:
+        self.tally += tally_of(reply, decision)

@@ -27,6 +27,7 @@ from collections.abc import Callable
 
 from aiolimiter import AsyncLimiter
 
+from batch.core.options import RunOptions
 from batch.core.quota import QuotaReader, Scope
 from batch.core.retry import Reply
 from batch.core.throttle import AdaptiveRate, Spacing
@@ -101,28 +102,36 @@ def burst_for(rate: float) -> float:
     return max(2.0, rate * BURST_S)
 
 
+def pacer_for(options: RunOptions, clock: Clock | None = None) -> Pacer:
+    """The one Pacer of a command, made from its options: the adaptive rate under --rate, and a
+    window of at most --concurrency customers in flight (fixed there with --fixed-concurrency)."""
+    window = Window(options.concurrency, fixed=options.fixed_concurrency)
+    return Pacer(AdaptiveRate(options.rate), window, clock)
+
+
 class Pacer:
     """The Gate of update.py: the shared limiter, the adaptive rate, 429 pauses, the window.
 
+    A command makes its one Pacer with `pacer_for(options)`.
+    window: customers allowed in flight; the pool gates on it.
     clock: where time is read and waited for (default: the event loop's); the pool reads the
-    run's elapsed time (--max-duration) from it too.
-    window: customers allowed in flight (default: adaptive, ceiling 64); the pool gates on it.
+    run's elapsed time (--max-duration) from it too, and a call's backoff waits on it.
     quota: tells a customer's 429 from the partner's (default: a QuotaReader()).
     """
 
     def __init__(
         self,
         controller: AdaptiveRate,
+        window: Window,
         clock: Clock | None = None,
         *,
-        window: Window | None = None,
         quota: QuotaReader | None = None,
     ) -> None:
         self.controller = controller
         self.clock = clock or Clock()
         self.limiter = RateLimiter(controller.ceiling, self.clock)
         self.limiter.set_rate(controller.rate)
-        self.window = window or Window()
+        self.window = window
         self.quota = quota or QuotaReader()
         self.window_max = self.window.size  #: the largest window of the run
         self._in_flight: Callable[[], int] | None = None

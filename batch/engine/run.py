@@ -18,6 +18,13 @@ Order matters for the promises README.md makes:
   (earlier sessions' too) ended ok, else 1. A report that cannot be written (disk full) is
   exit 2 too, the journal holding the run (`pcbatch report` writes it later).
 
+It reads as prepare -> session -> finish, each returning a value: `_prepare` (every check
+that sends nothing, the sheet, the sign-in) gives a Prepared; `_begin` (the journal's new or
+continued run, tonight's decision, the pre-flight read) a Session; `_run_session` the pool's
+PoolResult, its outcomes going to the journal, the job state and the log (pool.Subscribers);
+`_finish` the RunResult. One Pacer (made from the options) and one Client serve every call of
+the run (engine/calls.py).
+
 Nothing here prints: progress goes to `on_progress`, warnings to logging, results are returned.
 """
 
@@ -28,25 +35,30 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
+from batch.core.customer_update import Setup
 from batch.core.errors import AuthFailed, ConfigError, PcbatchError
 from batch.core.model import Change, Outcome, Row, RunStats, Sheet, Status
 from batch.core.options import RunOptions, default_out, resolve_base_url
 from batch.core.preflight import misconfiguration
 from batch.core.resume import choose_run, lost_journal
+from batch.core.retry import Call, Reply
 from batch.core.stops import Stop
 from batch.durable.files import private_dir
 from batch.durable.journal import JOURNAL_NAME, Journal
 from batch.durable.lock import RunLock, check_free
+from batch.engine.calls import Calls, open_calls
 from batch.engine.interrupt import stop_on_signals
-from batch.engine.nightly import Nightly
-from batch.engine.pool import Progress, run_pool
+from batch.engine.nightly import Night, plan_night
+from batch.engine.pacing import pacer_for
+from batch.engine.pool import CustomerPool, PoolResult, Progress, Subscribers, log_outcome
 from batch.engine.rules_cache import RulesCache
+from batch.engine.update import Context
 from batch.output.report import write_report
 from batch.sheets.sheet import input_sha256, load_sheet, sheet_warnings
 from batch.wire.auth import TokenProvider, tenant_of
-from batch.wire.client import Client, new_request_id
 from batch.wire.credentials import credential_source, provider_from_env
 
 log = logging.getLogger(__name__)
@@ -62,6 +74,40 @@ class RunResult:
     stats: RunStats
     stopped: PcbatchError | None
     rows: int
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A run checked and signed in, nothing sent yet: its options (with --out), where it
+    writes, the input's hash, the sheet (None: --resume sends the journal's rows), and what the
+    journal records of the options."""
+
+    options: RunOptions
+    base_url: str
+    digest: str
+    tokens: TokenProvider
+    sheet: Sheet | None
+    target: str
+    recorded_options: Mapping[str, object]
+
+    @property
+    def out_dir(self) -> Path:
+        assert self.options.out is not None
+        return self.options.out
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """The journal's run this session sends: its rows (those known unchanged already recorded),
+    the PUTs earlier sessions sent (--resume), the sheet's headers, tonight's decision, and the
+    requests the pre-flight read sent."""
+
+    run_id: int
+    rows: Sequence[Row]
+    sent_before: Mapping[int, tuple[Change, ...]]
+    columns: Mapping[str, str]
+    night: Night
+    preflight: int
 
 
 async def run_job(
@@ -85,17 +131,23 @@ async def run_job(
     """
     stop = stop or Stop()
     with stop_on_signals(stop, grace=options.timeout):
-        return await _run(options, env, stop, force, on_progress, on_started)
+        prepared = await _prepare(options, env, stop)
+        options, out_dir = prepared.options, prepared.out_dir
+        with RunLock(out_dir), Journal.open(out_dir) as journal:
+            _check_against_report(journal, out_dir)
+            pacer = pacer_for(options)
+            async with open_calls(options, prepared.base_url, prepared.tokens, pacer) as calls:
+                session = await _begin(prepared, journal, calls, env, force)
+                log.info("%s", prepared.target)  # before the first PUT: where this run writes
+                if on_started is not None:
+                    on_started(out_dir, len(session.rows), prepared.target)
+                progress = () if on_progress is None else (on_progress,)
+                ended = await _run_session(prepared, session, journal, calls, stop, progress)
+            return _finish(prepared, session, journal, ended, env)
 
 
-async def _run(
-    options: RunOptions,
-    env: Mapping[str, str],
-    stop: Stop,
-    force: bool,
-    on_progress: Callable[[Progress], None] | None,
-    on_started: Callable[[Path, int, str], None] | None,
-) -> RunResult:
+async def _prepare(options: RunOptions, env: Mapping[str, str], stop: Stop) -> Prepared:
+    """Every check that sends nothing, in the order README.md promises; the sheet; sign-in."""
     if options.input is None:
         raise ConfigError("no input file: give INPUT, or `input = ...` in the --job file")
     if options.resume and options.out is None:
@@ -113,12 +165,12 @@ async def _run(
         lost = lost_journal(_report_of(out_dir), None, {}, journal_exists=False, out_dir=out_dir)
         if lost is not None:
             raise lost
-    if options.resume and not (out_dir / JOURNAL_NAME).is_file():
-        # Nothing to continue: start the run. Every row is re-planned from a fresh GET, so a
-        # mistyped --out costs reads, never a second write, and a nightly job file may keep
-        # `resume = true` from its very first night.
-        log.info("--resume: no run in %s yet: a new run starts", out_dir)
-        options = replace(options, resume=False)
+        if options.resume:
+            # Nothing to continue: start the run. Every row is re-planned from a fresh GET, so
+            # a mistyped --out costs reads, never a second write, and a nightly job file may
+            # keep `resume = true` from its very first night.
+            log.info("--resume: no run in %s yet: a new run starts", out_dir)
+            options = replace(options, resume=False)
     digest = input_sha256(options.input)  # a missing input is named before missing credentials
     tokens = provider_from_env(env, options.cloud)
     # --resume sends the rows as the journal holds them: the sheet is read for a new run only.
@@ -129,133 +181,146 @@ async def _run(
         # (ConfigError, exit 2, nothing sent) instead of failing the first rows one by one.
         tenant = tenant_of(await tokens.token())
     target = target_line(options.cloud, tenant, base_url, dry_run=options.dry_run)
-    recorded_options = {**options.as_record(), "base_url": base_url, "tenant": tenant}
+    recorded = {**options.as_record(), "base_url": base_url, "tenant": tenant}
     if stop.reason is not None:
         raise stop.reason  # a signal came before the run started: nothing was sent
+    return Prepared(options, base_url, digest, tokens, sheet, target, recorded)
 
-    with RunLock(out_dir), Journal.open(out_dir) as journal:
-        _check_against_report(journal, out_dir)
-        run_id: int | None = None
-        if options.resume:
-            last = journal.last_run()
-            pending = journal.pending_rows(last.run_id) if last is not None else []
-            run_id = choose_run(
-                last,
-                len(pending),
-                digest,
-                input_path=options.input,
-                dry_run=options.dry_run,
-                force=force,
-                out_dir=out_dir,
-                nightly=options.state is not None,
-            )
-        if run_id is None:
-            log.info("no unfinished run of this input in %s: a new run", out_dir)
-            sheet = sheet or _load(options)
-            nightly = await Nightly.start(options, base_url, tokens, sheet.rows)  # --incremental
-            preflight = 0
-            if nightly.window is None:  # the log's answers showed the settings right already
-                preflight = await _preflight(
-                    nightly.to_send(sheet.rows), base_url, tokens, options, env
-                )
-            cleaned = [{"row": c.row, "column": c.column, "what": c.reason} for c in sheet.cleaned]
-            run_record = recorded_options | nightly.summary() | {"cleaned_cells": cleaned}
-            run_id = journal.start_run(sheet, digest, run_record)
-            rows, sent_before, columns = sheet.rows, {}, sheet.columns
-            log.info(
-                "run %d started: %d rows to send, %d rejected by validation; report in %s",
-                run_id,
-                len(sheet.rows),
-                len(sheet.not_sent),
-                out_dir,
-            )
-        else:
-            preflight = await _preflight(pending, base_url, tokens, options, env)
-            journal.resume_run(run_id, recorded_options)
-            rows, sent_before = pending, journal.puts_sent(run_id)
-            columns = journal.run_info(run_id).columns
-            nightly = await Nightly.start(options, base_url, tokens, rows, resumed=True)
-            log.info("run %d resumed: %d rows to send; report in %s", run_id, len(rows), out_dir)
-        rows = nightly.journal_known(rows, journal.record)  # known unchanged: no call
-        log.info("%s", target)  # before the first PUT: where this run writes
-        if on_started is not None:
-            on_started(out_dir, len(rows), target)
 
-        def before_put(row: Row, changes: tuple[Change, ...], etag: str) -> None:
-            # Committed before the PUT is sent: after a crash, --resume knows it may have landed.
-            # A journal that cannot be written raises here: the PUT is not sent, the run stops.
-            journal.record_put(row.number, changes, etag=etag)
-
-        def record_outcome(outcome: Outcome) -> None:
-            try:
-                journal.record(outcome)
-            except PcbatchError as exc:  # disk full: stop; --resume re-plans unrecorded rows
-                stop.set(exc)
-
-        def checkpoint(stats: RunStats) -> None:
-            # The session's counters so far: kept if the process is killed before the end.
-            try:
-                journal.record_stats(replace(stats, requests=stats.requests + preflight))
-            except PcbatchError as exc:
-                stop.set(exc)
-
-        # Each country's rules are fetched once per run, when a row of it first needs them; the
-        # final answers an earlier session got are used again (no new fetch on --resume).
-        known = {c: a for c, a in journal.country_rules(run_id).items() if a.final}
-        country_rules = RulesCache(
-            known, on_fetched=nightly.keeping_rules(journal.record_rules), kept=nightly.kept_rules
+async def _begin(
+    prepared: Prepared, journal: Journal, calls: Calls, env: Mapping[str, str], force: bool
+) -> Session:
+    """The journal's run to send: a new one (tonight decided, then the pre-flight read) or,
+    with --resume, the last one continued (core/resume.py decides which)."""
+    options, out_dir = prepared.options, prepared.out_dir
+    run_id: int | None = None
+    pending: list[Row] = []
+    if options.resume:
+        last = journal.last_run()
+        pending = journal.pending_rows(last.run_id) if last is not None else []
+        run_id = choose_run(
+            last,
+            len(pending),
+            prepared.digest,
+            input_path=options.input,
+            dry_run=options.dry_run,
+            force=force,
+            out_dir=out_dir,
+            nightly=options.state is not None,
         )
+    if run_id is None:
+        log.info("no unfinished run of this input in %s: a new run", out_dir)
+        sheet = prepared.sheet or _load(options)
+        night = await plan_night(options, calls, prepared.tokens, prepared.base_url, sheet.rows)
+        preflight = 0
+        if night.window is None:  # the log's answers showed the settings right already
+            to_send = night.to_send(sheet.rows)
+            preflight = await _preflight(calls, to_send, prepared.base_url, env, options.limit)
+        cleaned = [{"row": c.row, "column": c.column, "what": c.reason} for c in sheet.cleaned]
+        record = {**prepared.recorded_options, **night.summary(), "cleaned_cells": cleaned}
+        run_id = journal.start_run(sheet, prepared.digest, record)
+        rows, sent_before, columns = sheet.rows, {}, sheet.columns
+        log.info(
+            "run %d started: %d rows to send, %d rejected by validation; report in %s",
+            run_id,
+            len(sheet.rows),
+            len(sheet.not_sent),
+            out_dir,
+        )
+    else:
+        preflight = await _preflight(calls, pending, prepared.base_url, env, options.limit)
+        journal.resume_run(run_id, prepared.recorded_options)
+        rows, sent_before = pending, journal.puts_sent(run_id)
+        columns = journal.run_info(run_id).columns
+        night = await plan_night(
+            options, calls, prepared.tokens, prepared.base_url, rows, resumed=True
+        )
+        log.info("run %d resumed: %d rows to send; report in %s", run_id, len(rows), out_dir)
+    for outcome in night.known_outcomes:  # known unchanged: journalled, no call
+        journal.record(outcome)
+    return Session(run_id, night.to_send(rows), sent_before, columns, night, preflight)
 
-        async with Client(
-            base_url, tokens, timeout=options.timeout, connections=options.concurrency
-        ) as client:
-            # journal.record commits each outcome before the pool counts the row as done
-            # (durable before progress).
-            result = await run_pool(
-                rows,
-                client,
-                options,
-                nightly.learning(record_outcome),
-                on_progress=on_progress,
-                stop=stop,
-                pacer=nightly.pacer,
-                sent_before=sent_before,
-                before_put=before_put,
-                country_rules=country_rules,
-                columns=columns,
-                known_profiles=nightly.known_profiles,
-                on_stats=checkpoint,
-            )
-        nightly.finish()
-        # Every row of the run counts, those of earlier sessions too; none recorded: skipped.
-        counts = journal.counts(run_id)
-        stats = replace(result.stats, requests=result.stats.requests + preflight)
-        stopped = result.stopped
-        if isinstance(stopped, AuthFailed):
-            stopped = AuthFailed(f"{stopped}; the credentials came from {credential_source(env)}")
-        if stopped is not None:
-            exit_code = stopped.exit_code
-            log.error("%s", stopped)
-        else:
-            exit_code = 0 if all(status.ok for status in counts) else 1
-        try:
-            journal.finish_run(stats, exit_code)
-        except PcbatchError as exc:  # the disk filled up: the report is still tried
-            if str(exc) != str(stopped):
-                log.error("%s", exc)
-            exit_code, stopped = 2, stopped or exc
-        try:
-            write_report(out_dir, journal)
-        except (PcbatchError, OSError) as exc:
-            exit_code = 2
-            stopped = stopped or ConfigError(str(exc))
-            log.error(
-                "the report could not be written in %s (%s): free space or fix the folder's "
-                "permissions, then `pcbatch report --out %s` writes it from the journal",
-                out_dir,
-                exc.strerror if isinstance(exc, OSError) else exc,
-                out_dir,
-            )
+
+async def _run_session(
+    prepared: Prepared,
+    session: Session,
+    journal: Journal,
+    calls: Calls,
+    stop: Stop,
+    progress: Sequence[Callable[[Progress], None]],
+) -> PoolResult:
+    """The session's rows through the pool; every outcome journalled as it lands, each PUT's
+    changes just before it is sent; the job state learns from both."""
+    options, night = prepared.options, session.night
+    sink = JournalSink(journal, stop, session.preflight)
+    learner = night.learner
+    # Each country's rules are fetched once per run, when a row of it first needs them; the
+    # final answers an earlier session got are used again (no new fetch on --resume).
+    known = {c: a for c, a in journal.country_rules(session.run_id).items() if a.final}
+    on_fetched = [journal.record_rules] + ([learner.keep_rules] if learner else [])
+    rules = RulesCache(known, on_fetched=on_fetched, kept=night.kept_rules)
+    setup = Setup(
+        options.retry_policy,
+        dry_run=options.dry_run,
+        validate_addresses=options.validate_addresses,
+        checks_rules=True,
+        columns=session.columns,
+    )
+    outcome = [sink.record] + ([learner.on_outcome] if learner else []) + [log_outcome]
+    subscribers = Subscribers(outcome=outcome, progress=progress, stats=[sink.checkpoint])
+    pool = CustomerPool(
+        session.rows,
+        Context(calls, setup, rules, before_put=sink.before_put),
+        options,
+        subscribers,
+        stop,
+        sent_before=session.sent_before,
+        known_profiles=night.known_profiles,
+    )
+    try:
+        return await pool.run()
+    finally:
+        night.close()
+
+
+def _finish(
+    prepared: Prepared,
+    session: Session,
+    journal: Journal,
+    ended: PoolResult,
+    env: Mapping[str, str],
+) -> RunResult:
+    """The journal's run finished and the report written, whatever way the pool ended."""
+    out_dir = prepared.out_dir
+    # Every row of the run counts, those of earlier sessions too; none recorded: skipped.
+    counts = journal.counts(session.run_id)
+    stats = replace(ended.stats, requests=ended.stats.requests + session.preflight)
+    stopped = ended.stopped
+    if isinstance(stopped, AuthFailed):
+        stopped = AuthFailed(f"{stopped}; the credentials came from {credential_source(env)}")
+    if stopped is not None:
+        exit_code = stopped.exit_code
+        log.error("%s", stopped)
+    else:
+        exit_code = 0 if all(status.ok for status in counts) else 1
+    try:
+        journal.finish_run(stats, exit_code)
+    except PcbatchError as exc:  # the disk filled up: the report is still tried
+        if str(exc) != str(stopped):
+            log.error("%s", exc)
+        exit_code, stopped = 2, stopped or exc
+    try:
+        write_report(out_dir, journal)
+    except (PcbatchError, OSError) as exc:
+        exit_code = 2
+        stopped = stopped or ConfigError(str(exc))
+        log.error(
+            "the report could not be written in %s (%s): free space or fix the folder's "
+            "permissions, then `pcbatch report --out %s` writes it from the journal",
+            out_dir,
+            exc.strerror if isinstance(exc, OSError) else exc,
+            out_dir,
+        )
     return RunResult(
         out_dir=out_dir,
         exit_code=exit_code,
@@ -266,37 +331,67 @@ async def _run(
     )
 
 
+class JournalSink:
+    """The journal as the pool's subscriber: each outcome committed before the row counts as
+    done (durable before progress), each PUT's changes before it is sent, the counters every
+    few customers. A journal that cannot be written stops the run (--resume re-plans the rows
+    it did not record); one that cannot record a PUT keeps that PUT from being sent."""
+
+    __slots__ = ("journal", "preflight", "stop")
+
+    def __init__(self, journal: Journal, stop: Stop, preflight: int) -> None:
+        self.journal = journal
+        self.stop = stop
+        self.preflight = preflight
+
+    def before_put(self, row: Row, changes: tuple[Change, ...], etag: str) -> None:
+        # Committed before the PUT is sent: after a crash, --resume knows it may have landed.
+        # A journal that cannot be written raises here: the PUT is not sent, the run stops.
+        self.journal.record_put(row.number, changes, etag=etag)
+
+    def record(self, outcome: Outcome) -> None:
+        try:
+            self.journal.record(outcome)
+        except PcbatchError as exc:  # disk full: stop; --resume re-plans unrecorded rows
+            self.stop.set(exc)
+
+    def checkpoint(self, stats: RunStats) -> None:
+        # The session's counters so far: kept if the process is killed before the end.
+        try:
+            self.journal.record_stats(replace(stats, requests=stats.requests + self.preflight))
+        except PcbatchError as exc:
+            self.stop.set(exc)
+
+
+async def _preflight(
+    calls: Calls, rows: Sequence[Row], base_url: str, env: Mapping[str, str], limit: int | None
+) -> int:
+    """One GET of the first row's profile before anything is written (core/preflight.py),
+    through the one call path (a 401 renews the token, a 429 waits its Retry-After): raises
+    ConfigError (exit 2) when it shows a wrong setting rather than an outage. Returns the
+    requests it sent (summary.json counts them)."""
+    if not rows or limit == 0:
+        return 0
+    customer_id = rows[0].customer_id
+    answers: list[Reply] = []
+    answered = await calls.send(
+        partial(calls.client.get_profile, customer_id),
+        Call.PREFLIGHT,
+        label="the pre-flight read",
+        on_try=lambda reply, _: answers.append(reply),
+        customer_id=customer_id,
+    )
+    wrong = misconfiguration(answered.reply, base_url, credential_source(env))
+    if wrong is not None:
+        raise wrong
+    return len(answers)
+
+
 def target_line(cloud: str, tenant: str | None, base_url: str, *, dry_run: bool) -> str:
     """The sentence said before the first write: which cloud, tenant (from the token's `tid`
     claim, or `unknown`) and base URL the run is about to change."""
     doing = "dry run (reads only) against" if dry_run else "writing to"
     return f"{doing} cloud {cloud}, tenant {tenant or 'unknown'}, base URL {base_url}"
-
-
-async def _preflight(
-    rows: Sequence[Row],
-    base_url: str,
-    tokens: TokenProvider,
-    options: RunOptions,
-    env: Mapping[str, str],
-) -> int:
-    """One GET of the first row's profile before anything is written (core/preflight.py),
-    sent once more after renewing a refused token: raises ConfigError (exit 2) when it shows a
-    wrong setting rather than an outage. Returns the requests it sent (summary.json counts
-    them)."""
-    if not rows or options.limit == 0:
-        return 0
-    async with Client(base_url, tokens, timeout=options.timeout, connections=1) as client:
-        reply = await client.get_profile(rows[0].customer_id, new_request_id())
-        sent = 1
-        if reply.status == 401:
-            await client.renew_token()
-            reply = await client.get_profile(rows[0].customer_id, new_request_id())
-            sent = 2
-    wrong = misconfiguration(reply, base_url, credential_source(env))
-    if wrong is not None:
-        raise wrong
-    return sent
 
 
 def _report_of(out_dir: Path) -> Mapping[str, object] | None:
