@@ -58,11 +58,9 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from batch.core.ids import is_canonical_guid
-from batch.core.options import is_loopback
 from batch.simulator import addresses, auditlog, customers, faults, rules
 from batch.simulator.buckets import retry_after
-from batch.simulator.config import LoggedRequest
+from batch.simulator.config import LoggedRequest, is_customer_id, is_loopback
 from batch.simulator.store import dumps
 from batch.simulator.tokens import OAuthEndpoints, jwt_claims
 
@@ -292,7 +290,7 @@ class Rest:
 
     def _customer(self, call: _Call) -> str:
         customer_id = call.customer_id or ""
-        if not is_canonical_guid(customer_id):
+        if not is_customer_id(customer_id):
             raise rules.Refusal(400, 900118, "Invalid Customer Id")
         config = self.sim.config
         if customer_id == config.no_relationship:

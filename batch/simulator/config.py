@@ -8,6 +8,7 @@ means unlimited.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import time
 from dataclasses import dataclass, fields
@@ -16,7 +17,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from batch.core.errors import ConfigError
-from batch.core.options import is_loopback
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -27,7 +27,11 @@ if TYPE_CHECKING:
 DEFAULT_TENANT_ID = "8f3c6a2e-0d4b-4e7a-9c51-2b7d9e4f6a10"
 DEFAULT_CLIENT_ID = "pcbatch-sim-client"
 
-_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# A customer id as the stand-in takes it: 8-4-4-4-12 lower-case hexadecimal digits, no braces,
+# the form pcbatch puts in a URL. The service's own parser may take more spellings; the stand-in
+# takes only this one, so that a client sending another is caught (400, code 900118 "Invalid
+# Customer Id", app.py).
+_CUSTOMER_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _PROBABILITIES = (
     "fail_500",
     "fail_502",
@@ -118,7 +122,7 @@ class SimConfig:
                 problems.append(f"{name} must not be negative")
         if self.retry_after_s is not None and self.retry_after_s < 0:
             problems.append("retry_after_s must not be negative")
-        if self.no_relationship is not None and not _GUID.fullmatch(self.no_relationship):
+        if self.no_relationship is not None and not is_customer_id(self.no_relationship):
             problems.append(
                 f"no_relationship must be a customer id (a lower-case GUID), not"
                 f" {self.no_relationship!r}"
@@ -139,6 +143,21 @@ class SimConfig:
             problems.append("token_redirect must be an http:// URL on a loopback host")
         if problems:
             raise ConfigError("simulator settings: " + "; ".join(problems))
+
+
+def is_customer_id(text: str) -> bool:
+    """True for a customer id as the stand-in takes it: a lower-case GUID without braces."""
+    return _CUSTOMER_ID.fullmatch(text) is not None
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1 (brackets allowed): where the stand-in may be."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _loopback_http(url: str) -> bool:

@@ -17,11 +17,7 @@ require a phone number) and "Partner Center REST and Graph error codes"
 - Postal codes must match the country's pattern where one is known (US 5 digits or ZIP+4, CA,
   GB, DE, NL, FR, and more below; 400, code 3000).
 - A phone number is required in the countries the docs list (400, code 600051).
-- The address must keep its country's published rules (batch/core/country_rules.py): state
-  required / in the list, postal code required / matching the regex, city required. The first
-  broken one is refused as Partner Center does: 400, code 27002 "A property has invalid data.",
-  `data` ["property_name:  StateInvalid - Details", "details:  <why>\n"] (the shape of a real
-  answer quoted in microsoft/PartnerCenterPowerShellModule issue 82; its details were empty).
+- The address must keep its country's published rules (market_rules.py: 400, code 27002).
 Every problem of code 3000 is reported together, in one description.
 """
 
@@ -29,8 +25,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-
-from batch.core.country_rules import CountryRules, check_address
 
 TOP_FIELDS = ("id", "firstName", "lastName", "email", "culture", "language", "companyName")
 ADDRESS = "defaultAddress"
@@ -256,24 +250,4 @@ def check_update(
             600051,
             "Customer phone number is missing. billingProfile.defaultAddress.phoneNumber is not"
             f" provided; it is required for customers in {str(country).upper()}.",
-        )
-
-
-# The service's name of each property a country rule is about (as in "StateInvalid").
-_PROPERTY = {"state": "State", "postal_code": "PostalCode", "city": "City"}
-
-
-def check_country_rules(address: Mapping[str, object], rules: CountryRules) -> None:
-    """Raise Refusal 400/27002 naming the first property that breaks the country's rules."""
-    problems = check_address(address, rules)
-    if problems:
-        first = problems[0]
-        raise Refusal(
-            400,
-            27002,
-            "A property has invalid data.",
-            (
-                f"property_name:  {_PROPERTY[first.field]}Invalid - Details",
-                f"details:  {first.reason}\n",
-            ),
         )

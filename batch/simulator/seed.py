@@ -19,9 +19,8 @@ import uuid
 from pathlib import Path
 
 from batch.core.errors import ConfigError
-from batch.core.ids import is_canonical_guid
 from batch.simulator import rules
-from batch.simulator.config import SimConfig
+from batch.simulator.config import SimConfig, is_customer_id
 from batch.simulator.store import Store
 
 # country: culture, language, phone prefix, company suffix, cities (city, state, postal template),
@@ -339,7 +338,7 @@ def load_customers_file(path: Path) -> dict[str, dict[str, object]]:
     customers: dict[str, dict[str, object]] = {}
     for key, profile in data.items():
         customer_id = str(key).strip().strip("{}").lower()
-        if not is_canonical_guid(customer_id):
+        if not is_customer_id(customer_id):
             raise ConfigError(f"the customers file {path}: {key!r} is not a customer id (a GUID)")
         if not isinstance(profile, dict):
             raise ConfigError(f"the customers file {path}: the profile of {key} is not an object")

@@ -15,7 +15,6 @@ client secret or refresh token gets random ones at start (written into `sim.conf
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import secrets
 import threading
@@ -26,16 +25,14 @@ from types import TracebackType
 
 from aiohttp import web
 
-from batch.core.country_rules import CountryRules, parse_country_rules
-from batch.core.country_rules_data import PUBLISHED
 from batch.core.errors import ConfigError
-from batch.core.options import is_loopback
 from batch.durable.files import atomic_write
 from batch.simulator.app import build_app
 from batch.simulator.auditlog import AuditLog
 from batch.simulator.buckets import Buckets
-from batch.simulator.config import LoggedRequest, SimConfig
+from batch.simulator.config import LoggedRequest, SimConfig, is_loopback
 from batch.simulator.faults import Faults
+from batch.simulator.market_rules import MarketRules, published_documents, read_rules
 from batch.simulator.seed import build_store
 from batch.simulator.store import Store
 from batch.simulator.tokens import TokenIssuer
@@ -55,9 +52,10 @@ class Simulator:
       A long-running server passes a deque(maxlen=...) so that the log stays bounded.
     audit: the activity log (auditlog.py): every committed PUT, and another writer's edits.
     country_rules: what GET /v1/countryvalidationrules/{iso2} answers, by upper-case iso2: the
-      published documents pcbatch ships. A test may change it while serving: a document (any
-      JSON value) is served as JSON, bytes as they are (after the BOM); a country not in it is 404.
-      With config.country_rules on, a PUT is checked against the rules parsed from it.
+      stand-in's own captured answers (market_rules.json). A test may change it while serving:
+      a document (any JSON value) is served as JSON, bytes as they are (after the BOM); a
+      country not in it is 404. With config.country_rules on, a PUT is checked against the
+      rules the stand-in reads from it (market_rules.read_rules).
     """
 
     def __init__(
@@ -71,8 +69,8 @@ class Simulator:
         self.faults = Faults(config.seed)
         self.writer_edits = 0  # edits made by the simulated concurrent writer so far
         self.audit = AuditLog()
-        self.country_rules: dict[str, object] = copy.deepcopy(PUBLISHED)
-        self._parsed: dict[str, tuple[object, CountryRules | None]] = {}
+        self.country_rules: dict[str, object] = published_documents()
+        self._parsed: dict[str, tuple[object, MarketRules | None]] = {}
         self.throttled_once: set[str] = set()  # customers customer_429_once has answered 429
         self.base_url = ""
         self.token = ""
@@ -95,13 +93,13 @@ class Simulator:
         )
         return etag
 
-    def rules_for(self, iso2: str) -> CountryRules | None:
+    def rules_for(self, iso2: str) -> MarketRules | None:
         """The rules a PUT to an address in `iso2` is checked against (None: not checked)."""
         document = self.country_rules.get(iso2.upper())
         cached = self._parsed.get(iso2.upper())
         if cached is not None and cached[0] is document:
             return cached[1]
-        rules = parse_country_rules(document, iso2)
+        rules = read_rules(document, iso2)
         self._parsed[iso2.upper()] = (document, rules)
         return rules
 

@@ -4,7 +4,7 @@ A profile is kept in its stored form: camelCase, no nulls, without `links` and `
 (those are generated when it is served). The served JSON is cached per customer and rebuilt only
 when the profile changes, so a GET costs a dict lookup. Etags are signed 64-bit integers written
 as strings (as in the docs' examples), drawn from a seeded random source, new on every change.
-Customer ids are canonical lower-case GUIDs.
+Customer ids are canonical lower-case GUIDs (config.is_customer_id).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import random
 import uuid
 from collections.abc import Callable, Mapping
 
-from batch.core.country_rules import CountryRules
 from batch.simulator import rules
+from batch.simulator.market_rules import MarketRules, check_market_rules
 
 OBJECT_TYPE = "CustomerBillingProfile"
 _TOP_ORDER = {name: i for i, name in enumerate((*rules.TOP_FIELDS, rules.ADDRESS))}
@@ -113,7 +113,7 @@ class Store:
         self,
         customer_id: str,
         body: object,
-        country_rules: Callable[[str], CountryRules | None] | None = None,
+        country_rules: Callable[[str], MarketRules | None] | None = None,
     ) -> bytes:
         """Apply a PUT body (any key case) after the service's checks; the new served JSON.
 
@@ -135,7 +135,7 @@ class Store:
         assert isinstance(address, dict)  # check_update refused anything else
         address["country"] = str(address["country"]).upper()
         if found is not None:
-            rules.check_country_rules(address, found)
+            check_market_rules(address, found)
         self._commit(customer_id, _ordered(new))
         return self.served(customer_id)
 
