@@ -4,7 +4,8 @@ PUBLISHED holds CountryValidationRules objects exactly as `GET /v1/countryvalida
 answered them in captures that are public. Only captured answers are here: a country whose
 answer was never published is left out rather than guessed (pcbatch then says it could not check
 it offline, and `pcbatch validate --online` or `pcbatch run` asks the service). The stand-in
-serves these same documents, so pcbatch and its stand-in cannot disagree about them.
+keeps its own copy of the service's answers (batch/simulator/market_rules.json) and checks
+addresses with its own code; tests/test_simulator_independence.py compares the two copies.
 
 Sources:
 - US, GB, DE, CN: the recorded test answers of Microsoft's PartnerCenter PowerShell module
