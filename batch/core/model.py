@@ -9,7 +9,7 @@ Field names are pcbatch's own (`customer_id`, `address_line1`, ...; see fields.p
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Literal
 
@@ -228,6 +228,16 @@ class RunStats:
             window_final,
             window_mean,
             window_max,
+        )
+
+    def plus(self, tally: Tally) -> RunStats:
+        """These figures with the calls of `tally` added (the pre-flight read's)."""
+        return replace(
+            self,
+            requests=self.requests + tally.requests,
+            throttled=self.throttled + tally.throttled,
+            conflicts=self.conflicts + tally.conflicts,
+            retries=self.retries + tally.retries,
         )
 
 

@@ -40,11 +40,11 @@ from pathlib import Path
 
 from batch.core.customer_update import Setup
 from batch.core.errors import AuthFailed, ConfigError, PcbatchError
-from batch.core.model import Change, Outcome, Row, RunStats, Sheet, Status
+from batch.core.model import Change, Outcome, Row, RunStats, Sheet, Status, Tally
 from batch.core.options import RunOptions, default_out, resolve_base_url
 from batch.core.preflight import misconfiguration
 from batch.core.resume import choose_run, lost_journal
-from batch.core.retry import Call, Reply
+from batch.core.retry import Call, tally_of
 from batch.core.stops import Stop
 from batch.durable.files import private_dir
 from batch.durable.journal import JOURNAL_NAME, Journal
@@ -100,14 +100,14 @@ class Prepared:
 class Session:
     """The journal's run this session sends: its rows (those known unchanged already recorded),
     the PUTs earlier sessions sent (--resume), the sheet's headers, tonight's decision, and the
-    requests the pre-flight read sent."""
+    calls of the pre-flight read."""
 
     run_id: int
     rows: Sequence[Row]
     sent_before: Mapping[int, tuple[Change, ...]]
     columns: Mapping[str, str]
     night: Night
-    preflight: int
+    preflight: Tally
 
 
 async def run_job(
@@ -212,7 +212,7 @@ async def _begin(
         log.info("no unfinished run of this input in %s: a new run", out_dir)
         sheet = prepared.sheet or _load(options)
         night = await plan_night(options, calls, prepared.tokens, prepared.base_url, sheet.rows)
-        preflight = 0
+        preflight = Tally()
         if night.window is None:  # the log's answers showed the settings right already
             to_send = night.to_send(sheet.rows)
             preflight = await _preflight(calls, to_send, prepared.base_url, env, options.limit)
@@ -294,7 +294,7 @@ def _finish(
     out_dir = prepared.out_dir
     # Every row of the run counts, those of earlier sessions too; none recorded: skipped.
     counts = journal.counts(session.run_id)
-    stats = replace(ended.stats, requests=ended.stats.requests + session.preflight)
+    stats = ended.stats.plus(session.preflight)
     stopped = ended.stopped
     if isinstance(stopped, AuthFailed):
         stopped = AuthFailed(f"{stopped}; the credentials came from {credential_source(env)}")
@@ -339,7 +339,7 @@ class JournalSink:
 
     __slots__ = ("journal", "preflight", "stop")
 
-    def __init__(self, journal: Journal, stop: Stop, preflight: int) -> None:
+    def __init__(self, journal: Journal, stop: Stop, preflight: Tally) -> None:
         self.journal = journal
         self.stop = stop
         self.preflight = preflight
@@ -358,33 +358,33 @@ class JournalSink:
     def checkpoint(self, stats: RunStats) -> None:
         # The session's counters so far: kept if the process is killed before the end.
         try:
-            self.journal.record_stats(replace(stats, requests=stats.requests + self.preflight))
+            self.journal.record_stats(stats.plus(self.preflight))
         except PcbatchError as exc:
             self.stop.set(exc)
 
 
 async def _preflight(
     calls: Calls, rows: Sequence[Row], base_url: str, env: Mapping[str, str], limit: int | None
-) -> int:
+) -> Tally:
     """One GET of the first row's profile before anything is written (core/preflight.py),
     through the one call path (a 401 renews the token, a 429 waits its Retry-After): raises
-    ConfigError (exit 2) when it shows a wrong setting rather than an outage. Returns the
-    requests it sent (summary.json counts them)."""
+    ConfigError (exit 2) when it shows a wrong setting rather than an outage. Returns what
+    its calls did (summary.json counts them)."""
     if not rows or limit == 0:
-        return 0
+        return Tally()
     customer_id = rows[0].customer_id
-    answers: list[Reply] = []
+    tallies: list[Tally] = []
     answered = await calls.send(
         partial(calls.client.get_profile, customer_id),
         Call.PREFLIGHT,
         label="the pre-flight read",
-        on_try=lambda reply, _: answers.append(reply),
+        on_try=lambda reply, decision: tallies.append(tally_of(reply, decision)),
         customer_id=customer_id,
     )
     wrong = misconfiguration(answered.reply, base_url, credential_source(env))
     if wrong is not None:
         raise wrong
-    return len(answers)
+    return sum(tallies, Tally())
 
 
 def target_line(cloud: str, tenant: str | None, base_url: str, *, dry_run: bool) -> str:

@@ -183,6 +183,10 @@ class Rest:
         headers = request.headers
         call = _Call(customer_id)
         out = _echo(headers)
+        profile = customer_id is not None and handler in (self._get, self._put)
+        if profile:
+            sim.profiles_in_flight += 1
+            sim.profiles_in_flight_max = max(sim.profiles_in_flight_max, sim.profiles_in_flight)
         try:
             try:
                 partner = sim.tokens.partner(headers.get("Authorization"))
@@ -245,6 +249,8 @@ class Rest:
                 return self._fault(call, 504, out, retry_after=False)
             return self._answer(call, status, body, out)
         finally:
+            if profile:
+                sim.profiles_in_flight -= 1
             self._log(request, call)
 
     def _log(self, request: web.Request, call: _Call) -> None:

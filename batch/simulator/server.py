@@ -56,6 +56,9 @@ class Simulator:
       a document (any JSON value) is served as JSON, bytes as they are (after the BOM); a
       country not in it is 404. With config.country_rules on, a PUT is checked against the
       rules the stand-in reads from it (market_rules.read_rules).
+    profiles_in_flight / profiles_in_flight_max: billing-profile requests being answered now,
+      and the most ever at once (one customer has at most one call in flight: tests read the
+      customers a client had in flight from it, counted where the service would count them).
     """
 
     def __init__(
@@ -68,6 +71,8 @@ class Simulator:
         self.buckets = Buckets()
         self.faults = Faults(config.seed)
         self.writer_edits = 0  # edits made by the simulated concurrent writer so far
+        self.profiles_in_flight = 0
+        self.profiles_in_flight_max = 0
         self.audit = AuditLog()
         self.country_rules: dict[str, object] = published_documents()
         self._parsed: dict[str, tuple[object, MarketRules | None]] = {}
