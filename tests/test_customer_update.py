@@ -27,9 +27,10 @@ from batch.core.customer_update import (
 )
 from batch.core.incremental import PUT_ONTO_KNOWN
 from batch.core.model import Change, KnownProfile, Row, Status
-from batch.core.retry import Action, Call, Decision, Reply, RetryPolicy, Tries
+from batch.core.options import RunOptions
+from batch.core.retry import Action, Call, Decision, Reply, Tries
 
-POLICY = RetryPolicy()
+POLICY = RunOptions().retry_policy
 CID = "0f8fad5b-d9cb-469f-a165-70867728950e"
 ADDRESS = {"addressLine1": "1 Main St", "state": "WA", "postalCode": "98052", "country": "US"}
 OLD = {"email": "a@example.com", "defaultAddress": {**ADDRESS, "city": "Oldtown"}}

@@ -1,5 +1,6 @@
 """retry.decide: one answer -> the next step; a table, no sockets."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from random import Random
@@ -9,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from batch.core.model import Status, Tally
+from batch.core.options import RunOptions
 from batch.core.retry import (
     CREDENTIALS_REFUSED,
     RIGHTS_REFUSED,
@@ -16,7 +18,6 @@ from batch.core.retry import (
     Call,
     Fault,
     Reply,
-    RetryPolicy,
     Tries,
     decide,
     describe,
@@ -25,7 +26,7 @@ from batch.core.retry import (
     tally_of,
 )
 
-POLICY = RetryPolicy()
+POLICY = RunOptions().retry_policy
 LATER = {"call": Call.PUT, "any_success": True}  # a PUT, in a run that has had a 2xx already
 GET_LATER = {"call": Call.GET, "any_success": True}
 
@@ -89,11 +90,11 @@ def test_a_put_whose_outcome_is_unknown_is_read_back_then_sent_with_the_same_req
 
 @pytest.mark.parametrize("status", [409, 502, 503, 504])
 def test_a_retry_after_on_a_retried_answer_is_never_waited_less(status):
-    policy = RetryPolicy(backoff_base=0.5, backoff_cap=1.0)
+    policy = replace(POLICY, backoff_base=0.5, backoff_cap=1.0)
     asked = reply(status, retry_after=3.0)
     assert decide(asked, Tries(), policy, Random(1), **GET_LATER).delay == 3.0
     # A backoff longer than the Retry-After wins: never sooner, but not shorter either.
-    long_backoff = RetryPolicy(backoff_base=50.0, backoff_cap=50.0)
+    long_backoff = replace(POLICY, backoff_base=50.0, backoff_cap=50.0)
     waits = [
         decide(reply(status, retry_after=0.001), Tries(), long_backoff, Random(s), **GET_LATER)
         for s in range(5)
@@ -192,7 +193,7 @@ def test_the_error_data_entries_are_in_the_message():
 
 
 def test_ending_after_a_spent_budget_names_the_budget_and_the_last_answer():
-    policy = RetryPolicy(max_attempts=2)
+    policy = replace(POLICY, max_attempts=2)
     decision = decide(reply(503), Tries(fault=1), policy, Random(1), **LATER)
     end = ending(reply(503, message="down"), decision, policy, Call.PUT, 2, "cid")
     assert end.status is Status.FAILED and end.abort is None
@@ -238,7 +239,7 @@ def test_an_answered_fault_or_a_refused_connection_gets_a_new_request_id():
     ],
 )
 def test_each_budget_ends_failed_after_max_attempts_tries(answer, budget):
-    policy = RetryPolicy(max_attempts=3)
+    policy = replace(POLICY, max_attempts=3)
     tries = Tries()
     actions = []
     for _ in range(3):
@@ -252,7 +253,7 @@ def test_each_budget_ends_failed_after_max_attempts_tries(answer, budget):
 
 
 def test_budgets_are_counted_each_on_its_own():
-    policy = RetryPolicy(max_attempts=3)
+    policy = replace(POLICY, max_attempts=3)
     tries = Tries(throttle=2, fault=0, conflict=2)
     assert decide(reply(503), tries, policy, Random(1), **GET_LATER).action is Action.RETRY
     assert (
@@ -266,14 +267,14 @@ def test_a_new_call_keeps_only_the_conflict_budget():
 
 
 def test_max_attempts_one_means_no_retry_at_all():
-    policy = RetryPolicy(max_attempts=1)
+    policy = replace(POLICY, max_attempts=1)
     assert decide(reply(503), Tries(), policy, Random(1), **LATER).action is Action.GIVE_UP
     assert decide(reply(429), Tries(), policy, Random(1), **LATER).action is Action.GIVE_UP
 
 
 @given(st.integers(1, 30), st.integers(0, 2**32))
 def test_backoff_is_full_jitter_under_an_exponential_cap(n, seed):
-    policy = RetryPolicy(backoff_base=0.5, backoff_cap=30.0)
+    policy = replace(POLICY, backoff_base=0.5, backoff_cap=30.0)
     wait = policy.backoff(n, Random(seed))
     assert 0.0 <= wait <= min(30.0, 0.5 * 2 ** (n - 1))
 

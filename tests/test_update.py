@@ -113,7 +113,7 @@ async def test_a_writer_that_never_stops_exhausts_the_conflict_budget_then_their
         outcome, stats = await update(
             sim,
             row(cid, city="Springfield"),
-            policy=RetryPolicy(max_attempts=6, backoff_base=0.01),
+            policy=RetryPolicy(max_attempts=6, backoff_base=0.01, backoff_cap=30.0),
         )
         # the writer edits right after every GET: the row cannot land
         assert outcome.status is Status.FAILED
@@ -289,7 +289,7 @@ async def test_server_errors_are_retried_with_new_request_ids_until_the_row_land
         outcome, stats = await update(
             sim,
             row(cid, city="Springfield"),
-            policy=RetryPolicy(max_attempts=10, backoff_base=0.01),
+            policy=RetryPolicy(max_attempts=10, backoff_base=0.01, backoff_cap=30.0),
         )
         failed = [r for r in sim.log if r.status == 503]
         after_failure = [sim.log[i + 1] for i, r in enumerate(sim.log[:-1]) if r.status == 503]
@@ -376,7 +376,7 @@ async def test_a_server_slower_than_the_timeout_ends_failed_with_the_same_reques
         cid = sim.store.ids()[0]
         tokens = StaticToken(sim.token)
         async with RequestIdsNoted(sim.base_url, tokens, timeout=0.1, connections=2) as client:
-            ctx = context(client, pace(), RetryPolicy(2, 0.01), Random(1))
+            ctx = context(client, pace(), RetryPolicy(2, 0.01, 30.0), Random(1))
             finished = await run_update(row(cid, city="Springfield"), ctx)
     outcome = finished.outcome
     assert outcome.status is Status.FAILED

@@ -157,19 +157,20 @@ def outcome_unknown(reply: Reply, call: Call) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """How hard to try. Defaults are README.md's ("Options"); times in seconds.
+    """How hard to try; times in seconds. A run's comes from its options (RunOptions.retry_policy:
+    the option table holds the defaults, README.md's "Options").
 
-    max_attempts: 6 tries per call for each budget (throttle, fault, conflict) on its own.
-    backoff_base: 0.5 s, the cap of the first backoff (full jitter: uniform(0, cap)).
-    backoff_cap: 30 s, no backoff waits longer.
+    max_attempts: tries per call for each budget (throttle, fault, conflict) on its own.
+    backoff_base: the cap of the first backoff (full jitter: uniform(0, cap)).
+    backoff_cap: no backoff waits longer.
     retry_after_default: 2 s, the wait after a 429 that carries no Retry-After.
     retry_after_cap: 300 s, a longer Retry-After is cut to this (a bad header must not stall a run).
     A Retry-After on a 409 or 5xx is honoured too: the wait is max(backoff, Retry-After).
     """
 
-    max_attempts: int = 6
-    backoff_base: float = 0.5
-    backoff_cap: float = 30.0
+    max_attempts: int
+    backoff_base: float
+    backoff_cap: float
     retry_after_default: float = 2.0
     retry_after_cap: float = 300.0
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 
 from batch.core.country_rules import RulesAnswer
@@ -49,6 +49,7 @@ from batch.core.incremental import (
 from batch.core.model import KnownProfile, Outcome, Row, Status
 from batch.core.options import RunOptions
 from batch.core.retry import Action, Call, Reply, describe
+from batch.durable.journal import utc_now
 from batch.durable.state import JobState
 from batch.engine.calls import Calls
 from batch.wire.auth import TokenProvider
@@ -56,11 +57,6 @@ from batch.wire.auth import TokenProvider
 log = logging.getLogger(__name__)
 
 SAVE_EVERY = 500  # outcomes the state learns before it commits them (and at the end)
-
-
-def utc_now() -> datetime:
-    """The time now, UTC: what the state's and the log's times are compared with."""
-    return datetime.now(UTC)
 
 
 class Learner:
