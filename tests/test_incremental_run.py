@@ -77,7 +77,8 @@ def filled(make_sim_thread, tmp_path):
 def test_only_rows_the_log_cannot_vouch_for_are_sent(filled, tmp_path):
     sim, ids = filled
     # Night 2: the sheet moves customer 0 and adds a customer the state never saw; another
-    # writer moves customer 1 (a field the sheet sets) and changes customer 2's phone.
+    # writer moves customer 1 (a field the sheet sets) and changes customer 2's phone (a field
+    # it does not set: the record's new profile still holds the city the state knows).
     changed = [*ids, sim.store.ids()[ROWS]]
     lines = ["Customer ID,City"] + [f"{cid},Newtown {i}" for i, cid in enumerate(changed)]
     lines[1] = f"{ids[0]},Movedtown"
@@ -93,13 +94,14 @@ def test_only_rows_the_log_cannot_vouch_for_are_sent(filled, tmp_path):
     nightly = read_summary(out)["nightly"]
     # pcbatch's own writes of night 1 are in the log too: they do not make this a full run.
     assert nightly["mode"] == "incremental", nightly
-    assert nightly["changed_in_log"] == 2
-    assert nightly["known_unchanged"] == ROWS - 3
+    assert nightly["changed_in_log"] == 1
+    assert nightly["known_unchanged"] == ROWS - 2
     assert nightly["put_without_get"] == 1
     by_customer = {line["customer_id"]: line for line in read_results(out)}
-    # Another writer's customers and the customer the state never saw are read; the changed
-    # row of a customer the log shows untouched is PUT onto the profile night 1 kept.
-    read = {ids[1], ids[2], changed[-1]}
+    # Another writer's customer whose city moved and the customer the state never saw are
+    # read; the changed row of a customer the log shows untouched is PUT onto the profile
+    # night 1 kept; the phone change left the row's city as known: no call.
+    read = {ids[1], changed[-1]}
     assert sorted(_profile_gets(sim, since, preflight=False)) == sorted(read)
     assert sorted(_profile_calls(sim, since, "PUT")) == sorted([ids[0], ids[1], changed[-1]])
     for customer, line in by_customer.items():
@@ -109,7 +111,8 @@ def test_only_rows_the_log_cannot_vouch_for_are_sent(filled, tmp_path):
     assert by_customer[ids[0]]["message"] == PUT_ONTO_KNOWN
     assert by_customer[ids[0]]["attempts"] == "1"
     assert by_customer[ids[1]]["status"] == "updated"  # the other writer's city put back
-    assert by_customer[ids[2]]["status"] == "unchanged"  # refetched: the phone is not the sheet's
+    assert by_customer[ids[2]]["status"] == "unchanged"
+    assert sim.store.stored(ids[2])["defaultAddress"]["phoneNumber"] == "+1 555 0100"
     assert _city(sim, ids[0]) == "Movedtown"
     assert [_city(sim, cid) for cid in changed[1:]] == [
         f"Newtown {i}" for i in range(1, len(changed))

@@ -42,6 +42,7 @@ from batch.core.incremental import (
     learned,
     may_put_onto_known,
     read_audit_page,
+    request_windows,
     token_identity,
 )
 from batch.core.model import KnownProfile, Outcome, Row, Status
@@ -295,30 +296,32 @@ class Nightly:
             nonlocal requests
             requests += 1
 
-        url, continuation = first_page_url(base_url, window.start, now), None
         async with Client(base_url, tokens, timeout=options.timeout, connections=1) as client:
             ctx = Context(client=client, gate=self.pacer, policy=options.retry_policy)
-            for number in range(1, MAX_PAGES + 1):
-                answered = await call_with_retries(
-                    ctx,
-                    partial(client.list_audit_records, url, continuation=continuation),
-                    Call.GET,
-                    Tries(),
-                    label=f"page {number} of the activity log",
-                    on_try=counted,
-                )
-                if answered.decision.action is not Action.DONE:
-                    why = describe(answered.reply)
-                    return _LogRead(requests, f"the activity log could not be read: {why}")
-                page = read_audit_page(answered.reply.body, base_url)
-                if page.problem is not None:
-                    return _LogRead(requests, f"activity log, page {number}: {page.problem}")
-                records.extend(page.records)
-                if page.next is None:
-                    break
-                url, continuation = page.next.url, page.next.continuation
-            else:
-                return _LogRead(requests, f"the activity log has more than {MAX_PAGES} pages")
+            # issue 25: at most 30 days a request, each request paged (core/incremental.py)
+            for begin, _ in request_windows(window.start, now):
+                url, continuation = first_page_url(base_url, begin), None
+                for number in range(1, MAX_PAGES + 1):
+                    answered = await call_with_retries(
+                        ctx,
+                        partial(client.list_audit_records, url, continuation=continuation),
+                        Call.GET,
+                        Tries(),
+                        label=f"page {number} of the activity log",
+                        on_try=counted,
+                    )
+                    if answered.decision.action is not Action.DONE:
+                        why = describe(answered.reply)
+                        return _LogRead(requests, f"the activity log could not be read: {why}")
+                    page = read_audit_page(answered.reply.body, base_url)
+                    if page.problem is not None:
+                        return _LogRead(requests, f"activity log, page {number}: {page.problem}")
+                    records.extend(page.records)
+                    if page.next is None:
+                        break
+                    url, continuation = page.next.url, page.next.continuation
+                else:
+                    return _LogRead(requests, f"the activity log has more than {MAX_PAGES} pages")
         self.log_read_at = now  # the first page's time: later changes are the next run's
         me = token_identity(await tokens.token())
         self.changed = changed_customers(records, self.known, me)
