@@ -265,6 +265,7 @@ class LoggedRequest:
     contract_version: str | None = None  # the MS-Contract-Version header
     delay_s: float = 0.0
     body_etag: str | None = None  # a PUT body's attributes.etag (any key case), unquoted
+    query: str = ""  # the query string as sent (the activity log's dates, a page size)
 
     @classmethod
     def of(
@@ -296,4 +297,5 @@ class LoggedRequest:
             headers.get("MS-Contract-Version"),
             delay_s,
             body_etag,
+            request.query_string,
         )
