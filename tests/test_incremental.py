@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
 from batch.core.incremental import (
     MARGIN,
+    MAX_REQUEST_SPAN,
     SKEW,
     AuditRecord,
     FullRun,
@@ -23,6 +25,7 @@ from batch.core.incremental import (
     learned,
     may_put_onto_known,
     read_audit_page,
+    request_windows,
     token_identity,
 )
 from batch.core.model import KnownProfile, Outcome, Row, Status
@@ -77,9 +80,37 @@ def test_the_window_or_a_full_run_and_why(last_run, last_full, full_every, expec
         assert chosen == expected
 
 
-def test_the_log_is_asked_by_documented_dates_with_the_page_size():
-    url = first_page_url(BASE + "/", LAST - MARGIN, NOW)
-    assert url == f"{BASE}/v1/auditrecords?startDate=2025-03-09&endDate=2025-03-10&size=500"
+def test_the_log_is_asked_by_its_documented_start_date_only_with_the_page_size():
+    url = first_page_url(BASE + "/", LAST - MARGIN)
+    assert url == f"{BASE}/v1/auditrecords?startDate=2025-03-09&size=500"
+
+
+MIDNIGHT = datetime(2025, 3, 9, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("days", [0, 1, 29, 30, 31, 45, 59, 60, 88.9])
+def test_a_window_is_read_in_requests_of_at_most_30_days_that_cover_it(days):
+    start = NOW - timedelta(days=days) - MARGIN
+    windows = request_windows(start, NOW)
+    begins = [begin for begin, _ in windows]
+    assert begins[0] <= start and begins[0].time() == MIDNIGHT.time()  # asked by date
+    assert all(end is not None for _, end in windows[:-1]) and windows[-1][1] is None
+    # each request spans at most 30 days, the last one to now even by the service's clock
+    spans = [(end or NOW + SKEW) - begin for begin, end in windows]
+    assert all(span <= MAX_REQUEST_SPAN for span in spans), spans
+    # and each starts before the one before it ends: nothing between them is left out
+    assert all(later < end for (_, end), (later, _) in pairwise(windows) if end)
+    if days < 29:
+        assert len(windows) == 1
+    if days >= 30:
+        assert len(windows) >= 2
+
+
+def test_a_window_of_30_days_or_less_is_one_request_with_only_its_start_date():
+    assert request_windows(LAST - MARGIN, NOW) == [(MIDNIGHT, None)]
+    (only,) = request_windows(NOW - timedelta(days=29, hours=1), NOW)
+    assert only[1] is None
+    assert len(request_windows(NOW - timedelta(days=45), NOW)) == 2
 
 
 WROTE = Known(C1, {"city": "Oslo"}, LAST + timedelta(minutes=2), LAST + timedelta(minutes=2))
@@ -108,6 +139,13 @@ SAW = Known(C1, {"city": "Oslo"}, LAST + timedelta(minutes=2))
         (record(), None, True),
         # failed operations change nothing; added and removed customers do
         (record(status="failed", app="other"), None, False),
+        # a record whose new profile holds, in the fields the state knows, what it knows
+        # changes nothing, whoever made it (an opaque token's own write, a repeat)
+        (record(app=None, new={"city": "Oslo", "state": "x"}), SAW, False),
+        (record(app="Partner Center Web", new={"city": "Oslo"}), WROTE, False),
+        (record(app="Partner Center Web", new={"city": "Bergen"}), SAW, True),
+        # a cleared field and a missing one are alike
+        (record(app=None, new={"city": None}), Known(C1, {"city": None}, SAW.as_of), False),
         (record(op="delete_customer", app="other"), WROTE, True),
     ],
 )
@@ -149,6 +187,9 @@ WINDOW = Window(LAST - MARGIN)
         (row(city="Bergen"), SAW, set(), False),  # the sheet changed
         (row(city="Oslo", state="N"), SAW, set(), False),  # a field the state does not know
         (row(city="Oslo"), SAW, {C1}, False),  # the log shows a change
+        # the log shows a change that left the row's field as the state knows it
+        (row(city="Oslo"), SAW, {"Oslo"}, True),
+        (row(city="Oslo"), SAW, {"Bergen"}, False),
         (row(city="Oslo"), None, set(), False),  # a customer the state does not know
         # known from before the window: a change since would not show in it
         (
@@ -162,8 +203,17 @@ WINDOW = Window(LAST - MARGIN)
 def test_a_row_is_skipped_only_when_the_state_and_the_log_both_say_so(
     the_row, known, changed, skipped
 ):
-    marks = {customer: record(customer) for customer in changed}
-    assert known_unchanged(the_row, known, marks, WINDOW) is skipped
+    assert known_unchanged(the_row, known, _marks(changed), WINDOW) is skipped
+
+
+def _marks(changed: set[str]) -> dict[str, AuditRecord]:
+    """The log's changes: for a customer id, a record of it without a new value; for a city, a
+    record of C1 whose new profile holds that city."""
+    marks = {}
+    for mark in changed:
+        customer, new = (mark, None) if mark in (C1, C2) else (C1, {"city": mark})
+        marks[customer] = record(customer, new=new)
+    return marks
 
 
 @pytest.mark.parametrize(
@@ -200,6 +250,10 @@ def test_what_the_state_learns_from_each_outcome(status, kept):
     [
         (SAW, set(), True),
         (SAW, {C1}, False),  # another writer: always read
+        (SAW, {"Bergen"}, False),  # another writer set the row's field: read
+        # a change that left the row's field as the state knows it (its own last write): the
+        # kept profile, If-Match guarding it
+        (SAW, {"Oslo"}, True),
         (None, set(), False),  # the state does not know the customer
         # known from before the window: a change since would not show in it
         (Known(C1, {"city": "Oslo"}, WINDOW.start - timedelta(hours=1)), set(), False),
@@ -208,8 +262,7 @@ def test_what_the_state_learns_from_each_outcome(status, kept):
 def test_a_changed_row_goes_onto_the_kept_profile_only_when_the_log_vouches_for_it(
     known, changed, may
 ):
-    marks = {customer: record(customer) for customer in changed}
-    assert may_put_onto_known(row(city="Bergen"), known, marks, WINDOW) is may
+    assert may_put_onto_known(row(city="Bergen"), known, _marks(changed), WINDOW) is may
 
 
 def _page(items: list, next_link: dict | None = None) -> dict:
@@ -250,6 +303,54 @@ def test_a_page_gives_its_change_records_and_its_next_page():
         f"{BASE}/v1/auditrecords?size=500&seekOperation=Next",
         "t1",
     )
+
+
+def test_a_failed_record_is_skipped_before_anything_else_is_read():
+    failed_add = {
+        "resourceType": "customer",
+        "operationType": "add_customer",
+        "operationDate": "2025-03-09T02:03:04.1234567Z",
+        "operationStatus": "Failed",
+    }  # no customerId, as the service writes a customer creation that failed
+    page = read_audit_page(_page([failed_add, {**ITEM, "operationStatus": "failed"}, ITEM]), BASE)
+    assert page.problem is None
+    assert [rec.customer_id for rec in page.records] == [C1]
+    # a record without its customer that did not fail is still a gap
+    assert read_audit_page(_page([{**failed_add, "operationStatus": "succeeded"}]), BASE).problem
+
+
+@pytest.mark.parametrize(
+    "new_value",
+    [
+        json.dumps({"DefaultAddress": {"City": "Oslo", "Region": None}, "Email": "a@b.example"}),
+        {"defaultAddress": {"city": "Oslo"}, "email": "a@b.example"},  # an object, camelCase
+        json.dumps(
+            {
+                "DEFAULTADDRESS": {"CITY": "Oslo", "State": ""},
+                "Email": "a@b.example",
+                "Attributes": {"Etag": "1", "ObjectType": "CustomerBillingProfile"},
+            }
+        ),
+    ],
+)
+def test_a_records_new_profile_is_read_in_any_key_case_nulls_written_or_left_out(new_value):
+    (rec,) = read_audit_page(_page([{**ITEM, "resourceNewValue": new_value}]), BASE).records
+    assert rec.new_values is not None
+    assert (rec.new_values["city"], rec.new_values["email"], rec.new_values["state"]) == (
+        "Oslo",
+        "a@b.example",
+        None,
+    )
+    assert rec.new_values["region"] is None
+
+
+def test_only_a_billing_profile_counts_as_a_records_new_profile():
+    customer = json.dumps({"BillingProfile": {}, "Attributes": {"ObjectType": "Customer"}})
+    other = {**ITEM, "resourceNewValue": customer}
+    deleted = {**ITEM, "operationType": "delete_customer"}
+    for item in (other, deleted, {**ITEM, "resourceNewValue": "not json"}):
+        (rec,) = read_audit_page(_page([item]), BASE).records
+        assert rec.new_values is None, item
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs
 
 import pytest
 from click.testing import CliRunner
@@ -77,7 +78,8 @@ def filled(make_sim_thread, tmp_path):
 def test_only_rows_the_log_cannot_vouch_for_are_sent(filled, tmp_path):
     sim, ids = filled
     # Night 2: the sheet moves customer 0 and adds a customer the state never saw; another
-    # writer moves customer 1 (a field the sheet sets) and changes customer 2's phone.
+    # writer moves customer 1 (a field the sheet sets) and changes customer 2's phone (a field
+    # it does not set: the record's new profile still holds the city the state knows).
     changed = [*ids, sim.store.ids()[ROWS]]
     lines = ["Customer ID,City"] + [f"{cid},Newtown {i}" for i, cid in enumerate(changed)]
     lines[1] = f"{ids[0]},Movedtown"
@@ -93,13 +95,14 @@ def test_only_rows_the_log_cannot_vouch_for_are_sent(filled, tmp_path):
     nightly = read_summary(out)["nightly"]
     # pcbatch's own writes of night 1 are in the log too: they do not make this a full run.
     assert nightly["mode"] == "incremental", nightly
-    assert nightly["changed_in_log"] == 2
-    assert nightly["known_unchanged"] == ROWS - 3
+    assert nightly["changed_in_log"] == 1
+    assert nightly["known_unchanged"] == ROWS - 2
     assert nightly["put_without_get"] == 1
     by_customer = {line["customer_id"]: line for line in read_results(out)}
-    # Another writer's customers and the customer the state never saw are read; the changed
-    # row of a customer the log shows untouched is PUT onto the profile night 1 kept.
-    read = {ids[1], ids[2], changed[-1]}
+    # Another writer's customer whose city moved and the customer the state never saw are
+    # read; the changed row of a customer the log shows untouched is PUT onto the profile
+    # night 1 kept; the phone change left the row's city as known: no call.
+    read = {ids[1], changed[-1]}
     assert sorted(_profile_gets(sim, since, preflight=False)) == sorted(read)
     assert sorted(_profile_calls(sim, since, "PUT")) == sorted([ids[0], ids[1], changed[-1]])
     for customer, line in by_customer.items():
@@ -109,7 +112,8 @@ def test_only_rows_the_log_cannot_vouch_for_are_sent(filled, tmp_path):
     assert by_customer[ids[0]]["message"] == PUT_ONTO_KNOWN
     assert by_customer[ids[0]]["attempts"] == "1"
     assert by_customer[ids[1]]["status"] == "updated"  # the other writer's city put back
-    assert by_customer[ids[2]]["status"] == "unchanged"  # refetched: the phone is not the sheet's
+    assert by_customer[ids[2]]["status"] == "unchanged"
+    assert sim.store.stored(ids[2])["defaultAddress"]["phoneNumber"] == "+1 555 0100"
     assert _city(sim, ids[0]) == "Movedtown"
     assert [_city(sim, cid) for cid in changed[1:]] == [
         f"Newtown {i}" for i in range(1, len(changed))
@@ -315,9 +319,9 @@ def test_a_nightly_job_with_resume_reapplies_the_same_sheet_each_night(make_sim_
     assert _city(sim, ids[2]) != "Elsewhere"
 
 
-def _a_day_passes(sim, tmp_path):
-    """Every time the job's state and the stand-in's log hold moves a day back."""
-    day = timedelta(days=1)
+def _a_day_passes(sim, tmp_path, days=1):
+    """Every time the job's state and the stand-in's log hold moves `days` back."""
+    day = timedelta(days=days)
     with sqlite3.connect(tmp_path / "state" / STATE_NAME) as db:
         db.create_function("back", 1, lambda t: t and (datetime.fromisoformat(t) - day).isoformat())
         db.execute("UPDATE runs SET started_at = back(started_at), finished_at = back(finished_at)")
@@ -325,6 +329,13 @@ def _a_day_passes(sim, tmp_path):
     sim.audit.records[:] = [
         Logged(e.at - day, e.seq, {**e.record, "operationDate": format_date(e.at - day)})
         for e in sim.audit.records
+    ]
+
+
+def _log_queries(sim, since):
+    """The query strings of the activity-log requests since the `since`-th call, with status."""
+    return [
+        (parse_qs(e.query), e.status) for e in rest(sim)[since:] if e.path == "/v1/auditrecords"
     ]
 
 
@@ -339,3 +350,88 @@ def test_rows_known_unchanged_tonight_are_known_unchanged_tomorrow_too(filled, t
         assert result.exit_code == 0, result.output
         assert read_summary(out)["nightly"]["known_unchanged"] == ROWS, night
         assert _profile_calls(sim, since, "GET") == [], night
+
+
+def test_a_night_45_days_after_the_last_reads_the_log_30_days_a_request(filled, tmp_path):
+    # The job did not run for 45 days; another writer moved customer 3 on day 40. The window
+    # is longer than the service serves in one request: read in two, nothing lost.
+    sim, ids = filled
+    _a_day_passes(sim, tmp_path, 40)
+    sim.write_as_other_writer(ids[3], {"defaultAddress": {"city": "Elsewhere"}})
+    _a_day_passes(sim, tmp_path, 5)
+    since = len(rest(sim))
+
+    result, out = _run(sim, tmp_path, "night2", tmp_path / "night1.csv")
+
+    assert result.exit_code == 0, result.output
+    nightly = read_summary(out)["nightly"]
+    assert nightly["mode"] == "incremental", nightly
+    assert (nightly["changed_in_log"], nightly["known_unchanged"]) == (1, ROWS - 1)
+    queries = _log_queries(sim, since)
+    assert len(queries) == nightly["log_requests"] == 2
+    starts = [datetime.fromisoformat(query["startDate"][0]) for query, _ in queries]
+    assert starts[1] - starts[0] == timedelta(days=29)  # one day of overlap
+    for query, status in queries:
+        assert status == 200 and "endDate" not in query, query
+    assert _profile_gets(sim, since, preflight=False) == [ids[3]]
+    assert _city(sim, ids[3]) == "Newtown 3"  # the other writer's city put back
+
+
+def test_a_night_of_30_days_or_less_sends_only_its_start_date(filled, tmp_path):
+    sim, _ = filled
+    _a_day_passes(sim, tmp_path, 29)
+    since = len(rest(sim))
+    result, out = _run(sim, tmp_path, "night2", tmp_path / "night1.csv")
+    assert result.exit_code == 0, result.output
+    assert read_summary(out)["nightly"]["known_unchanged"] == ROWS
+    ((query, status),) = _log_queries(sim, since)
+    assert status == 200 and set(query) == {"startDate", "size"}, query
+
+
+def test_failed_records_without_a_customer_do_not_make_the_night_a_full_run(filled, tmp_path):
+    sim, ids = filled
+    sim.config.audit_failed_add_customer = True  # one before each change the log records
+    sim.audit.record_failed_add_customer(partner_id=sim.config.tenant_id, application_id=None)
+    sim.write_as_other_writer(ids[4], {"defaultAddress": {"city": "Elsewhere"}})
+    since = len(rest(sim))
+
+    result, out = _run(sim, tmp_path, "night2", tmp_path / "night1.csv")
+
+    assert result.exit_code == 0, result.output
+    nightly = read_summary(out)["nightly"]
+    assert nightly["mode"] == "incremental", nightly
+    assert nightly["changed_in_log"] == 1
+    assert _profile_gets(sim, since, preflight=False) == [ids[4]]
+    assert _city(sim, ids[4]) == "Newtown 4"
+
+
+def test_with_a_token_naming_no_identity_own_writes_are_told_by_their_content(
+    make_sim_thread, tmp_path
+):
+    # A static PC_ACCESS_TOKEN that is no JWT: pcbatch cannot read who it is, so its own
+    # writes in the log are told apart by the profile they carry.
+    sim = make_sim_thread(customers=ROWS)
+    sim.token = sim.issue_opaque_token()
+    ids = sim.store.ids()
+    first, _ = _run(sim, tmp_path, "night1", city_sheet(tmp_path / "night1.csv", ids))
+    assert first.exit_code == 0, first.output
+    _a_day_passes(sim, tmp_path)
+    # Night 2: the sheet moves customer 0, another writer moves customer 1.
+    sheet = _changed_sheet(tmp_path, ids, ids[0], "Movedtown")
+    sim.write_as_other_writer(ids[1], {"defaultAddress": {"city": "Elsewhere"}})
+    since = len(rest(sim))
+
+    result, out = _run(sim, tmp_path, "night2", sheet)
+
+    assert result.exit_code == 0, result.output
+    nightly = read_summary(out)["nightly"]
+    assert (nightly["mode"], nightly["changed_in_log"]) == ("incremental", 1), nightly
+    assert nightly["known_unchanged"] == ROWS - 2
+    # about one call per changed row: the log's page, a PUT onto the kept profile for the
+    # sheet's change, a GET and a PUT for the other writer's
+    calls = [(e.method, e.customer_id) for e in rest(sim)[since:]]
+    assert calls.count(("GET", None)) == nightly["log_requests"] == 1
+    assert sorted(c for c in calls if c[1]) == sorted(
+        [("PUT", ids[0]), ("GET", ids[1]), ("PUT", ids[1])]
+    )
+    assert (_city(sim, ids[0]), _city(sim, ids[1])) == ("Movedtown", "Newtown 1")

@@ -154,3 +154,87 @@ async def test_audit_status_makes_the_log_unreadable_and_needs_a_token(make_sim,
     assert (await client.request("GET", f"/v1/auditrecords?startDate={_today()}")).status == 503
     unsigned = await client.request("GET", "/v1/auditrecords", token=None)
     assert unsigned.status == 401
+
+
+async def test_a_start_date_alone_serves_30_days_from_it_and_a_longer_span_is_400(sim, sim_client):
+    now = datetime.now(UTC)
+    for days_ago, customer in ((50, 0), (25, 1)):
+        sim.audit.clock = lambda days_ago=days_ago: now - timedelta(days=days_ago)
+        sim.write_as_other_writer(sim.store.ids()[customer], {"email": "x@example.com"})
+    sim.audit.clock = lambda: now
+    client = sim_client(sim)
+    start = (now - timedelta(days=60)).strftime("%Y-%m-%d")
+    # "the max window or ... today as the end date, whichever is less": days 60 to 30 back
+    (record,) = (await _log(client, f"startDate={start}"))["items"]
+    assert record["customerId"] == sim.store.ids()[0]
+    end = (now - timedelta(days=20)).strftime("%Y-%m-%d")
+    answer = await client.request("GET", f"/v1/auditrecords?startDate={start}&endDate={end}")
+    assert answer.status == 400
+    assert set(answer.json) == {"code", "description", "data", "source"}
+    assert "30 days" in answer.json["description"]
+    # 29 days back to the end of today: 30 days, served
+    thirty = (now - timedelta(days=29)).strftime("%Y-%m-%d")
+    (record,) = (await _log(client, f"startDate={thirty}&endDate={_today()}"))["items"]
+    assert record["customerId"] == sim.store.ids()[1]
+
+
+async def test_the_sdks_date_format_is_taken_exactly(sim, sim_client):
+    now = datetime.now(UTC).replace(microsecond=0)
+    sim.audit.clock = lambda: now - timedelta(hours=3)
+    sim.write_as_other_writer(sim.store.ids()[0], {"email": "early@example.com"})
+    sim.audit.clock = lambda: now - timedelta(hours=1)
+    sim.write_as_other_writer(sim.store.ids()[1], {"email": "late@example.com"})
+    sim.audit.clock = lambda: now
+    since = (now - timedelta(hours=2)).strftime("%m/%d/%Y %H:%M:%S")  # InvariantCulture
+    (record,) = (await _log(sim_client(sim), f"startDate={since}"))["items"]
+    assert record["customerId"] == sim.store.ids()[1]
+
+
+async def test_a_billing_update_carries_its_profile_as_the_service_writes_it(sim, sim_client):
+    customer = sim.store.ids()[0]
+    sim.write_as_other_writer(customer, {"defaultAddress": {"addressLine2": None}})
+    (record,) = (await _log(sim_client(sim), f"startDate={_today()}"))["items"]
+    new_value = json.loads(record["resourceNewValue"])
+    # PascalCase, every field written, null when it has none (the add_customer record's shape)
+    assert list(new_value)[:7] == [
+        "Id",
+        "FirstName",
+        "LastName",
+        "Email",
+        "Culture",
+        "Language",
+        "CompanyName",
+    ]
+    address = new_value["DefaultAddress"]
+    assert {"AddressLine2", "AddressLine3", "District", "MiddleName"} <= set(address)
+    assert address["AddressLine2"] is None and address["AddressLine3"] is None
+    assert address["City"] == sim.store.stored(customer)["defaultAddress"]["city"]
+    assert new_value["Attributes"]["ObjectType"] == "CustomerBillingProfile"
+    assert "Links" not in new_value
+
+
+async def test_failed_add_customer_records_come_without_a_customer_when_asked(make_sim, sim_client):
+    sim = await make_sim(audit_failed_add_customer=True)
+    customer = sim.store.ids()[0]
+    sim.write_as_other_writer(customer, {"email": "x@example.com"})
+    update, failed = (await _log(sim_client(sim), f"startDate={_today()}"))["items"]
+    assert (failed["operationType"], failed["operationStatus"]) == ("add_customer", "failed")
+    assert "customerId" not in failed and failed["resourceType"] == "customer"
+    assert (update["operationType"], update["customerId"]) == (
+        "update_customer_billing_profile",
+        customer,
+    )
+
+
+async def test_an_opaque_token_is_served_and_its_writes_logged_under_its_client(sim, sim_client):
+    opaque = sim.issue_opaque_token()
+    assert opaque.count(".") < 2  # no JWT: nothing in it names the app
+    client = sim_client(sim)
+    customer = sim.store.ids()[0]
+    profile = (await client.get_profile(customer, token=opaque)).json
+    answer = await client.put_profile(
+        customer, profile, profile["attributes"]["etag"], token=opaque
+    )
+    assert answer.status == 200, answer.body
+    (record,) = (await _log(client, f"startDate={_today()}"))["items"]
+    assert record["applicationId"] == DEFAULT_CLIENT_ID

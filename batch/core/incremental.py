@@ -12,23 +12,33 @@ The rules, in order:
 1. choose_window: a full run (and why) when there is no earlier run in the state, when
    --full-every says it is due, or when the window would start further back than the log keeps
    (90 days, docs; the state is then older than the log). Else the log is read from the last
-   run's start minus MARGIN to now.
-2. read_audit_page: a page of the log -> records and the next page. A page that cannot be
-   trusted (an item of a change without its customer or date, a next link without its token
-   or leaving the REST root) is a `problem`: a gap, and the run falls back to a full one.
+   run's start minus MARGIN to now, in requests of at most 30 days each (request_windows,
+   first_page_url), every request paged.
+2. read_audit_page: a page of the log -> records and the next page. A failed operation's
+   record is skipped before anything else is looked at (it changed nothing; the service writes
+   failed add_customer records without a customerId). A page that cannot be trusted otherwise
+   (an item of a change without its customer or date, a next link without its token or leaving
+   the REST root) is a `problem`: a gap, and the run falls back to a full one.
 3. changed_customers: every customer a record names as changed (billing profile updated,
-   customer added, deleted or its relationship removed), except pcbatch's own writes and
-   changes the state already saw (see is_own_write and seen_already).
-4. known_unchanged: a row is known unchanged when its customer is not changed, the state knows
-   the customer as of a time the window covers, and every value the row sets equals the value
-   the state knows for that field.
-5. may_put_onto_known: a row that is not known unchanged, whose customer is not changed and
+   customer added, deleted or its relationship removed), except records that change nothing
+   the state knows (changes_nothing: the billing profile the record carries has, in every field
+   the state knows, the value the state knows, whoever wrote it), pcbatch's own writes
+   told by the signed-in identity (is_own_write) and changes the state already saw
+   (seen_already).
+4. known_unchanged: a row is known unchanged when its customer is not changed (or its newest
+   change leaves the fields the row sets as the state knows them: changes_nothing), the state
+   knows the customer as of a time the window covers, and every value the row sets equals the
+   value the state knows for that field.
+5. may_put_onto_known: a row that is not known unchanged, whose customer is not changed (as in
+   rule 4) and
    whose profile and etag the state kept as of a time the window covers, is PUT onto that
    profile with that etag, without a GET (update.py). The docs say etags are temporary and not to be
    stored (develop/test-and-debug.md, "Troubleshooting tips"): here a kept etag is only ever an
    If-Match, so one that is no longer the profile's costs a 412 (or 400/2055) and the profile
    is read as in any conflict; nothing is written onto a profile that moved. A customer the log
-   shows changed by another writer is always read first.
+   shows changed by another writer in a field the job sets is always read first; one whose
+   change left those fields alone (changes_nothing) is PUT onto the kept profile, which If-Match
+   guards: most such records are pcbatch's own last write, whose answer the state kept.
    Everything else is sent as in a full run.
 6. learned: what the state knows after a row's outcome.
 
@@ -67,6 +77,18 @@ MARGIN = SKEW + LOG_LAG
 # by date (yyyy-mm-dd), so a window may start up to a day before its start time: one day less.
 RETENTION = timedelta(days=90)
 USABLE_RETENTION = RETENTION - timedelta(days=1)
+# "This service only supports retrieving AuditRecord for the past 90 days and for a maximum of
+# 30 days" (REST reference, learn.microsoft.com/rest/api/partner-center/audit-operations/
+# gets-audit-records); "When the end date is omitted or set to null, the request returns the
+# max window or uses today as the end date, whichever is less" (docs, develop/get-a-record-of-
+# partner-center-activity-by-user.md, "URI parameter"). Microsoft's own readers ask a longer
+# span 30 days at a time, each request with a startDate only, each paged: the PowerShell
+# module's Get-PartnerAuditRecord (src/PowerShell/Commands/GetPartnerAuditRecord.cs, ChunkDate
+# with QueryAsync(date)) and the Partner-Smart-Office sample (src/SmartOffice.Functions/
+# Environments.cs, GetAuditRecordsAsyc). pcbatch does the same, one day of overlap between
+# requests (REQUEST_STEP), so a window the service counts a little short loses nothing.
+MAX_REQUEST_SPAN = timedelta(days=30)
+REQUEST_STEP = MAX_REQUEST_SPAN - timedelta(days=1)
 PAGE_SIZE = 500
 MAX_PAGES = 10_000  # 5 million records: a log longer than that is taken as a loop (a gap)
 # --full-every N: a run more than N days less half a day after the last full run is full, so a
@@ -74,6 +96,8 @@ MAX_PAGES = 10_000  # 5 million records: a log longer than that is taken as a lo
 FULL_EVERY_SLACK = timedelta(hours=12)
 RULES_KEPT_FOR = timedelta(days=7)
 BILLING_PROFILE_UPDATE = "update_customer_billing_profile"
+FAILED = "failed"  # operationStatus of an operation that did not happen (auditing-resources.md)
+BILLING_PROFILE_OBJECT = "customerbillingprofile"  # Attributes.ObjectType, lower case
 # Operations that change a customer a billing-profile job sends to (auditing-resources.md).
 CHANGES = frozenset(
     {
@@ -111,7 +135,8 @@ class Known:
 class AuditRecord:
     """One record of the activity log, as far as incremental runs read it.
 
-    new_values: the fields of the billing profile in resourceNewValue (None: not carried).
+    new_values: the fields of the billing profile in resourceNewValue (None: not carried, or
+    not a billing-profile update's).
     """
 
     customer_id: str
@@ -191,16 +216,34 @@ def choose_window(
     return Window(start)
 
 
-def first_page_url(base_url: str, start: datetime, now: datetime) -> str:
-    """The log's first page: the dates (yyyy-mm-dd, UTC, as documented) of the window.
+def request_windows(start: datetime, now: datetime) -> list[tuple[datetime, datetime | None]]:
+    """The requests that read the log from `start` to `now`: (start, end) of each, oldest first.
 
-    endDate takes in the whole day (the throttling guide reads one day with the same date
-    twice); it is the date of now plus SKEW, in case the service's clock is already tomorrow.
+    Each starts at a UTC midnight (the log is asked by date, yyyy-mm-dd) and spans at most
+    MAX_REQUEST_SPAN; `end` is where the service ends a request that another follows (the
+    documented max window: it is not sent), None for the last one, which ends now. A request
+    is the last when it reaches now even by the service's clock (SKEW ahead of this one); the
+    next starts REQUEST_STEP after the one before, one day of overlap.
     """
-    end = (now + SKEW).astimezone(UTC).strftime("%Y-%m-%d")
-    begin = start.astimezone(UTC).strftime("%Y-%m-%d")
+    begin = datetime.combine(start.astimezone(UTC).date(), datetime.min.time(), UTC)
+    windows: list[tuple[datetime, datetime | None]] = []
+    while now + SKEW > begin + MAX_REQUEST_SPAN:
+        windows.append((begin, begin + MAX_REQUEST_SPAN))
+        begin += REQUEST_STEP
+    windows.append((begin, None))
+    return windows
+
+
+def first_page_url(base_url: str, begin: datetime) -> str:
+    """The first page of one request of the log (request_windows): its startDate only.
+
+    No endDate: the service then ends the request at the max window or now, whichever is less
+    (docs, see MAX_REQUEST_SPAN), as Microsoft's own readers ask it; a date-only endDate of
+    today could be read as the start of today, and lose today's changes.
+    """
     root = base_url.rstrip("/")
-    return f"{root}/v1/auditrecords?startDate={begin}&endDate={end}&size={PAGE_SIZE}"
+    day = begin.astimezone(UTC).strftime("%Y-%m-%d")
+    return f"{root}/v1/auditrecords?startDate={day}&size={PAGE_SIZE}"
 
 
 def read_audit_page(body: object, base_url: str) -> AuditPage:
@@ -211,6 +254,13 @@ def read_audit_page(body: object, base_url: str) -> AuditPage:
     for item in body["items"]:
         if not isinstance(item, Mapping):
             return AuditPage((), None, "the activity log sent an item that is no record")
+        status = str(item.get("operationStatus") or "")
+        if status.lower() == FAILED:
+            # First: a failed operation changed nothing, and the service writes some without
+            # a customerId (failed add_customer records; Partner-Smart-Office's
+            # AuditRecordConverter keeps only `OperationStatus == Succeeded` records with a
+            # customerId, src/SmartOffice.Functions/ResourceConverters/AuditRecordConverter.cs).
+            continue
         operation = item.get("operationType")
         if operation not in CHANGES:
             continue
@@ -218,15 +268,16 @@ def read_audit_page(body: object, base_url: str) -> AuditPage:
         when = _date(item.get("operationDate"))
         if not isinstance(customer_id, str) or not customer_id or when is None:
             return AuditPage((), None, f"a {operation} record without its customer or date")
+        new_value = item.get("resourceNewValue") if operation == BILLING_PROFILE_UPDATE else None
         records.append(
             AuditRecord(
                 customer_id=customer_id.lower(),
                 operation_type=str(operation),
                 operation_date=when,
-                status=str(item.get("operationStatus") or ""),
+                status=status,
                 application_id=_text(item.get("applicationId")),
                 user_principal_name=_text(item.get("userPrincipalName")),
-                new_values=profile_values(item.get("resourceNewValue")),
+                new_values=profile_values(new_value),
             )
         )
     following, problem = next_page(body, base_url)
@@ -238,15 +289,24 @@ def read_audit_page(body: object, base_url: str) -> AuditPage:
 
 
 def profile_values(new_value: object) -> dict[str, str | None] | None:
-    """The billing-profile fields of a record's resourceNewValue (a JSON string; keys in any
-    case), or None when it carries none."""
-    if not isinstance(new_value, str):
-        return None
-    try:
-        document = json.loads(new_value)
-    except ValueError:
-        return None
+    """The billing-profile fields of a record's resourceNewValue, or None when it carries none.
+
+    resourceNewValue is documented as a string (auditing-resources.md, "AuditRecord"): the
+    resource as JSON, PascalCase with nulls written (the throttling guide's add_customer record
+    carries its BillingProfile so); a decoded object is read too, keys in any case, a null, an
+    empty or a missing field alike meaning no value. A document whose Attributes.ObjectType is
+    not CustomerBillingProfile is no billing profile: None.
+    """
+    document: object = new_value
+    if isinstance(new_value, str):
+        try:
+            document = json.loads(new_value)
+        except ValueError:
+            return None
     if not isinstance(document, Mapping):
+        return None
+    kind = _get(_get(document, "attributes"), "objectType")
+    if kind is not None and str(kind).lower() != BILLING_PROFILE_OBJECT:
         return None
     values: dict[str, str | None] = {}
     for field in UPDATABLE:
@@ -255,6 +315,20 @@ def profile_values(new_value: object) -> dict[str, str | None] | None:
             node = _get(node, key)
         values[field.name] = None if node is None or node == "" else str(node)
     return values
+
+
+def changes_nothing(record: AuditRecord, known: Known | None, fields: Iterable[str]) -> bool:
+    """True when the record carries the billing profile it wrote and that profile has, in each
+    of `fields` (the fields a row sets), the value the state knows: whoever made it (pcbatch
+    itself, with a token whose identity it cannot read, or another writer repeating the same
+    values), it changed nothing for that row. A record without a new value: False (rule 3).
+    """
+    if known is None or record.new_values is None:
+        return False
+    names = list(fields)
+    return bool(names) and all(
+        name in known.values and record.new_values.get(name) == known.values[name] for name in names
+    )
 
 
 def is_own_write(record: AuditRecord, known: Known | None, me: Identity) -> bool:
@@ -279,12 +353,15 @@ def seen_already(record: AuditRecord, known: Known | None) -> bool:
 def changed_customers(
     records: Iterable[AuditRecord], state: Mapping[str, Known], me: Identity
 ) -> dict[str, AuditRecord]:
-    """customer -> the newest record that changed it, own writes and seen changes left out."""
+    """customer -> the newest record that changed it; records that change nothing the state
+    knows, own writes and seen changes left out (rule 3)."""
     changed: dict[str, AuditRecord] = {}
     for record in records:
-        if record.status.lower() == "failed":
+        if record.status.lower() == FAILED:
             continue  # a failed operation changed nothing
         known = state.get(record.customer_id)
+        if known is not None and changes_nothing(record, known, known.values):
+            continue  # nothing the state knows (the fields the job's rows set) changed
         if is_own_write(record, known, me) or seen_already(record, known):
             continue
         newest = changed.get(record.customer_id)
@@ -297,7 +374,7 @@ def known_unchanged(
     row: Row, known: Known | None, changed: Mapping[str, AuditRecord], window: Window
 ) -> bool:
     """True when the row needs no call (rule 4)."""
-    if row.customer_id in changed or known is None:
+    if known is None or _changes_row(row, known, changed):
         return False
     if known.as_of - SKEW < window.start:
         return False  # known from before the window: a change since would not be in it
@@ -311,7 +388,7 @@ def may_put_onto_known(
 ) -> bool:
     """True when the row may be PUT onto the profile the state kept of its customer (if it
     kept one), without a GET; False: read it first (rule 5)."""
-    if row.customer_id in changed or known is None:
+    if known is None or _changes_row(row, known, changed):
         return False
     return known.as_of - SKEW >= window.start
 
@@ -355,6 +432,12 @@ def token_identity(access_token: str) -> Identity:
     return Identity(
         _text(claims.get("appid")) or _text(claims.get("azp")), _text(claims.get("upn"))
     )
+
+
+def _changes_row(row: Row, known: Known, changed: Mapping[str, AuditRecord]) -> bool:
+    """True when the log shows the row's customer changed in a field the row sets."""
+    record = changed.get(row.customer_id)
+    return record is not None and not changes_nothing(record, known, row.values)
 
 
 def _get(node: object, key: str) -> object:

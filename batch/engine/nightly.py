@@ -44,6 +44,7 @@ from batch.core.incremental import (
     learned,
     may_put_onto_known,
     read_audit_page,
+    request_windows,
     token_identity,
 )
 from batch.core.model import KnownProfile, Outcome, Row, Status
@@ -296,26 +297,28 @@ async def _read_log(
     records: list[AuditRecord] = []
     answers: list[Reply] = []
 
-    url, continuation = first_page_url(base_url, window.start, now), None
-    for number in range(1, MAX_PAGES + 1):
-        answered = await calls.send(
-            partial(calls.client.list_audit_records, url, continuation=continuation),
-            Call.LIST,
-            label=f"page {number} of the activity log",
-            on_try=lambda reply, _: answers.append(reply),
-        )
-        if answered.decision.action is not Action.DONE:
-            why = f"the activity log could not be read: {describe(answered.reply)}"
-            return _LogRead(len(answers), full=FullRun(why))
-        page = read_audit_page(answered.reply.body, base_url)
-        if page.problem is not None:
-            problem = f"activity log, page {number}: {page.problem}"
-            return _LogRead(len(answers), full=FullRun(problem))
-        records.extend(page.records)
-        if page.next is None:
-            break
-        url, continuation = page.next.url, page.next.continuation
-    else:
-        too_many = f"the activity log has more than {MAX_PAGES} pages"
-        return _LogRead(len(answers), full=FullRun(too_many))
+    # At most 30 days a request, each request paged (core/incremental.request_windows).
+    for begin, _ in request_windows(window.start, now):
+        url, continuation = first_page_url(base_url, begin), None
+        for number in range(1, MAX_PAGES + 1):
+            answered = await calls.send(
+                partial(calls.client.list_audit_records, url, continuation=continuation),
+                Call.LIST,
+                label=f"page {number} of the activity log",
+                on_try=lambda reply, _: answers.append(reply),
+            )
+            if answered.decision.action is not Action.DONE:
+                why = f"the activity log could not be read: {describe(answered.reply)}"
+                return _LogRead(len(answers), full=FullRun(why))
+            page = read_audit_page(answered.reply.body, base_url)
+            if page.problem is not None:
+                problem = f"activity log, page {number}: {page.problem}"
+                return _LogRead(len(answers), full=FullRun(problem))
+            records.extend(page.records)
+            if page.next is None:
+                break
+            url, continuation = page.next.url, page.next.continuation
+        else:
+            too_many = f"the activity log has more than {MAX_PAGES} pages"
+            return _LogRead(len(answers), full=FullRun(too_many))
     return _LogRead(len(answers), records)

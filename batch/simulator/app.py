@@ -34,9 +34,10 @@ the body parsed and applied, with no await in between: of two PUTs sent with the
 exactly one commits. `Expect: 100-continue` is answered by aiohttp before the body is read.
 
 GET /v1/auditrecords: the activity log (auditlog.py); a committed PUT is recorded with the
-token's `appid` (and `upn`), another writer's edit (Simulator.write_as_other_writer, the
-concurrent_writer fault) under config.other_writer; with audit_status set, every call is answered
-that status.
+token's `appid` (and `upn`; an opaque token: the client it was issued to), another writer's edit
+(Simulator.write_as_other_writer, the concurrent_writer fault) under config.other_writer; with
+audit_failed_add_customer on, each is preceded by a failed add_customer record without
+customerId; with audit_status set, every call is answered that status.
 
 GET /v1/countryvalidationrules/{iso2}: the CountryValidationRules object the service publishes
 for the country (Simulator.country_rules), `attributes.objectType` "CountryValidationRules"
@@ -368,16 +369,15 @@ class Rest:
         rules_for = self.sim.rules_for if config.country_rules else None
         body = store.replace(customer_id, document, rules_for)
         call.committed = True
-        # The service logs every change with who made it (auditlog.py): the token's app and user.
-        claims = jwt_claims(_bearer(request.headers.get("Authorization")))
+        # The service logs every change with who made it (auditlog.py): the token's app and user
+        # (an opaque token's app is the client it was issued to).
+        token = _bearer(request.headers.get("Authorization"))
+        claims = jwt_claims(token)
         upn, appid = claims.get("upn"), claims.get("appid")
-        self.sim.audit.record_billing_update(
-            partner_id=config.tenant_id,
-            customer_id=customer_id,
-            profile=store.stored(customer_id),
-            etag=store.etag(customer_id),
-            application_id=appid if isinstance(appid, str) else None,
-            user_principal_name=upn if isinstance(upn, str) else None,
+        self.sim.log_billing_update(
+            customer_id,
+            appid if isinstance(appid, str) else self.sim.tokens.client_of(token),
+            upn if isinstance(upn, str) else None,
         )
         return 200, body
 

@@ -16,9 +16,21 @@ develop/api-throttling-guidance.md, "Example of activity log", which asks
      "attributes": {"objectType": "Collection"}}
 
 - startDate and endDate are "yyyy-mm-dd"; without startDate the log starts 30 days before the
-  request; without endDate it ends now. "Activity log data availability is limited to the
-  previous 90 days. Requests with a start date greater than 90 days prior to the current date
-  will receive a bad request exception (error code: 400) and an appropriate message."
+  request; "When the end date is omitted or set to null, the request returns the max window or
+  uses today as the end date, whichever is less": a startDate alone reads 30 days from it, or
+  to now. "Activity log data availability is limited to the previous 90 days. Requests with a
+  start date greater than 90 days prior to the current date will receive a bad request
+  exception (error code: 400) and an appropriate message."
+- "This service only supports retrieving AuditRecord for the past 90 days and for a maximum of
+  30 days" (REST reference, learn.microsoft.com/rest/api/partner-center/audit-operations/
+  gets-audit-records): a startDate and endDate more than 30 days apart are answered 400.
+- The .NET SDK sends its DateTime as `startDate.ToString(CultureInfo.InvariantCulture)`, that
+  is `MM/dd/yyyy HH:mm:ss` (Source/PartnerSDK/AuditRecords/AuditRecordsCollection.cs): taken
+  too, exactly, as UTC.
+- A failed operation is logged with operationStatus "failed"; a failed add_customer has no
+  customerId (no customer was made): Partner-Smart-Office filters the log on
+  `OperationStatus == Succeeded && !string.IsNullOrEmpty(CustomerId)` for that reason
+  (src/SmartOffice.Functions/ResourceConverters/AuditRecordConverter.cs, its PR #19).
 - The .NET SDK returns the log as a SeekBasedResourceCollection<AuditRecord> walked by the same
   enumerator as the customer list (IAuditRecordsCollection.Query, learn.microsoft.com .NET API
   reference): paging here is the customer list's (customers.py): `links.next` with an
@@ -29,13 +41,16 @@ develop/api-throttling-guidance.md, "Example of activity log", which asks
 
 Not documented, decided here:
 - A date-only endDate takes in the whole of that day (the throttling guide's one-day example
-  gives the same date twice); a full ISO 8601 date-time is also taken, exactly (the SDK sends a
-  DateTime; its REST example shows `startDate=6/1/2017 12:00:00 AM`, which is refused here).
-  A date that is neither, a start after the end, a bad size, seekOperation or token: 400, code
-  800002 ("Invalid request input"); a start more than `retention_days` back: 400, code 800002.
+  gives the same date twice); a full ISO 8601 date-time is also taken, exactly (the docs' REST
+  example `startDate=6/1/2017 12:00:00 AM`, an en-US date with AM/PM, is refused here).
+  A date that is none of these, a start after the end, a bad size, seekOperation or token: 400,
+  code 800002 ("Invalid request input"); a start more than `retention_days` back, and a span of
+  more than 30 days: 400, code 800002 (the service's code for these is not documented).
 - A billing-profile update is recorded with resourceType `customer` and resourceNewValue the
-  new profile as the add_customer example carries its BillingProfile: PascalCase keys,
-  `Attributes: {"Etag", "ObjectType": "CustomerBillingProfile"}`; customizedData is empty.
+  new profile as the throttling guide's add_customer record carries its BillingProfile:
+  PascalCase keys, every documented field written, null when it has no value, the address's
+  too, then `Attributes: {"Etag", "ObjectType": "CustomerBillingProfile"}`; customizedData is
+  empty. A failed add_customer (record_failed_add_customer) carries no resourceNewValue.
 - Who: `applicationId` is the token's `appid`, `userPrincipalName` its `upn` when it has one
   (app-only tokens have none, and then the field is left out).
 - A record is in the log `lag_s` seconds after the change (the service's log lags its writes
@@ -60,6 +75,28 @@ from batch.simulator.customers import (
 )
 
 DEFAULT_DAYS = 30  # "the result set will default to 30 days prior to the request date"
+MAX_DAYS = 30  # "for a maximum of 30 days" a request (REST reference)
+SDK_DATE = "%m/%d/%Y %H:%M:%S"  # .NET's invariant culture DateTime, as the SDK sends it
+# The billing profile's fields and its address's, in the order the add_customer record of
+# develop/api-throttling-guidance.md writes them (nulls included).
+_PROFILE_FIELDS = ("Id", "FirstName", "LastName", "Email", "Culture", "Language", "CompanyName")
+_ADDRESS_FIELDS = (
+    "Id",
+    "Country",
+    "Region",
+    "City",
+    "State",
+    "District",
+    "AddressLine1",
+    "AddressLine2",
+    "AddressLine3",
+    "PostalCode",
+    "FirstName",
+    "LastName",
+    "EmailAddress",
+    "PhoneNumber",
+    "MiddleName",
+)
 BILLING_PROFILE_UPDATE = "update_customer_billing_profile"
 _TOKEN_PREFIX = "pcsim-audit:"
 _TICKS_EPOCH = datetime(1, 1, 1, tzinfo=UTC)
@@ -96,7 +133,7 @@ class AuditLog:
     ) -> Mapping[str, object]:
         """Log an `update_customer_billing_profile` of `customer_id` (profile: as stored)."""
         when = at or self.clock()
-        new_value = {**_pascal(profile), "Attributes": _attributes(etag)}
+        new_value = {**_as_written(profile), "Attributes": _attributes(etag)}
         company = profile.get("companyName")
         record: dict[str, object] = {
             "id": f"{partner_id}_{customer_id}_updatecustomerbillingprofile_{_ticks(when)}",
@@ -115,6 +152,37 @@ class AuditLog:
                 "operationType": BILLING_PROFILE_UPDATE,
                 "operationDate": format_date(when),
                 "operationStatus": "succeeded",
+                "customizedData": [],
+                "attributes": {"objectType": "AuditRecord"},
+            }
+        )
+        self.records.append(Logged(when, len(self.records), record))
+        return record
+
+    def record_failed_add_customer(
+        self,
+        *,
+        partner_id: str,
+        application_id: str | None,
+        user_principal_name: str | None = None,
+        at: datetime | None = None,
+    ) -> Mapping[str, object]:
+        """Log an `add_customer` that failed: no customer was made, so no customerId."""
+        when = at or self.clock()
+        record: dict[str, object] = {
+            "id": f"{partner_id}_addcustomer_{_ticks(when)}",
+            "partnerId": partner_id,
+        }
+        if user_principal_name:
+            record["userPrincipalName"] = user_principal_name
+        if application_id:
+            record["applicationId"] = application_id
+        record.update(
+            {
+                "resourceType": "customer",
+                "operationType": "add_customer",
+                "operationDate": format_date(when),
+                "operationStatus": "failed",
                 "customizedData": [],
                 "attributes": {"objectType": "AuditRecord"},
             }
@@ -142,10 +210,11 @@ class AuditLog:
             start, end, cutoff, offset, size = _read_token(continuation)
         else:
             size = page_size(params.get("size"))
-            start = _date(params.get("startdate"), end_of_day=False) or now - timedelta(
-                days=DEFAULT_DAYS
-            )
-            end = _date(params.get("enddate"), end_of_day=True) or now
+            given_start = _date(params.get("startdate"), end_of_day=False)
+            given_end = _date(params.get("enddate"), end_of_day=True)
+            start = given_start or now - timedelta(days=DEFAULT_DAYS)
+            # no endDate: "the max window or ... today as the end date, whichever is less"
+            end = given_end or min(start + timedelta(days=MAX_DAYS), now)
             if start < now - timedelta(days=retention_days):
                 raise invalid_input(
                     f"startDate {params.get('startdate')} is more than {retention_days} days"
@@ -154,6 +223,12 @@ class AuditLog:
                 )
             if start > end:
                 raise invalid_input("startDate is after endDate")
+            if end - start > timedelta(days=MAX_DAYS):
+                raise invalid_input(
+                    f"startDate {params.get('startdate')} and endDate {params.get('enddate')}"
+                    f" are more than {MAX_DAYS} days apart; the activity log is served at most"
+                    f" {MAX_DAYS} days a request"
+                )
             cutoff, offset = now - timedelta(seconds=lag_s), 0
         chosen = [
             logged
@@ -182,6 +257,19 @@ def format_date(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
 
 
+def _as_written(profile: Mapping[str, object]) -> dict[str, object]:
+    """A stored (camelCase) profile as the service writes it into resourceNewValue: PascalCase,
+    every documented field present (null when it has no value), other fields kept."""
+    written: dict[str, object] = dict.fromkeys(_PROFILE_FIELDS)
+    written["DefaultAddress"] = dict.fromkeys(_ADDRESS_FIELDS)
+    for name, value in _pascal(profile).items():
+        if name == "DefaultAddress" and isinstance(value, Mapping):
+            written[name] = {**dict.fromkeys(_ADDRESS_FIELDS), **value}
+        elif name not in ("Links", "Attributes"):
+            written[name] = value
+    return written
+
+
 def _pascal(document: Mapping[str, object]) -> dict[str, object]:
     result: dict[str, object] = {}
     for key, value in document.items():
@@ -202,13 +290,18 @@ def _ticks(when: datetime) -> int:
 def _date(text: str | None, *, end_of_day: bool) -> datetime | None:
     if text is None or not text.strip():
         return None
+    value = text.strip()
     try:
-        if len(text.strip()) == 10:
-            day = datetime.strptime(text.strip(), "%Y-%m-%d").replace(tzinfo=UTC)
+        if len(value) == 10:
+            day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
             return day + timedelta(days=1, microseconds=-1) if end_of_day else day
-        parsed = datetime.fromisoformat(text.strip())
+        if "/" in value:
+            return datetime.strptime(value, SDK_DATE).replace(tzinfo=UTC)
+        parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise invalid_input(f"{text!r} is not a date (yyyy-mm-dd)") from None
+        raise invalid_input(
+            f"{text!r} is not a date (yyyy-mm-dd, or MM/dd/yyyy HH:mm:ss)"
+        ) from None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 

@@ -96,6 +96,7 @@ class SimConfig:
     audit_lag_s: float = 0.0  # a change shows in GET /v1/auditrecords this many seconds later
     audit_status: int | None = None  # every GET /v1/auditrecords answered with this status
     audit_retention_days: int = 90  # the activity log refuses a startDate further back (400)
+    audit_failed_add_customer: bool = False  # a failed add_customer (no customerId) per change
     other_writer: str = "Partner Center Web"  # applicationId the log gives another writer's edits
 
     def check(self) -> None:
@@ -239,6 +240,9 @@ HELP: dict[str, str] = {
     "audit_status": "Answer every GET /v1/auditrecords with this HTTP error status (the activity "
     "log unreadable).",
     "audit_retention_days": "Days of activity log kept: an earlier startDate is answered 400.",
+    "audit_failed_add_customer": "Log a failed add_customer record without customerId (a "
+    "customer creation that failed, as the service records it) before every billing-profile "
+    "change the activity log records.",
     "other_writer": "The applicationId the activity log records for another writer's edits "
     "(--concurrent-writer's).",
 }
@@ -280,6 +284,7 @@ class LoggedRequest:
     contract_version: str | None = None  # the MS-Contract-Version header
     delay_s: float = 0.0
     body_etag: str | None = None  # a PUT body's attributes.etag (any key case), unquoted
+    query: str = ""  # the query string as sent (the activity log's dates, a page size)
 
     @classmethod
     def of(
@@ -311,4 +316,5 @@ class LoggedRequest:
             headers.get("MS-Contract-Version"),
             delay_s,
             body_etag,
+            request.query_string,
         )

@@ -85,18 +85,39 @@ class Simulator:
         lifetime = self.config.token_lifetime_s if lifetime_s is None else lifetime_s
         return self.tokens.issue(self.config.tenant_id, self.config.client_id, lifetime)
 
+    def issue_opaque_token(self, lifetime_s: float | None = None) -> str:
+        """A bearer token that is no JWT (a static token of another issuer's format): accepted
+        like any issued one, and the activity log still names the configured client as its app
+        (the service knows whom it issued a token to; the client cannot read it)."""
+        lifetime = self.config.token_lifetime_s if lifetime_s is None else lifetime_s
+        return self.tokens.issue_opaque(self.config.tenant_id, self.config.client_id, lifetime)
+
     def write_as_other_writer(self, customer_id: str, changes: Mapping[str, object]) -> str:
         """Another writer's edit (Store.put_direct), recorded in the activity log under
         config.other_writer as the service records any change; returns the new etag."""
         etag = self.store.put_direct(customer_id, changes)
+        self.log_billing_update(customer_id, self.config.other_writer)
+        return etag
+
+    def log_billing_update(
+        self, customer_id: str, application_id: str | None, user_principal_name: str | None = None
+    ) -> None:
+        """Record the customer's profile as it now is in the activity log; with
+        audit_failed_add_customer on, a failed add_customer (no customerId) just before it."""
+        if self.config.audit_failed_add_customer:
+            self.audit.record_failed_add_customer(
+                partner_id=self.config.tenant_id,
+                application_id=application_id,
+                user_principal_name=user_principal_name,
+            )
         self.audit.record_billing_update(
             partner_id=self.config.tenant_id,
             customer_id=customer_id,
             profile=self.store.stored(customer_id),
-            etag=etag,
-            application_id=self.config.other_writer,
+            etag=self.store.etag(customer_id),
+            application_id=application_id,
+            user_principal_name=user_principal_name,
         )
-        return etag
 
     def rules_for(self, iso2: str) -> MarketRules | None:
         """The rules a PUT to an address in `iso2` is checked against (None: not checked)."""

@@ -70,6 +70,7 @@ class TokenIssuer:
     __slots__ = (
         "_access",
         "_certificates",
+        "_clients",
         "_clock",
         "_device",
         "_refresh",
@@ -84,6 +85,7 @@ class TokenIssuer:
         self._clock = clock
         self._wall = wall
         self._access: dict[str, tuple[str, float]] = {}  # token -> (partner, expires at)
+        self._clients: dict[str, str] = {}  # access token -> the client it was issued to
         self._refresh: set[str] = set()
         self._device: dict[str, int] = {}  # device code -> polls so far
         self._revoked: set[str] = set()
@@ -107,7 +109,19 @@ class TokenIssuer:
             }
         )
         self._access[token] = (partner, self._clock() + lifetime_s)
+        self._clients[token] = client_id
         return token
+
+    def issue_opaque(self, partner: str, client_id: str, lifetime_s: float) -> str:
+        """A new access token that is no JWT (nothing in it a client can read), valid as issue's."""
+        token = "pcsim-opaque." + secrets.token_urlsafe(32)
+        self._access[token] = (partner, self._clock() + lifetime_s)
+        self._clients[token] = client_id
+        return token
+
+    def client_of(self, token: str) -> str | None:
+        """The client an access token was issued to (None: not one issued here)."""
+        return self._clients.get(token)
 
     def partner(self, authorization: str | None) -> str:
         """The partner an Authorization header authenticates; Refusal(401) otherwise."""
