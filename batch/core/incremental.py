@@ -59,8 +59,6 @@ anyway, code 27002) instead of fetching them again. A full run always fetches th
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -68,6 +66,7 @@ from datetime import UTC, datetime, timedelta
 
 from batch.core.export_rows import NextPage, next_page
 from batch.core.fields import UPDATABLE
+from batch.core.json_read import claims_of, key_of
 from batch.core.model import KnownProfile, Outcome, Row, Status
 
 SKEW = timedelta(minutes=5)
@@ -305,14 +304,14 @@ def profile_values(new_value: object) -> dict[str, str | None] | None:
             return None
     if not isinstance(document, Mapping):
         return None
-    kind = _get(_get(document, "attributes"), "objectType")
+    kind = key_of(key_of(document, "attributes"), "objectType")
     if kind is not None and str(kind).lower() != BILLING_PROFILE_OBJECT:
         return None
     values: dict[str, str | None] = {}
     for field in UPDATABLE:
         node: object = document
         for key in field.path:
-            node = _get(node, key)
+            node = key_of(node, key)
         values[field.name] = None if node is None or node == "" else str(node)
     return values
 
@@ -422,13 +421,7 @@ def confirmed_as_of(log_read_at: datetime) -> datetime:
 def token_identity(access_token: str) -> Identity:
     """The application (`appid`, or `azp`) and user (`upn`) a JWT access token names; unknown
     parts None. Read, not verified: the service verifies it, this only tells records apart."""
-    try:
-        payload = access_token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError, binascii.Error, UnicodeDecodeError):
-        return Identity()
-    if not isinstance(claims, Mapping):
-        return Identity()
+    claims = claims_of(access_token)
     return Identity(
         _text(claims.get("appid")) or _text(claims.get("azp")), _text(claims.get("upn"))
     )
@@ -438,18 +431,6 @@ def _changes_row(row: Row, known: Known, changed: Mapping[str, AuditRecord]) -> 
     """True when the log shows the row's customer changed in a field the row sets."""
     record = changed.get(row.customer_id)
     return record is not None and not changes_nothing(record, known, row.values)
-
-
-def _get(node: object, key: str) -> object:
-    if not isinstance(node, Mapping):
-        return None
-    if key in node:
-        return node[key]
-    lower = key.lower()
-    for name, value in node.items():
-        if isinstance(name, str) and name.lower() == lower:
-            return value
-    return None
 
 
 def _text(value: object) -> str | None:

@@ -19,9 +19,6 @@ nothing was sent with it yet) and a later one AuthFailed (exit 3).
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import json
 import logging
 import re
 import time
@@ -30,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from batch.core.errors import AuthFailed, ConfigError
+from batch.core.json_read import claims_of
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +44,7 @@ def tenant_of(token: str) -> str | None:
     (only Partner Center checks it; this is for showing where a run writes). None when the
     token is not a JWT or has no such claim. The token itself is never logged or kept.
     """
-    try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError, binascii.Error):
-        return None
-    tenant = claims.get("tid") if isinstance(claims, dict) else None
+    tenant = claims_of(token).get("tid")
     # Shown in logs: only a plain tenant id or domain, never arbitrary text from the token.
     return tenant if isinstance(tenant, str) and _TENANT.fullmatch(tenant) else None
 

@@ -37,6 +37,7 @@ import aiohttp
 from batch import __version__
 from batch.core.export_rows import CONTINUATION_HEADER
 from batch.core.ids import is_canonical_guid
+from batch.core.json_read import key_of
 from batch.core.retry import Fault, Reply, parse_retry_after
 from batch.wire.auth import TokenProvider
 
@@ -287,16 +288,10 @@ def _decode(raw: bytes) -> tuple[Mapping[str, object], str]:
     return (body if isinstance(body, dict) else _EMPTY), text
 
 
-def _get(body: Mapping[str, object], key: str) -> object:
-    """body[key], also when the service spells it in PascalCase."""
-    value = body.get(key)
-    return body.get(key[0].upper() + key[1:]) if value is None else value
-
-
 def _etag(body: Mapping[str, object], header: str | None) -> str | None:
-    attributes = _get(body, "attributes")
+    attributes = key_of(body, "attributes")
     if isinstance(attributes, Mapping):
-        etag = _get(attributes, "etag")
+        etag = key_of(attributes, "etag")
         if etag is not None:
             return str(etag)
     if header:
@@ -306,8 +301,8 @@ def _etag(body: Mapping[str, object], header: str | None) -> str | None:
 
 def _error(body: Mapping[str, object], text: str, status: int) -> tuple[str | None, str]:
     """(code, description) of an error answer; 429's shape has a message and no code."""
-    code = _get(body, "code")
-    description = _get(body, "description") or _get(body, "message")
+    code = key_of(body, "code")
+    description = key_of(body, "description") or key_of(body, "message")
     if description is None:
         description = " ".join(text.split())[:200] or f"HTTP {status}"
     return (None if code is None else str(code)), str(description)
@@ -317,7 +312,7 @@ def _error_data(body: Mapping[str, object]) -> tuple[str, ...]:
     """The error's `data` entries as text: what a 400/27002 "A property has invalid data." says
     about which property (e.g. "property_name: StateInvalid - Details", as the NETSDK's
     ApiFault.ErrorData and the PowerShell module show it). Objects come as compact JSON."""
-    data = _get(body, "data")
+    data = key_of(body, "data")
     if not isinstance(data, list):
         return ()
     entries = (entry if isinstance(entry, str) else _ENCODE(entry) for entry in data)
