@@ -199,6 +199,13 @@ def step_after_get(
     return Step(Next.PUT, plan, plan.changes)
 
 
+def country_after(current: Mapping[str, object], row: Row) -> str | None:
+    """The country of the address the row would leave on the profile `current` (the row's own,
+    or the profile's when the row sets none): the country rules it will be checked against."""
+    address = make_plan(current, row).resource.get(ADDRESS)
+    return address_country(address) if isinstance(address, Mapping) else None
+
+
 def address_country(address: Mapping[str, object]) -> str | None:
     """The address's 2-letter country in capitals, or None when it has no such country."""
     country = address.get("country")

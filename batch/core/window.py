@@ -8,12 +8,17 @@ reaches about a quarter of the rate. How the window moves (the shape of Netflix'
 concurrency-limits Gradient2 and Envoy's adaptive concurrency filter, with the rate limiter as
 the known bottleneck):
 
-- It starts at `start` (8) and is never below 1 nor above the ceiling (--concurrency, 64).
+- It starts at `start` and is never below 1 nor above the ceiling (--concurrency, 64). A run's
+  starts at `start_for(rate)`: one second's requests at the rate (at least 8), Little's law for
+  calls of up to a second, so that nothing but the rate holds back the first requests; the
+  first answers then size it (below).
 - Rate: requests sent per second (on_send, as the rate limiter lets them go) over the last
   `span`: the longest of `span_s` (1 s), two round trips and `span_answers` (32) requests at the
   allowed rate. Measured >= `fill` (0.95) of the allowed rate means the limiter holds the pace.
 - At the rate, the service has `rate * latency` calls in it whatever the window (the rest wait
-  for the limiter), so the window moves half way to Little's law with headroom,
+  for the limiter), so the window moves half way to Little's law with headroom (before
+  `warmup` answers not below the customers in flight: the first answers are mostly GETs,
+  quicker than the PUTs that follow),
   `allowed * mean latency * headroom + slack` (1.25 and 2: room for the latency's spread, so the
   limiter nearly always has a customer waiting), up or down. It settles near that and not far
   above: about 38 customers at 40 requests/s and calls averaging 0.72 s (400 ms lognormal GETs,
@@ -29,9 +34,10 @@ the known bottleneck):
   its CPU (a run with no rate limit) reads as a queueing service, and a window shrunk for that
   slows it down (with the floor, the bench's no-limit run at --concurrency 16 goes as fast
   adaptive as fixed). Above `rising` (1.25): it holds. Otherwise, if the window is full
-  (the pool says how many are in flight), it is what holds the run back: it grows to
-  `size * allowed / measured` (Little's law with headroom before a whole span is measured), at
-  most doubling per round trip and to no more than `growth_cap` (2) times Little's law with
+  (the pool says how many are in flight), it is what holds the run back: before a whole span
+  is measured it goes to Little's law with headroom at once (from the first answers: a short
+  run is at the rate from its first second); after, it grows to `size * allowed / measured`, at
+  most doubling per round trip; never to more than `growth_cap` (2) times Little's law with
   headroom (retries' back-off waits also take room, so more than Little's law can be needed).
   Latency is not trusted before `warmup` (100) answers (the first are mostly GETs).
 - A partner-wide 429 (quota.py says which are) shrinks it by `beta` (0.8), once per round trip
@@ -49,6 +55,14 @@ from __future__ import annotations
 
 import math
 from collections import deque
+
+START = 8  # the start before anything is known, and the least start_for gives
+
+
+def start_for(rate: float) -> int:
+    """The window a run starts with at `rate` requests/s: one second's requests (at least
+    START): until the first answers say how long a call takes, the rate limiter is what paces."""
+    return max(START, math.ceil(min(rate, 1e6)))
 
 
 class Window:
@@ -107,7 +121,7 @@ class Window:
         ceiling: int,
         *,
         fixed: bool = False,
-        start: int = 8,
+        start: int = START,
         fill: float = 0.95,
         headroom: float = 1.25,
         slack: float = 2.0,
@@ -204,7 +218,11 @@ class Window:
         target = self.target(allowed_rate)
         if measured is not None and measured >= self.fill * allowed_rate:
             # At the rate the limiter holds the pace: the service has rate * latency calls in
-            # it whatever the window, so the window follows Little's law, up or down.
+            # it whatever the window, so the window follows Little's law, up or down; before
+            # it is warm, not below the customers in flight (the first answers are mostly
+            # GETs, quicker than the PUTs that follow: a cut would stall the start).
+            if not warm and in_flight is not None:
+                target = max(target, float(in_flight))
             self._set(self._size + (target - self._size) / 2.0)
             return self.size
         ratio = math.exp(self._short - self._base) if self._base is not None else 1.0
@@ -216,13 +234,15 @@ class Window:
             and ratio <= self.rising
             and (in_flight is None or in_flight >= self.size)  # full: more room would be used
         ):
-            # Until a whole span is measured, Little's law is the best guess of the need.
+            cap = max(self._size, self.growth_cap * target)
             if measured is None:
-                wanted = target
+                # Until a whole span is measured, Little's law is the best guess of the need:
+                # the window goes there at once from the first answers (a short run is at the
+                # rate from its first second, not after doubling up from `start`).
+                self._set(min(cap, max(self._size + 1.0, target)))
             else:
                 wanted = self._size * allowed_rate / max(measured, 1e-9)
-            cap = max(self._size, self.growth_cap * target)
-            self._set(min(2.0 * self._size, cap, max(self._size + 1.0, wanted)))
+                self._set(min(2.0 * self._size, cap, max(self._size + 1.0, wanted)))
         return self.size
 
     def on_send(self, now: float) -> None:

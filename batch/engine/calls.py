@@ -126,8 +126,9 @@ async def open_calls(
     *,
     rng: Random | None = None,
 ) -> AsyncIterator[Calls]:
-    """The command's one Client (its connection pool sized to --concurrency) behind its Calls."""
+    """The command's one Client behind its Calls: a connection for each of --concurrency
+    customers, and one for the calls of the run as a whole (a country's rules fetched ahead)."""
     async with Client(
-        base_url, tokens, timeout=options.timeout, connections=options.concurrency
+        base_url, tokens, timeout=options.timeout, connections=options.concurrency + 1
     ) as client:
         yield Calls(client, pacer, options.retry_policy, rng)

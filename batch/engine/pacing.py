@@ -31,7 +31,7 @@ from batch.core.options import RunOptions
 from batch.core.quota import QuotaReader, Scope
 from batch.core.retry import Reply
 from batch.core.throttle import AdaptiveRate, Spacing
-from batch.core.window import Window
+from batch.core.window import Window, start_for
 
 BURST_S = 0.02  # seconds of requests the ceiling limiter lets through at once (at least 2)
 
@@ -104,8 +104,10 @@ def burst_for(rate: float) -> float:
 
 def pacer_for(options: RunOptions, clock: Clock | None = None) -> Pacer:
     """The one Pacer of a command, made from its options: the adaptive rate under --rate, and a
-    window of at most --concurrency customers in flight (fixed there with --fixed-concurrency)."""
-    window = Window(options.concurrency, fixed=options.fixed_concurrency)
+    window of at most --concurrency customers in flight (fixed there with --fixed-concurrency),
+    starting at one second's requests (window.start_for)."""
+    start = start_for(options.rate)
+    window = Window(options.concurrency, fixed=options.fixed_concurrency, start=start)
     return Pacer(AdaptiveRate(options.rate), window, clock)
 
 

@@ -25,13 +25,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from batch.core import customer_update as machine
+from batch.core.country_rules import RulesAnswer
 from batch.core.errors import PcbatchError
 from batch.core.model import Change, KnownProfile, Outcome, Row, RunStats, Status, Tally
 from batch.core.options import RunOptions
 from batch.core.resume import settle
+from batch.core.retry import Decision, Reply, tally_of
 from batch.core.stops import RecentResults, Stop, credentials_refused, failure_budget_spent
 from batch.core.time_left import TimeLeft
-from batch.engine.update import Context, Finished, Flight, drive
+from batch.engine.update import Context, Finished, Flight, drive, fetch_rules
 from batch.engine.workers import work_through
 
 log = logging.getLogger(__name__)
@@ -98,6 +100,8 @@ class CustomerPool:
 
     sent_before: for --resume, row -> changes of a PUT an earlier session sent (resume.settle).
     known_profiles: row -> the profile and etag to PUT it onto without a GET (--incremental).
+    first_country: the country whose rules the first customers will want (the pre-flight read
+    showed it): fetched as the pool starts, so that no customer waits for them after its GET.
     """
 
     def __init__(
@@ -110,6 +114,7 @@ class CustomerPool:
         *,
         sent_before: Mapping[int, tuple[Change, ...]] | None = None,
         known_profiles: Mapping[int, KnownProfile] | None = None,
+        first_country: str | None = None,
     ) -> None:
         self.rows = rows
         self.ctx = ctx
@@ -122,12 +127,18 @@ class CustomerPool:
         self.limit = len(rows) if options.limit is None else min(options.limit, len(rows))
         self.flights: set[Flight] = set()
         self.time_left = TimeLeft()
+        self.first_country = first_country
+        self._prefetch: asyncio.Task[RulesAnswer] | None = None
 
     async def run(self) -> PoolResult:
         """Every row gets exactly one outcome; returns the counters and why it stopped."""
         rows, limit = self.rows, self.limit
         for row in rows[limit:]:
             self._land(_skipped(row, f"beyond --limit {self.options.limit}"))
+        rules, country = self.ctx.country_rules, self.first_country
+        if rules is not None and country is not None and limit > 0:
+            # Not awaited: the customers of that country wait for it through the cache.
+            self._prefetch = asyncio.create_task(rules.get(country, self._fetch_rules))
         await work_through(
             iter(rows[:limit]),
             self._perform,
@@ -138,7 +149,15 @@ class CustomerPool:
             customer_of=lambda row: row.customer_id,
             max_duration=self.options.max_duration,
         )
+        if self._prefetch is not None and not self._prefetch.done():
+            self._prefetch.cancel()  # every customer was cut short before its rules came
         return PoolResult(self.stats(), self.stop.reason)
+
+    async def _fetch_rules(self, iso2: str) -> RulesAnswer:
+        return (await fetch_rules(self.ctx.calls, iso2, self._count))[0]
+
+    def _count(self, reply: Reply, decision: Decision) -> None:
+        self.counters.tally += tally_of(reply, decision)
 
     def stats(self) -> RunStats:
         """The run's counters so far, the calls of the customers in flight included."""

@@ -30,10 +30,12 @@ Nothing here prints: progress goes to `on_progress`, warnings to logging, result
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -42,6 +44,7 @@ from batch.core.customer_update import Setup
 from batch.core.errors import AuthFailed, ConfigError, PcbatchError
 from batch.core.model import Change, Outcome, Row, RunStats, Sheet, Status, Tally
 from batch.core.options import RunOptions, default_out, resolve_base_url
+from batch.core.plan import country_after
 from batch.core.preflight import misconfiguration
 from batch.core.resume import choose_run, lost_journal
 from batch.core.retry import Call, tally_of
@@ -56,7 +59,6 @@ from batch.engine.pacing import pacer_for
 from batch.engine.pool import CustomerPool, PoolResult, Progress, Subscribers, log_outcome
 from batch.engine.rules_cache import RulesCache
 from batch.engine.update import Context
-from batch.output.report import write_report
 from batch.sheets.sheet import input_sha256, load_sheet, sheet_warnings
 from batch.wire.auth import TokenProvider, tenant_of
 from batch.wire.credentials import credential_source, provider_from_env
@@ -97,17 +99,26 @@ class Prepared:
 
 
 @dataclass(frozen=True, slots=True)
+class Preflight:
+    """The pre-flight read as it went: what its calls did, and the country whose rules the
+    first row will want (None: not read, or not known)."""
+
+    tally: Tally = field(default_factory=Tally)
+    country: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Session:
     """The journal's run this session sends: its rows (those known unchanged already recorded),
     the PUTs earlier sessions sent (--resume), the sheet's headers, tonight's decision, and the
-    calls of the pre-flight read."""
+    pre-flight read (its calls, and the country its profile showed)."""
 
     run_id: int
     rows: Sequence[Row]
     sent_before: Mapping[int, tuple[Change, ...]]
     columns: Mapping[str, str]
     night: Night
-    preflight: Tally
+    preflight: Preflight
 
 
 async def run_job(
@@ -212,7 +223,7 @@ async def _begin(
         log.info("no unfinished run of this input in %s: a new run", out_dir)
         sheet = prepared.sheet or _load(options)
         night = await plan_night(options, calls, prepared.tokens, prepared.base_url, sheet.rows)
-        preflight = Tally()
+        preflight = Preflight()
         if night.window is None:  # the log's answers showed the settings right already
             to_send = night.to_send(sheet.rows)
             preflight = await _preflight(calls, to_send, prepared.base_url, env, options.limit)
@@ -252,7 +263,7 @@ async def _run_session(
     """The session's rows through the pool; every outcome journalled as it lands, each PUT's
     changes just before it is sent; the job state learns from both."""
     options, night = prepared.options, session.night
-    sink = JournalSink(journal, stop, session.preflight)
+    sink = JournalSink(journal, stop, session.preflight.tally)
     learner = night.learner
     # Each country's rules are fetched once per run, when a row of it first needs them; the
     # final answers an earlier session got are used again (no new fetch on --resume).
@@ -276,7 +287,9 @@ async def _run_session(
         stop,
         sent_before=session.sent_before,
         known_profiles=night.known_profiles,
+        first_country=session.preflight.country,
     )
+    _warm_report()
     try:
         return await pool.run()
     finally:
@@ -294,7 +307,7 @@ def _finish(
     out_dir = prepared.out_dir
     # Every row of the run counts, those of earlier sessions too; none recorded: skipped.
     counts = journal.counts(session.run_id)
-    stats = ended.stats.plus(session.preflight)
+    stats = ended.stats.plus(session.preflight.tally)
     stopped = ended.stopped
     if isinstance(stopped, AuthFailed):
         stopped = AuthFailed(f"{stopped}; the credentials came from {credential_source(env)}")
@@ -309,6 +322,8 @@ def _finish(
         if str(exc) != str(stopped):
             log.error("%s", exc)
         exit_code, stopped = 2, stopped or exc
+    from batch.output.report import write_report  # warmed while the run went (_warm_report)
+
     try:
         write_report(out_dir, journal)
     except (PcbatchError, OSError) as exc:
@@ -329,6 +344,14 @@ def _finish(
         stopped=stopped,
         rows=sum(counts.values()),
     )
+
+
+def _warm_report() -> None:
+    """Import the report's writers (openpyxl: a third of a second) in a thread while the run's
+    first calls are in flight, so that neither the first request nor the exit waits for it."""
+    threading.Thread(
+        target=importlib.import_module, args=("batch.output.report",), daemon=True
+    ).start()
 
 
 class JournalSink:
@@ -365,14 +388,15 @@ class JournalSink:
 
 async def _preflight(
     calls: Calls, rows: Sequence[Row], base_url: str, env: Mapping[str, str], limit: int | None
-) -> Tally:
+) -> Preflight:
     """One GET of the first row's profile before anything is written (core/preflight.py),
     through the one call path (a 401 renews the token, a 429 waits its Retry-After): raises
     ConfigError (exit 2) when it shows a wrong setting rather than an outage. Returns what
-    its calls did (summary.json counts them)."""
+    its calls did (summary.json counts them) and the country whose rules the row will want."""
     if not rows or limit == 0:
-        return Tally()
-    customer_id = rows[0].customer_id
+        return Preflight()
+    row = rows[0]
+    customer_id = row.customer_id
     tallies: list[Tally] = []
     answered = await calls.send(
         partial(calls.client.get_profile, customer_id),
@@ -384,7 +408,9 @@ async def _preflight(
     wrong = misconfiguration(answered.reply, base_url, credential_source(env))
     if wrong is not None:
         raise wrong
-    return sum(tallies, Tally())
+    reply = answered.reply
+    country = country_after(reply.body, row) if 200 <= reply.status < 300 else None
+    return Preflight(sum(tallies, Tally()), country)
 
 
 def target_line(cloud: str, tenant: str | None, base_url: str, *, dry_run: bool) -> str:

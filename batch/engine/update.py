@@ -164,8 +164,23 @@ async def _call(
 
 async def _rules(flight: Flight, ctx: Context, iso2: str) -> RulesAnswer:
     """The country's rules from the service (RulesCache calls it once per run and country)."""
-    send = partial(ctx.calls.client.get_country_rules, iso2)
-    answered = await _call(flight, ctx, send, Call.RULES, flight.state.tries.next_call())
+
+    def counted(reply: Reply, decision: Decision) -> None:
+        flight.state = machine.tried(flight.state, reply, decision, Call.RULES)
+
+    tries = flight.state.tries.next_call()
+    answer, answered = await fetch_rules(ctx.calls, iso2, counted, tries)
     flight.state = replace(flight.state, tries=answered.tries)
+    return answer
+
+
+async def fetch_rules(
+    calls: Calls, iso2: str, on_try: Callable[[Reply, Decision], None], tries: Tries | None = None
+) -> tuple[RulesAnswer, machine.Answered]:
+    """A country's rules answer (`GET /v1/countryvalidationrules/{iso2}`) through the one call
+    path, and the call's answer; on_try sees each try (its caller counts there)."""
+    send = partial(calls.client.get_country_rules, iso2)
+    label = f"country rules of {iso2}"
+    answered = await calls.send(send, Call.RULES, tries, label=label, on_try=on_try)
     reply = answered.reply
-    return rules_answer(iso2, reply.status, reply.body, reply.message)
+    return rules_answer(iso2, reply.status, reply.body, reply.message), answered
