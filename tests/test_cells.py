@@ -89,13 +89,13 @@ def test_every_cell_becomes_a_plain_str(value, number_format):
         (4255551234, "[<=9999999]###-####;(###) ###-####", "(425) 555-1234"),
         (2134, "00000;-00000", "02134"),
         (-2134, "00000;(00000)", "(02134)"),  # a negative section shows its own sign
-        (0, "0;-0;\"none\"", "none"),  # the zero section
+        (0, '0;-0;"none"', "none"),  # the zero section
         (31205550188, "+00 00 000 0000", "+31 20 555 0188"),  # literal + and spaces
         (31205550188, "\\+00\\ 00", "+312055501 88"),  # escapes
         (5, "[$€-407] 0", "€ 5"),  # a currency symbol tag
-        (7, '0_)', "7"),  # `_)`: a space, trimmed
+        (7, "0_)", "7"),  # `_)`: a space, trimmed
         (5, "0%", "500%"),
-        (12, "General\" kg\"", "12 kg"),
+        (12, 'General" kg"', "12 kg"),
         (True, None, "TRUE"),
         (False, None, "FALSE"),
         (None, "00000", ""),
