@@ -73,8 +73,9 @@ class RunOptions:
     backoff_base / backoff_cap: seconds of the fault backoff (RetryPolicy); no flags, for tests
     and job files that need other values.
     column_map / ignore_columns / include_hidden / encoding / header_row: how the sheet's
-    columns, hidden rows, bytes and header row are read (sheet.load_sheet); a job file's `[columns]` table is column_map. Given on the command
-    line, they add to a job file's rather than replace them (`--map` wins for its column).
+    columns, hidden rows, bytes and header row are read (sheet.load_sheet); a job file's
+    `[columns]` table is column_map. Given on the command line, column_map and ignore_columns
+    add to a job file's rather than replace them (`--map` wins for its column).
     """
 
     # option() is dataclasses.field() with a spec in its metadata; RUF009 cannot know that.
