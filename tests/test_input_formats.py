@@ -296,3 +296,22 @@ def test_xlsb_and_numbers_are_refused_with_the_steps_to_save_as_xlsx(sim, tmp_pa
     assert steps in result.stderr
     assert "give pcbatch the .xlsx file" in result.stderr
     assert rest(sim) == []
+
+
+def test_validate_takes_encoding_and_header_row_as_run_does(tmp_path):
+    from click.testing import CliRunner
+
+    from batch.cli import cli
+
+    path = tmp_path / "in.csv"
+    path.write_bytes(
+        "Adreswijzigingen\nKlant-ID;Straat;Plaats\n".encode("cp1250")
+        + f"{guid(1)};Náměstí Míru 5;Praha\n".encode("cp1250")
+    )
+    refused = CliRunner().invoke(cli, ["validate", str(path)])
+    assert refused.exit_code == 2
+    assert "as Windows-1250 `Náměstí`" in refused.stderr
+    args = ["validate", str(path), "--encoding", "windows-1250", "--header-row", "2"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.endswith(f"{path}: 1 row: 1 valid, 0 invalid\n")

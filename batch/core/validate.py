@@ -289,12 +289,18 @@ def _whole_address(street: str, values: Mapping[str, str | None]) -> str | None:
     or a country name after a comma), or None."""
     found: list[str] = []
     postal = (values.get("postal_code") or "").strip()
-    if len(postal.replace(" ", "")) >= 4:
+    squeezed = postal.replace(" ", "").casefold()
+    # The cheap test first: a regular expression per row only when the digits are there at all.
+    if len(squeezed) >= 4 and squeezed in street.replace(" ", "").casefold():
         spaced = r"\s*".join(re.escape(part) for part in postal.split())
         match = re.search(rf"(?<![\w-]){spaced}(?![\w-])", street, re.IGNORECASE)
         if match is not None and match.start() > 0:
             found.append(f'its postal code "{postal}"')
-    later = [normalise_header(p) for p in re.split(r"[,;]", street)[1:]]
+    later = (
+        [normalise_header(p) for p in re.split(r"[,;]", street)[1:]]
+        if "," in street or (";" in street)
+        else []
+    )
     city = normalise_header(values.get("city") or "")
     if city and any(city == p or p.endswith(city) for p in later):
         found.append(f'its city "{values.get("city")}"')
