@@ -1,4 +1,4 @@
-"""Load-and-validate speed: xlsx files through batch.sheets.sheet.load_sheet, on one core.
+"""Load-and-validate speed: xlsx, ods and xls files through batch.sheets.sheet.load_sheet.
 
 Usage: python bench/bench_load.py [--rows N] [--empty-rows N] [--regenerate]
 
@@ -12,6 +12,9 @@ Three workbooks, written once into bench/out/ and reused:
   values each time (the case that used to cost quadratic time);
 - empty: 100 data rows, then a million rows of 16 styled empty cells (a sheet formatted down
   to the bottom), written as XML directly, with a styles part of 20,000 cell formats.
+- ods and xls: the valid workbook as LibreOffice saves it (soffice --headless --convert-to;
+  skipped, saying so, when soffice is not installed). An .xls holds at most 65,536 rows, so
+  LibreOffice keeps the first 65,535 data rows of it: the xls line says how many were read.
 Each load runs in a fresh child process pinned to one CPU, so its peak RSS is the loader's own.
 Prints one line per workbook: wall seconds, peak RSS, and the target (valid: 15 s and 600 MB;
 invalid: at most 1.5x valid; empty: a few seconds).
@@ -131,6 +134,22 @@ def generate_empty(path: Path, empty_rows: int) -> None:
             new.writestr(name, data)
 
 
+def convert(source: Path, kind: str) -> Path | None:
+    """`source` saved by LibreOffice as `kind` (ods, xls) beside it; None without soffice."""
+    import shutil
+
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        return None
+    subprocess.run(
+        [soffice, "--headless", "--convert-to", kind, "--outdir", str(source.parent), str(source)],
+        check=True,
+        capture_output=True,
+        timeout=1800,
+    )
+    return source.with_suffix(f".{kind}")
+
+
 def measure(path: Path) -> dict[str, float]:
     """Loads the workbook once in this process; wall time and peak RSS."""
     if hasattr(os, "sched_setaffinity"):
@@ -147,6 +166,19 @@ def measure(path: Path) -> dict[str, float]:
         "valid": len(sheet.rows),
         "rejected": len(sheet.not_sent),
     }
+
+
+def measured(path: Path) -> dict[str, float]:
+    """measure(path) in a fresh child process; a refused file is a line saying so (NaN times)."""
+    child = subprocess.run(
+        [sys.executable, __file__, "--measure", str(path)], capture_output=True, text=True
+    )
+    if child.returncode:
+        last = (child.stderr.strip().splitlines() or ["(no output)"])[-1]
+        print(f"bench_load: {path.name} could not be loaded: {last}")
+        nan = float("nan")
+        return {"wall_s": nan, "rss_mb": nan, "valid": 0, "rejected": 0}
+    return json.loads(child.stdout)
 
 
 def main() -> None:
@@ -171,13 +203,15 @@ def main() -> None:
     for name, (path, make) in books.items():
         if args.regenerate or not path.exists():
             make(path)
-        child = subprocess.run(
-            [sys.executable, __file__, "--measure", str(path)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        got[name] = json.loads(child.stdout)
+        got[name] = measured(path)
+    for kind in ("ods", "xls"):
+        path = books["valid"][0].with_suffix(f".{kind}")
+        if args.regenerate or not path.exists():
+            made = convert(books["valid"][0], kind)
+            if made is None:
+                print(f"bench_load {kind}: skipped, LibreOffice (soffice) is not installed")
+                continue
+        got[kind] = measured(path)
     valid, invalid, empty = got["valid"], got["invalid"], got["empty"]
     print(
         f"bench_load valid: {args.rows} rows x {len(HEADERS)} columns: {valid['wall_s']:.1f} s,"
@@ -194,6 +228,18 @@ def main() -> None:
         f" cells: {empty['wall_s']:.1f} s, peak RSS {empty['rss_mb']:.0f} MB (target: a few"
         f" seconds); {empty['valid']} valid, {empty['rejected']} rejected"
     )
+    for kind in ("ods", "xls"):
+        if kind in got:
+            figures = got[kind]
+            rows = int(figures["valid"] + figures["rejected"])
+            print(
+                f"bench_load {kind}: the valid sheet as LibreOffice saves it, {rows} rows read:"
+                f" {figures['wall_s']:.1f} s, peak RSS {figures['rss_mb']:.0f} MB"
+                f" ({figures['wall_s'] / valid['wall_s']:.2f}x the xlsx; per row"
+                f" {figures['wall_s'] / max(rows, 1) * 1e6:.0f} us vs"
+                f" {valid['wall_s'] / args.rows * 1e6:.0f} us);"
+                f" {figures['valid']} valid, {figures['rejected']} rejected"
+            )
 
 
 if __name__ == "__main__":

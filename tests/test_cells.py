@@ -7,7 +7,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batch.core.cells import EXCEL_ERRORS, cell_text, excel_error, is_clear
+from batch.core.cells import (
+    EXCEL_ERRORS,
+    cell_text,
+    excel_error,
+    format_renderable,
+    is_clear,
+    number_shown,
+)
 
 
 @given(st.integers(0, 10**15))
@@ -76,10 +83,19 @@ def test_every_cell_becomes_a_plain_str(value, number_format):
         (0.1 + 0.2, None, "0.3"),  # Excel keeps 15 significant digits
         (1e-7, None, "0.0000001"),
         (1e20, None, "100000000000000000000"),
-        (12.5, "0.00", "12.5"),  # decimal formats are not applied: the digits are the same
+        (12.5, "0.00", "12.5"),  # cell_text falls back to General; number_shown gives None
         (1234, "#,##0", "1234"),
-        (5551234, "[<=9999999]###-####;(###) ###-####", "5551234"),  # conditions: plain
-        (2134, "00000;-00000", "2134"),  # a negative section: not a plain digit format
+        (5551234, "[<=9999999]###-####;(###) ###-####", "555-1234"),  # Excel's Phone Number
+        (4255551234, "[<=9999999]###-####;(###) ###-####", "(425) 555-1234"),
+        (2134, "00000;-00000", "02134"),
+        (-2134, "00000;(00000)", "(02134)"),  # a negative section shows its own sign
+        (0, '0;-0;"none"', "none"),  # the zero section
+        (31205550188, "+00 00 000 0000", "+31 20 555 0188"),  # literal + and spaces
+        (31205550188, "\\+00\\ 00", "+312055501 88"),  # escapes
+        (5, "[$€-407] 0", "€ 5"),  # a currency symbol tag
+        (7, "0_)", "7"),  # `_)`: a space, trimmed
+        (5, "0%", "500%"),
+        (12, 'General" kg"', "12 kg"),
         (True, None, "TRUE"),
         (False, None, "FALSE"),
         (None, "00000", ""),
@@ -94,6 +110,19 @@ def test_every_cell_becomes_a_plain_str(value, number_format):
 )
 def test_a_cell_reads_as_excel_shows_it(value, number_format, shown):
     assert cell_text(value, number_format) == shown
+
+
+@pytest.mark.parametrize(
+    "number_format",
+    ["0.00", "#,##0", "0.0E+00", "# ?/?", "0/0", "* 0", "[h]:mm", "@;0.00", "0;0.00"],
+)
+def test_a_format_that_depends_on_language_or_width_is_not_rendered(number_format):
+    assert number_shown(1234, number_format) is None
+    assert not format_renderable(number_format)
+
+
+def test_a_negative_number_under_a_conditional_format_is_not_guessed():
+    assert number_shown(-5, "[<=9999999]###-####;(###) ###-####") is None
 
 
 @pytest.mark.parametrize("error", sorted(EXCEL_ERRORS))

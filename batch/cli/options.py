@@ -27,7 +27,15 @@ FORCE = click.option(
 )
 
 # The options that say how a sheet is read: `run`, `validate` and `export --customers` share them.
-SHEET_READING = ("sheet", "clear_token", "column_map", "ignore_columns", "include_hidden")
+SHEET_READING = (
+    "sheet",
+    "clear_token",
+    "column_map",
+    "ignore_columns",
+    "include_hidden",
+    "encoding",
+    "header_row",
+)
 
 
 class _FromTable(click.ParamType):

@@ -52,6 +52,8 @@ def validate(
     column_map: tuple[tuple[str, str], ...],
     ignore_columns: tuple[str, ...],
     include_hidden: bool,
+    encoding: str | None,
+    header_row: int | None,
     base_url: str | None,
     cloud: str,
     online: bool,
@@ -89,6 +91,8 @@ def validate(
         column_map=dict(column_map),
         ignore_columns=ignore_columns,
         include_hidden=include_hidden,
+        encoding=encoding,
+        header_row=header_row,
     )
     for warning in sheet_warnings(loaded):
         click.echo(f"pcbatch: warning: {printable(warning)}", err=True)

@@ -353,3 +353,21 @@ def resembled_field(header: str) -> str | None:
             if near:
                 return next(n for s, n in _ALL_WORDS if s == near[0])
     return None
+
+
+# Country names as people write them at the end of an address (English and the country's own
+# languages), normalised: a street cell ending in one holds a whole address (validate.py).
+_COUNTRY_NAMES_WRITTEN = (
+    "Netherlands", "The Netherlands", "Nederland", "Holland", "Belgium", "België", "Belgique",
+    "Belgien", "Germany", "Deutschland", "Austria", "Österreich", "Switzerland", "Schweiz",
+    "Suisse", "Svizzera", "France", "Luxembourg", "Luxemburg", "Spain", "España", "Portugal",
+    "Italy", "Italia", "United Kingdom", "UK", "Great Britain", "England", "Scotland", "Wales",
+    "Ireland", "Éire", "United States", "USA", "U.S.A.", "United States of America", "Canada",
+    "Denmark", "Danmark", "Sweden", "Sverige", "Norway", "Norge", "Finland", "Suomi", "Iceland",
+    "Poland", "Polska", "Czech Republic", "Czechia", "Česko", "Česká republika", "Slovakia",
+    "Slovensko", "Hungary", "Magyarország", "Slovenia", "Slovenija", "Croatia", "Hrvatska",
+    "Greece", "Romania", "România", "Bulgaria", "Estonia", "Eesti", "Latvia", "Latvija",
+    "Lithuania", "Lietuva", "Turkey", "Türkiye", "Australia", "New Zealand", "South Africa",
+    "Singapore", "Brazil", "Brasil", "Mexico", "México", "India", "Japan",
+)  # fmt: skip
+COUNTRY_NAMES: frozenset[str] = frozenset(normalise_header(n) for n in _COUNTRY_NAMES_WRITTEN)

@@ -92,10 +92,12 @@ class Sheet:
     rows: the valid rows, in row order; not_sent: invalid, duplicate and hidden rows, in order.
     header_row: the row holding the headers (title rows above it are passed over).
     cleaned: the cells whose invisible characters were removed (row, column, value, what).
+    notes: what the person should know about how it was read (a hidden sheet read because
+    --sheet names it, hidden sheets passed over); warned about once.
     """
 
     path: str
-    format: Literal["csv", "xlsx"]
+    format: Literal["csv", "xlsx", "ods", "xls"]
     sheet_name: str | None
     headers: tuple[str, ...]
     columns: Mapping[str, str]
@@ -104,6 +106,7 @@ class Sheet:
     not_sent: tuple[NotSent, ...]
     header_row: int = 1
     cleaned: tuple[Problem, ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,9 +72,10 @@ class RunOptions:
     out: None means `reports/<UTC timestamp>` (see default_out), decided when the run starts.
     backoff_base / backoff_cap: seconds of the fault backoff (RetryPolicy); no flags, for tests
     and job files that need other values.
-    column_map / ignore_columns / include_hidden: how the sheet's columns and hidden rows are
-    read (sheet.load_sheet); a job file's `[columns]` table is column_map. Given on the command
-    line, they add to a job file's rather than replace them (`--map` wins for its column).
+    column_map / ignore_columns / include_hidden / encoding / header_row: how the sheet's
+    columns, hidden rows, bytes and header row are read (sheet.load_sheet); a job file's
+    `[columns]` table is column_map. Given on the command line, column_map and ignore_columns
+    add to a job file's rather than replace them (`--map` wins for its column).
     """
 
     # option() is dataclasses.field() with a spec in its metadata; RUF009 cannot know that.
@@ -200,8 +201,27 @@ class RunOptions:
     include_hidden: bool = option(
         Kind.FLAG,
         False,
-        "Send rows hidden in the sheet (by a filter or by hand) too; without it they end "
-        "`skipped`.",
+        "Send rows hidden in the sheet (by a filter or by hand) too, and read columns hidden "
+        "there; without it hidden rows end `skipped` and a hidden column that maps to a field "
+        "is refused.",
+    )
+    encoding: str | None = option(
+        Kind.TEXT,
+        None,
+        "A csv file's encoding (windows-1250, mac-roman, cp850, ...) when its bytes do not say "
+        "it for sure.",
+        metavar="NAME",
+        default_text="from the bytes",
+        wanted="an encoding name such as utf-8 or windows-1250",
+    )
+    header_row: int | None = option(
+        Kind.INT,
+        None,
+        "The row that holds the headers, when the first rows could be read either way.",
+        low=1,
+        metavar="N",
+        default_text="found",
+        wanted="a row number >= 1",
     )
     resume: bool = option(
         Kind.FLAG,

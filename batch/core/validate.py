@@ -25,6 +25,12 @@ Rules (README.md, "Values"):
   clears (a failed lookup is no decision to clear), and a date where text belongs (a postal code
   or street Excel turned into a date) is a problem, both naming the cell.
 - Hidden rows (a filter, or hidden by hand) end `skipped` unchecked, unless the caller sends them.
+- One field, one value: a cell holding a line break (Alt+Enter, or `_x000D_`, which is decoded
+  first in every format) is a problem, saying where the second line goes; so is a street cell
+  that also holds the row's own postal code, or its city or a country name after a comma: a
+  whole address in one cell (`Nieuwe Gracht 9, 3512 LC Utrecht`), to be split.
+- A number shown with a format pcbatch cannot render exactly (CellMark.number_format) is a
+  problem naming the format: the plain number is not what the person saw.
 - A house-number column is joined into address line 1 as the row's country writes addresses
   (fields.join_house_number); a number without a street, or without a known country, is a
   problem: never half an address.
@@ -36,8 +42,22 @@ import re
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from batch.core.cells import clean_invisible, describe_char, excel_error, is_clear
-from batch.core.fields import BY_NAME, CUSTOMER_ID, HOUSE_NUMBER, Field, join_house_number
+from batch.core.cells import (
+    clean_invisible,
+    decode_escapes,
+    describe_char,
+    excel_error,
+    is_clear,
+)
+from batch.core.fields import (
+    BY_NAME,
+    COUNTRY_NAMES,
+    CUSTOMER_ID,
+    HOUSE_NUMBER,
+    Field,
+    join_house_number,
+    normalise_header,
+)
 from batch.core.ids import canonical_guid
 from batch.core.model import NotSent, Problem, Row, Status
 
@@ -78,11 +98,14 @@ class CellMark:
 
     cell: its reference, e.g. `C7`. formula_error: an error value computed by a formula.
     date: Excel holds a date there (the text is its ISO form).
+    number_format: a number shown with a format pcbatch cannot render exactly (the text is
+    the plain number, which the person did not see): the format's code.
     """
 
     cell: str
     formula_error: bool = False
     date: bool = False
+    number_format: str | None = None
 
 
 def validate_rows(
@@ -181,21 +204,31 @@ def _check(
         text = cells.get(header, "")
         if not text:
             continue
+        if "_x" in text:
+            text = decode_escapes(text).strip()
         if marks or not text.isascii():  # the rare cells: invisible characters, marks
             text, mark = _clean_marked(number, header, text, marks, cleaned)
             if mark is not None:
-                why = (
-                    _formula_error(mark, clear_token) if mark.formula_error else _date_problem(mark)
+                problems.append(
+                    Problem(number, header, cells.get(header, ""), _mark_problem(mark, clear_token))
                 )
-                problems.append(Problem(number, header, cells.get(header, ""), why))
                 continue
             if not text:
                 continue
+        if not text.isprintable() and _LINE_BREAK.search(text):  # isprintable: one C call
+            problems.append(Problem(number, header, text, _line_break_problem(spec)))
+            continue
         value, reason = _cell(spec, text, clear_token)
         if reason is None:
             values[spec.name] = value
         else:
             problems.append(Problem(number, header, text, reason))
+    street = values.get("address_line1")
+    if street:
+        why = _whole_address(street, values)
+        if why is not None:
+            header = next(h for f, h in specs if f.name == "address_line1")
+            problems.append(Problem(number, header, street, why))
     if HOUSE_NUMBER in values:
         problem = _join_house_number(number, values, cells, specs)
         if problem is not None:
@@ -219,9 +252,67 @@ def _clean_marked(
     if done is not None:
         cleaned.append(Problem(number, header, text, done))
     mark = marks.get(header) if marks else None
-    if mark is not None and (mark.formula_error or mark.date):
+    if mark is not None and (mark.formula_error or mark.date or mark.number_format):
         return clean, mark
     return clean, None
+
+
+def _mark_problem(mark: CellMark, clear_token: str) -> str:
+    """Why a marked cell is no value: a formula's error, a date, a format not rendered."""
+    if mark.formula_error:
+        return _formula_error(mark, clear_token)
+    if mark.date:
+        return _date_problem(mark)
+    return (
+        f'cell {mark.cell} shows a number with the format "{mark.number_format}", which pcbatch'
+        " cannot render exactly as Excel shows it (it depends on the language settings or the"
+        " column width); format the column as text and type the value as it should be sent"
+    )
+
+
+_LINE_BREAK = re.compile(r"[\r\n\v\f\x85\u2028\u2029]")
+_NEXT_LINE = {"address_line1": "Address Line 2", "address_line2": "Address Line 3"}
+
+
+def _line_break_problem(spec: Field) -> str:
+    """Why a cell with a line break is no value, and where its second line goes."""
+    where = _NEXT_LINE.get(spec.name)
+    advice = f"put the second line in its own {where} column" if where else "write it on one line"
+    return (
+        "holds a line break (Alt+Enter, or text pasted from an e-mail or a CRM), which the"
+        f" billing profile cannot show; {advice}"
+    )
+
+
+def _whole_address(street: str, values: Mapping[str, str | None]) -> str | None:
+    """Why a street cell looks like a whole address (it holds the row's postal code, or its city
+    or a country name after a comma), or None."""
+    found: list[str] = []
+    postal = (values.get("postal_code") or "").strip()
+    squeezed = postal.replace(" ", "").casefold()
+    # The cheap test first: a regular expression per row only when the digits are there at all.
+    if len(squeezed) >= 4 and squeezed in street.replace(" ", "").casefold():
+        spaced = r"\s*".join(re.escape(part) for part in postal.split())
+        match = re.search(rf"(?<![\w-]){spaced}(?![\w-])", street, re.IGNORECASE)
+        if match is not None and match.start() > 0:
+            found.append(f'its postal code "{postal}"')
+    later = (
+        [normalise_header(p) for p in re.split(r"[,;]", street)[1:]]
+        if "," in street or (";" in street)
+        else []
+    )
+    city = normalise_header(values.get("city") or "")
+    if city and any(city == p or p.endswith(city) for p in later):
+        found.append(f'its city "{values.get("city")}"')
+    if any(p in COUNTRY_NAMES for p in later):
+        found.append("a country name")
+    if not found:
+        return None
+    return (
+        f"looks like a whole address in one cell (it holds {' and '.join(found)}); put only"
+        " the street and number here, and the postal code, city and country in their own"
+        " columns"
+    )
 
 
 def _formula_error(mark: CellMark, clear_token: str) -> str:

@@ -452,6 +452,8 @@ def _load(options: RunOptions) -> Sheet:
         column_map=dict(options.column_map),
         ignore_columns=options.ignore_columns,
         include_hidden=options.include_hidden,
+        encoding=options.encoding,
+        header_row=options.header_row,
     )
     for warning in sheet_warnings(sheet):
         log.warning("%s", warning)

@@ -1,5 +1,12 @@
-"""Reads the input file (xlsx, xlsm or csv) into a validated Sheet: the entry point of input.
+"""Reads the input file (xlsx, xlsm, ods, xls or csv) into a validated Sheet: the entry point.
 
+- The sheet the person sees: without --sheet, the workbook's active sheet (the one it opens on)
+  when it is visible, else its first visible one; a hidden sheet only when --sheet names it,
+  and then a warning says so. A column hidden in the sheet that maps to a field is refused
+  (its values would be sent though nobody sees them) unless include_hidden.
+- ods: ods.py reads the display text LibreOffice stores with each cell; xls: xls.py reads BIFF8
+  through xlrd with its number formats, rendered as for xlsx. .xlsb and .numbers are refused
+  with the steps to save them as .xlsx.
 - xlsx/xlsm: xlsx.py streams the worksheet, every cell rendered by cells.cell_text with its
   number format, so `02134` stays `02134` (pandas' Excel reader drops number formats). Rows
   hidden in the sheet end `skipped` unless include_hidden; a merged range over data rows is
@@ -9,8 +16,11 @@
   Windows-1252 only when sure) and the separator (`sep=` first line, else the one of `,` `;` tab
   `|` used most). The `'` that guards a value starting with `=`, `+`, `-` or `@` against formula
   injection (cells.neutralise: failed.csv, undo.csv) is dropped, so those files feed back.
-- The header row is the first of the first 20 rows that names a customer-id column (title rows
-  above it are passed over; Sheet.header_row says which). Row numbers are the spreadsheet's.
+- The header row, among the first 20 rows, is the one naming a customer-id column that names the
+  most fields (title rows and a group row above it, such as a merged "Customer" / "Billing
+  address" row, are passed over; Sheet.header_row says which). Two rows that name about as
+  many fields, or a later row naming fields the chosen one does not, are refused with both
+  rows named and `--header-row N` to choose. Row numbers are the spreadsheet's.
   A column with a blank header is ignored. Two columns for one field, or two with the same
   header, are an error: which one was meant cannot be guessed.
 - Columns: `column_map` (--map) names a column's field, `ignore_columns` (--ignore-column)
@@ -25,11 +35,18 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from batch.core.cells import CLEAR_TOKEN, cell_text, unneutralise
-from batch.core.csvtext import CsvTextError, decode, detect_separator, split_sep_line
+from batch.core.csvtext import (
+    CsvTextError,
+    decode,
+    detect_separator,
+    normalise_line_ends,
+    split_sep_line,
+)
 from batch.core.errors import ConfigError, InputError
 from batch.core.fields import (
     CUSTOMER_ID,
@@ -42,10 +59,29 @@ from batch.core.fields import (
 )
 from batch.core.model import Problem, Sheet
 from batch.core.validate import CellMark, validate_rows
-from batch.sheets.xlsx import RowInfo, SheetRows, Workbook, column_letters
+from batch.sheets.rows import Book, RowInfo, SheetRows, column_letters
+from batch.sheets.xlsx import Workbook
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
+WORKBOOK_SUFFIXES = (*XLSX_SUFFIXES, ".ods", ".xls")
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
+# Formats read by nothing pcbatch can rely on: the exact steps to a file it reads.
+SAVE_AS_XLSX = {
+    ".xlsb": (
+        "an Excel binary workbook (.xlsb) is not read; open it in Excel, choose File > Save As,"
+        ' pick "Excel Workbook (*.xlsx)" as the type, save, and give pcbatch the .xlsx file'
+    ),
+    ".numbers": (
+        "a Numbers file is not read; open it in Numbers, choose File > Export To > Excel...,"
+        ' keep "One per sheet", choose Save, and give pcbatch the .xlsx file'
+    ),
+}
+_FILE_FORMATS: dict[str, Literal["xlsx", "ods", "xls"]] = {
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".ods": "ods",
+    ".xls": "xls",
+}
 HEADER_SEARCH_ROWS = 20  # the header row is looked for in this many rows from the top
 _Line = tuple[int, Mapping[int, str], RowInfo | None]  # (row number, {column: text}, info)
 
@@ -69,7 +105,7 @@ def cleaned_cells_warning(cleaned: tuple[Problem, ...]) -> str | None:
 
 def sheet_warnings(sheet: Sheet) -> list[str]:
     """What a person should know about how the sheet was read (run logs it, validate prints it)."""
-    warnings: list[str] = []
+    warnings: list[str] = list(sheet.notes)
     if sheet.header_row > 1:
         where = f'sheet "{sheet.sheet_name}"' if sheet.sheet_name else "the file"
         warnings.append(
@@ -85,6 +121,16 @@ def sheet_warnings(sheet: Sheet) -> list[str]:
     return warnings
 
 
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """How the person asked for the sheet to be read (the options of load_sheet)."""
+
+    clear_token: str
+    choices: _Choices
+    include_hidden: bool
+    header_row: int | None
+
+
 def load_sheet(
     path: Path,
     sheet: str | None = None,
@@ -93,38 +139,49 @@ def load_sheet(
     column_map: Mapping[str, str] | None = None,
     ignore_columns: Iterable[str] = (),
     include_hidden: bool = False,
+    encoding: str | None = None,
+    header_row: int | None = None,
 ) -> Sheet:
     """Reads and validates the input file: its valid rows and its rejected ones.
 
-    sheet: the worksheet of an xlsx, by name (any case); default the first one. Not for csv.
+    sheet: the worksheet of a workbook, by name (any case); default the active one when it is
+    visible, else the first visible one. Not for csv.
     clear_token: the cell text that clears a field; default `#N/A` (also Excel's #N/A error
     typed into a cell, never one a formula produced).
     column_map: column header -> field name (`--map`), over the aliases.
     ignore_columns: headers of columns to leave out (`--ignore-column`): no warning, not sent.
-    include_hidden: send rows hidden in the sheet too (`--include-hidden`).
+    include_hidden: send rows hidden in the sheet too, and read hidden columns (`--include-hidden`).
+    encoding: a csv file's encoding as the person names it (`--encoding`); default: decided
+    from the bytes (csvtext.py). Not for workbooks.
+    header_row: the row that holds the headers (`--header-row`); default: found (see above).
     Raises InputError (exit 2) for a missing or unreadable file, an unknown format, an unknown
-    sheet, no customer-id column, an ambiguous header row or a column that looks like a field
-    but is not read; ConfigError for a blank token or a bad --map.
+    sheet, no customer-id column, an ambiguous header row, a hidden column that maps to a field
+    or a column that looks like a field but is not read; ConfigError for a blank token or a
+    bad --map.
     """
     if not clear_token.strip():
         raise ConfigError("--clear-token must not be blank: a blank cell already means 'keep'")
-    columns = _Choices(column_map or {}, tuple(ignore_columns))
+    reading = _Reading(
+        clear_token, _Choices(column_map or {}, tuple(ignore_columns)), include_hidden, header_row
+    )
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     suffix = path.suffix.lower()
-    if suffix in XLSX_SUFFIXES:
-        return _load_xlsx(path, sheet, clear_token, columns, include_hidden)
+    if suffix in SAVE_AS_XLSX:
+        raise InputError(f"{path}: {SAVE_AS_XLSX[suffix]}")
     if suffix in CSV_SUFFIXES:
         if sheet is not None:
             raise InputError(f"{path}: a csv file has no sheets; leave out --sheet")
-        return _load_csv(path, clear_token, columns)
-    if suffix == ".xls":
-        raise InputError(f"{path}: the old .xls format is not read; save it as .xlsx from Excel")
-    raise InputError(
-        f"{path}: unknown file type {suffix or '(none)'}; pcbatch reads .xlsx, .xlsm and .csv"
-        " (.txt and .tsv as csv)"
-    )
+        return _load_csv(path, reading, encoding)
+    if suffix not in WORKBOOK_SUFFIXES:
+        raise InputError(
+            f"{path}: unknown file type {suffix or '(none)'}; pcbatch reads .xlsx, .xlsm, .ods,"
+            " .xls and .csv (.txt and .tsv as csv)"
+        )
+    if encoding is not None:
+        raise InputError(f"{path}: --encoding is for csv files; a workbook says its own")
+    return _load_workbook(path, suffix, sheet, reading)
 
 
 def input_sha256(path: Path) -> str:
@@ -173,21 +230,25 @@ class _Choices:
         ]
 
 
-def _load_csv(path: Path, clear_token: str, choices: _Choices) -> Sheet:
+def _load_csv(path: Path, reading: _Reading, encoding: str | None) -> Sheet:
     """A csv file, every field as text."""
+    import csv
     import io
 
     import pandas as pd  # here: `pcbatch --help` should not wait for pandas
 
     try:
-        text, _encoding = decode(path.read_bytes())
-        text, separator = split_sep_line(text)
+        text, _encoding = decode(path.read_bytes(), encoding)
+        text, separator = split_sep_line(normalise_line_ends(text))
         separator = separator or detect_separator(text)
     except CsvTextError as exc:
         raise InputError(f"{path}: {exc}") from exc
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror})") from exc
-    titles, title_lines = _csv_title_rows(text, separator, choices)
+    try:
+        titles, title_lines = _csv_title_rows(path, text, separator, reading)
+    except csv.Error as exc:
+        raise InputError(f"{path}: not a well-formed csv file ({exc}); check the quotes") from exc
     try:
         frame = pd.read_csv(
             io.StringIO(text),
@@ -201,7 +262,7 @@ def _load_csv(path: Path, clear_token: str, choices: _Choices) -> Sheet:
         )
     except pd.errors.EmptyDataError:
         lines: list[list[str]] = []
-    except pd.errors.ParserError as exc:
+    except (pd.errors.ParserError, ValueError, OverflowError) as exc:
         raise InputError(f"{path}: not a well-formed csv file ({exc}); check the quotes") from exc
     else:
         lines = frame.to_numpy(dtype=object).tolist()  # plain lists of str: no numpy past here
@@ -210,49 +271,58 @@ def _load_csv(path: Path, clear_token: str, choices: _Choices) -> Sheet:
         (n, {i: unneutralise(cell_text(v)) for i, v in enumerate(line)}, None)
         for n, line in enumerate(lines, start=titles + 1)
     )
-    return _build(path, "csv", None, (), texts, clear_token, choices, include_hidden=True)
+    return _build(path, "csv", None, (), texts, reading, ())
 
 
-def _csv_title_rows(text: str, separator: str, choices: _Choices) -> tuple[int, int]:
-    """(rows, physical lines) above a csv's header row: the rows before the first one, of the
-    first HEADER_SEARCH_ROWS, that names a customer-id column; (0, 0) when none does."""
+def _csv_title_rows(path: Path, text: str, separator: str, reading: _Reading) -> tuple[int, int]:
+    """(rows, physical lines) above a csv's header row (chosen as for a workbook); (0, 0) when
+    no row of the first HEADER_SEARCH_ROWS names a customer id (the refusal comes later)."""
     import csv
     import io
 
     reader = csv.reader(io.StringIO(text), delimiter=separator)
-    for index in range(HEADER_SEARCH_ROWS):
-        lines_before = reader.line_num
+    top: list[tuple[int, dict[int, str]]] = []
+    lines: list[int] = []
+    while len(top) < HEADER_SEARCH_ROWS or (
+        reading.header_row is not None and len(top) < reading.header_row
+    ):
+        lines.append(reader.line_num)
         record = next(reader, None)
         if record is None:
             break
-        if _names_customer_id(dict(enumerate(record)), choices):
-            return index, lines_before
-    return 0, 0
+        top.append((len(top) + 1, {i: cell_text(v) for i, v in enumerate(record)}))
+    try:
+        index = _header_index(path, None, top, reading)
+    except InputError:
+        return 0, 0  # the same refusal is made by _build, from the same rows
+    return (index, lines[index]) if index is not None else (0, 0)
 
 
 def _build(
     path: Path,
-    file_format: Literal["csv", "xlsx"],
+    file_format: Literal["csv", "xlsx", "ods", "xls"],
     sheet_name: str | None,
     other_sheets: tuple[str, ...],
     lines: Iterable[_Line],
-    clear_token: str,
-    choices: _Choices,
-    *,
-    include_hidden: bool,
+    reading: _Reading,
+    notes: tuple[str, ...],
 ) -> Sheet:
     """The Sheet from the file's rows: the header row (found near the top), then the data."""
+    choices = reading.choices
     rows = iter(lines)
     top = list(itertools.islice(rows, HEADER_SEARCH_ROWS))
-    header_at = next(
-        (i for i, (_, cells, _) in enumerate(top) if _names_customer_id(cells, choices)), None
-    )
+    if reading.header_row is not None:
+        while top and top[-1][0] < reading.header_row and (line := next(rows, None)):
+            top.append(line)
+    header_at = _header_index(path, sheet_name, [(n, c) for n, c, _ in top], reading)
     if header_at is None:
         first = top[0][1] if top else {}
         raise InputError(_no_header_row(path, sheet_name, other_sheets, first, choices))
     number, first, _ = top[header_at]
     kept = [(i, h) for i, h in sorted(first.items()) if h]
     columns = _columns(path, kept, choices)
+    if isinstance(lines, SheetRows) and not reading.include_hidden:
+        _refuse_hidden_columns(path, sheet_name, kept, lines.hidden_columns, choices)
     headers = tuple(h for _, h in kept)
     by_index = dict(kept)
     marks: dict[int, dict[str, CellMark]] = {}
@@ -261,7 +331,7 @@ def _build(
     def records() -> Iterator[tuple[int, dict[str, str]]]:
         for n, cells, info in itertools.chain(top[header_at + 1 :], rows):
             if info is not None:
-                if info.hidden and not include_hidden:
+                if info.hidden and not reading.include_hidden:
                     hidden.add(n)
                 if info.marks:
                     marks[n] = {by_index[i]: m for i, m in info.marks.items() if i in by_index}
@@ -270,7 +340,7 @@ def _build(
 
     cleaned: list[Problem] = []
     valid, rejected = validate_rows(
-        records(), columns, clear_token, marks=marks, hidden=hidden, cleaned=cleaned
+        records(), columns, reading.clear_token, marks=marks, hidden=hidden, cleaned=cleaned
     )
     if isinstance(lines, SheetRows):
         _refuse_merged_data(path, lines, number)
@@ -287,12 +357,87 @@ def _build(
         not_sent=tuple(rejected),
         header_row=number,
         cleaned=tuple(cleaned),
+        notes=notes,
     )
 
 
-def _names_customer_id(cells: Mapping[int, str], choices: _Choices) -> bool:
-    """True when a row's cells include a header naming the customer id column."""
-    return any(text and choices.field_of(text)[0] == CUSTOMER_ID for text in cells.values())
+def _fields_named(cells: Mapping[int, str], choices: _Choices) -> set[str]:
+    """The fields a row's cells name when read as headers."""
+    return {name for text in cells.values() if text and (name := choices.field_of(text)[0])}
+
+
+def _header_index(
+    path: Path,
+    sheet_name: str | None,
+    top: list[tuple[int, Mapping[int, str]]],
+    reading: _Reading,
+) -> int | None:
+    """The position in `top` of the header row; None when no row names a customer id.
+
+    With --header-row, that row (it must name a customer id). Otherwise the row naming a
+    customer id that names the most fields. Refused (InputError) when another row names about
+    as many fields (one fewer or more, two at least), or a row below it names two or more
+    fields it does not: which row holds the headers is then a guess, and a wrong one drops a
+    column silently.
+    """
+    where = f'{path} (sheet "{sheet_name}")' if sheet_name else f"{path}"
+    named = [_fields_named(cells, reading.choices) for _, cells in top]
+    if reading.header_row is not None:
+        at = next((i for i, (n, _) in enumerate(top) if n == reading.header_row), None)
+        if at is None or CUSTOMER_ID not in named[at]:
+            held = (
+                ", ".join(f'"{h}"' for _, h in sorted(top[at][1].items()) if h)
+                if at is not None
+                else ""
+            )
+            raise InputError(
+                f"{where}: --header-row {reading.header_row}: that row names no customer id"
+                f" column (it holds: {held or 'nothing'}); give the row that holds the headers"
+            )
+        return at
+    candidates = [i for i, fields in enumerate(named) if CUSTOMER_ID in fields]
+    if not candidates:
+        return None
+    best = max(candidates, key=lambda i: (len(named[i]), -i))
+    for i, fields in enumerate(named):
+        if i == best or len(fields) < 2:
+            continue
+        close = len(fields) >= len(named[best]) - 1
+        dropped = sorted(fields - named[best]) if i > best else []
+        if close or len(dropped) >= 2:
+            a, b = sorted((best, i))
+            raise InputError(
+                f"{where}: rows {top[a][0]} and {top[b][0]} both look like the header row (row"
+                f" {top[a][0]} names {_listed(named[a])}; row {top[b][0]} names"
+                f" {_listed(named[b])}); say which one holds the headers with --header-row"
+                f" {top[b][0]} (or --header-row {top[a][0]})"
+            )
+    return best
+
+
+def _listed(fields: set[str]) -> str:
+    return ", ".join(sorted(fields))
+
+
+def _refuse_hidden_columns(
+    path: Path,
+    sheet_name: str | None,
+    kept: list[tuple[int, str]],
+    hidden_columns: set[int],
+    choices: _Choices,
+) -> None:
+    """A hidden column that maps to a field: what it holds would be sent though nobody sees it."""
+    hidden = [(i, h) for i, h in kept if i in hidden_columns and choices.field_of(h)[0]]
+    if not hidden:
+        return
+    where = f'{path} (sheet "{sheet_name}")' if sheet_name else f"{path}"
+    names = ", ".join(f'"{h}" ({column_letters(i)})' for i, h in hidden)
+    first = hidden[0][1]
+    raise InputError(
+        f"{where}: column(s) {names} are hidden in the sheet, so nobody sees what they would"
+        f' send; unhide and check them, leave them out with --ignore-column "{first}", or'
+        " send them as they are with --include-hidden"
+    )
 
 
 def _no_header_row(
@@ -380,30 +525,55 @@ def _refuse_merged_data(path: Path, rows: SheetRows, header_row: int) -> None:
         )
 
 
-def _load_xlsx(
-    path: Path, sheet: str | None, clear_token: str, choices: _Choices, include_hidden: bool
-) -> Sheet:
-    """An xlsx/xlsm workbook's sheet (exact name first, then any case), or its first sheet."""
-    with Workbook(path) as book:
-        names = book.sheet_names
-        if not names:
+def _load_workbook(path: Path, suffix: str, wanted: str | None, reading: _Reading) -> Sheet:
+    """A workbook's sheet: the one --sheet names (exact name first, then any case), else the
+    active one when it is visible, else the first visible one."""
+    file_format = _FILE_FORMATS[suffix]
+    with _open_book(path, file_format) as book:
+        entries = book.sheets
+        if not entries:
             raise InputError(f"{path}: the workbook has no worksheet")
-        title = names[0]
-        if sheet is not None:
-            matches = [n for n in names if n == sheet] or [
-                n for n in names if n.casefold() == sheet.casefold()
+        visible = tuple(e.name for e in entries if e.visibility == "visible")
+        notes: list[str] = []
+        if wanted is not None:
+            names = [e.name for e in entries]
+            matches = [n for n in names if n == wanted] or [
+                n for n in names if n.casefold() == wanted.casefold()
             ]
             if not matches:
                 listed = ", ".join(f'"{n}"' for n in names)
-                raise InputError(f'{path}: no sheet named "{sheet}"; the sheets are {listed}')
+                raise InputError(f'{path}: no sheet named "{wanted}"; the sheets are {listed}')
             title = matches[0]
-        return _build(
-            path,
-            "xlsx",
-            title,
-            names,
-            book.rows(title),
-            clear_token,
-            choices,
-            include_hidden=include_hidden,
-        )
+            if title not in visible:
+                notes.append(
+                    f'sheet "{title}" is hidden in the workbook; it is read because --sheet'
+                    " names it"
+                )
+        else:
+            if not visible:
+                raise InputError(
+                    f"{path}: every sheet of the workbook is hidden; unhide the one to read, or"
+                    " name it with --sheet NAME"
+                )
+            title = book.active if book.active in visible else visible[0]
+            skipped = [e.name for e in entries if e.visibility != "visible"]
+            if skipped:
+                listed = ", ".join(f'"{n}"' for n in skipped)
+                notes.append(
+                    f'read sheet "{title}"; the hidden sheet(s) {listed} are not read'
+                    " (--sheet NAME reads one)"
+                )
+        return _build(path, file_format, title, visible, book.rows(title), reading, tuple(notes))
+
+
+def _open_book(path: Path, file_format: str) -> Book:
+    """The reader of a workbook format, opened."""
+    if file_format == "ods":
+        from batch.sheets.ods import OdsBook
+
+        return OdsBook(path)
+    if file_format == "xls":
+        from batch.sheets.xls import XlsBook
+
+        return XlsBook(path)
+    return Workbook(path)

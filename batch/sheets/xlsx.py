@@ -26,23 +26,32 @@ import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from xml.etree import ElementTree
 from xml.parsers import expat
 
-from batch.core.cells import cell_text
+from batch.core.cells import cell_text, decode_escapes, format_renderable
 from batch.core.errors import InputError
 from batch.core.validate import CellMark
+from batch.sheets.rows import (
+    RowInfo,
+    RowTexts,
+    SheetEntry,
+    SheetRows,
+    column_letters,
+    mark_cell,
+)
 from batch.sheets.zipcheck import check_parts
+
+__all__ = ["RowInfo", "RowTexts", "SheetEntry", "SheetRows", "Workbook", "column_letters"]
 
 _PAST_LAST_DATE = 2958466  # day 2958465 is 9999-12-31, Excel's last date
 _DAMAGED = (KeyError, ValueError, IndexError, SyntaxError, expat.ExpatError, EOFError, zlib.error)
 _DIGITS = "0123456789"
-_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _CHUNK = 1 << 16  # bytes fed to expat at a time; rows are handed on after each chunk
 _TEXT_KINDS = ("str", "inlineStr")  # a formula's empty text result is a real result
+_MAX_COLUMNS = 16384  # Excel's last column, XFD
 _PLACEHOLDERS_NAMED = 5  # formula cells named in the refusal; the rest are counted
 # An empty cell (`<c r="B7" s="3"/>`) or row (`<row r="7" s="2" customFormat="1"/>`, or one of
 # empty cells only) with its own reference: nothing to read, and dropping it shifts no position
@@ -52,31 +61,6 @@ _EMPTY = re.compile(
     rb'|<(?:\w+:)?row\s[^>]*?\br="[0-9]+"[^>]*/>'
     rb'|<(?:\w+:)?c\s[^>]*?\br="[A-Z]+[0-9]+"[^>]*/>'
 )
-
-
-@dataclass(slots=True)
-class RowInfo:
-    """What a row's texts do not say: hidden in the sheet, and marks by 0-based column."""
-
-    hidden: bool = False
-    marks: dict[int, CellMark] = field(default_factory=dict)
-
-
-RowTexts = tuple[int, dict[int, str], RowInfo | None]  # (row number, {column: text}, info)
-
-
-class SheetRows:
-    """The rows of one worksheet, streamed; `merged` is filled once they have all been read.
-
-    merged: the merged ranges (`B3:B5`) with the first and last row each spans.
-    """
-
-    def __init__(self, rows: Iterator[RowTexts]) -> None:
-        self._rows = rows
-        self.merged: list[tuple[str, int, int]] = []
-
-    def __iter__(self) -> Iterator[RowTexts]:
-        return self._rows
 
 
 class Workbook:
@@ -96,10 +80,12 @@ class Workbook:
             ) from exc
         try:
             check_parts(self._zip, path)  # sizes and ratios, before any part is inflated
-            self._sheets, strings_part, styles_part, date1904, self._placeholders = self._workbook()
+            found = self._workbook()
+            self._sheets, strings_part, styles_part, date1904, self._placeholders = found[:5]
+            self.sheets, self.active = found[5], found[6]
             self._formats = self._styles(styles_part) if styles_part else []
             self._strings: list[str] = []
-            self._render, self._date_styles = self._renderer(date1904)
+            self._render, self._date_styles, self._odd_styles = self._renderer(date1904)
             if strings_part:
                 for _ in self._parse(strings_part, lambda kind, text, style: "", None):
                     pass  # the shared strings part has no rows; its strings land in _strings
@@ -114,6 +100,9 @@ class Workbook:
     def sheet_names(self) -> tuple[str, ...]:
         """The worksheets' names in workbook order (chart sheets are left out)."""
         return tuple(self._sheets)
+
+    # sheets: every worksheet (SheetEntry: name, visible or not); active: the name of the sheet
+    # the workbook opens on (`workbookView activeTab`), None when that is no worksheet.
 
     def rows(self, name: str) -> SheetRows:
         """(row number, {column: text}, RowInfo or None) of every row with a value, streamed.
@@ -138,9 +127,17 @@ class Workbook:
     ) -> None:
         self.close()
 
-    def _workbook(self) -> tuple[dict[str, str], str | None, str | None, bool, bool]:
+    def _workbook(
+        self,
+    ) -> tuple[
+        dict[str, str], str | None, str | None, bool, bool, tuple[SheetEntry, ...], str | None
+    ]:
         """({worksheet name: part}, shared-strings part, styles part, 1904 date system,
-        formula results are placeholders).
+        formula results are placeholders, the worksheets and their visibility, the active one).
+
+        A `sheet`'s `state` is `hidden` or `veryHidden` for a tab the person does not see;
+        `workbookView activeTab` is the 0-based position, among all sheets (chart sheets too),
+        of the one Excel opens on (ECMA-376 Part 1, 18.2.19 and 18.2.30).
 
         The 1904 system holds when any `workbookPr` says so (Excel for Mac may write a second
         one in an extension). `calcPr fullCalcOnLoad="1"` is how openpyxl and XlsxWriter mark a
@@ -151,20 +148,39 @@ class Workbook:
         book = next((p for kind, p in self._rels("").values() if kind == "officeDocument"), "")
         rels = self._rels(book)
         sheets: dict[str, str] = {}
+        entries: list[SheetEntry] = []
+        every_sheet: list[str | None] = []  # names by position; None for a chart sheet
+        active_tab = 0
         date1904 = placeholders = False
         for element in self._xml(book).iter():
             tag = _local(element.tag)
-            if tag == "workbookPr":
+            if tag == "workbookView" and element.get("activeTab", "").isdigit():
+                active_tab = active_tab or int(element.get("activeTab", "0"))
+            elif tag == "workbookPr":
                 date1904 = date1904 or _true(element.get("date1904", "0"))
             elif tag == "calcPr":
                 placeholders = _true(element.get("fullCalcOnLoad", "0"))
             elif tag == "sheet":
                 rid = next((v for k, v in element.attrib.items() if _local(k) == "id"), "")
                 kind, part = rels.get(rid, ("", ""))
+                name = element.get("name", "")
+                every_sheet.append(name if kind == "worksheet" else None)
                 if kind == "worksheet":  # chart and dialog sheets hold no rows
-                    sheets[element.get("name", "")] = part
+                    sheets[name] = part
+                    state = element.get("state", "visible")
+                    visibility = state if state in ("hidden", "veryHidden") else "visible"
+                    entries.append(SheetEntry(name, visibility))  # type: ignore[arg-type]
         parts = {kind: part for kind, part in rels.values()}
-        return sheets, parts.get("sharedStrings"), parts.get("styles"), date1904, placeholders
+        active = every_sheet[active_tab] if active_tab < len(every_sheet) else None
+        return (
+            sheets,
+            parts.get("sharedStrings"),
+            parts.get("styles"),
+            date1904,
+            placeholders,
+            tuple(entries),
+            active,
+        )
 
     def _rels(self, part: str) -> dict[str, tuple[str, str]]:
         """A part's relationships: id -> (kind such as `worksheet`, target part's path)."""
@@ -209,9 +225,12 @@ class Workbook:
                     element.clear()
         return [custom.get(i) or BUILTIN_FORMATS.get(i, "General") for i in ids]
 
-    def _renderer(self, date1904: bool) -> tuple[Callable[[str, str, str], str], frozenset[str]]:
+    def _renderer(
+        self, date1904: bool
+    ) -> tuple[Callable[[str, str, str], str], frozenset[str], dict[str, str]]:
         """(render(cell type, raw text, style index) -> the cell's text, the style indexes
-        (as in `s`) of date and time formats), for this workbook."""
+        (as in `s`) of date and time formats, {style index: number format} of the formats
+        cells.number_shown cannot render exactly), for this workbook."""
         from openpyxl.styles.numbers import is_date_format, is_timedelta_format
         from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
 
@@ -239,12 +258,18 @@ class Workbook:
                 return cell_text(number, formats[style])
             if kind == "b":
                 return cell_text(text == "1")
-            return cell_text(_unescape(text))  # inlineStr, str (formula text), e (error), d (ISO)
+            # inlineStr, str (formula text), e (error), d (ISO)
+            return cell_text(decode_escapes(text))
 
         date_styles = {str(i) for i, k in enumerate(kinds) if k}
         if "0" in date_styles:
             date_styles.add("")  # a cell without `s` has style 0
-        return render, frozenset(date_styles)
+        odd = {
+            str(i): f for i, f in enumerate(formats) if not kinds[i] and not format_renderable(f)
+        }
+        if "0" in odd:
+            odd[""] = odd["0"]
+        return render, frozenset(date_styles), odd
 
     def _parse(
         self, part: str, render: Callable[[str, str, str], str], sheet: SheetRows | None
@@ -255,6 +280,7 @@ class Workbook:
         """
         path, strings = self.path, self._strings
         date_styles, all_placeholders = self._date_styles, self._placeholders
+        odd_styles = self._odd_styles
         local, columns = _LocalNames(), _Columns()
         done: list[RowTexts] = []
         cells: dict[int, str] = {}
@@ -290,6 +316,9 @@ class Workbook:
                 cells, column = {}, -1
                 hidden = attrs.get("hidden")
                 info = RowInfo(hidden=True) if hidden and _true(hidden) else None
+            elif tag == "col" and sheet is not None and _true(attrs.get("hidden", "0")):
+                low, high = int(attrs.get("min", "1")), int(attrs.get("max", "1"))
+                sheet.hidden_columns.update(range(low - 1, min(high, _MAX_COLUMNS)))
             elif tag == "mergeCell" and sheet is not None:
                 ref = attrs.get("ref", "")
                 first, _, last = ref.partition(":")
@@ -310,11 +339,13 @@ class Workbook:
                         cells[column] = text
                         if (style in date_styles and kind == "n") or kind == "d":
                             info = dated_cell(info, text)
+                        elif kind == "n" and style in odd_styles:
+                            info = odd_cell(info)
             elif tag == "row":
                 if cells or info is not None:
                     done.append((number, cells, info))
             elif tag == "si":
-                strings.append(cell_text(_unescape("".join(texts))))
+                strings.append(cell_text(decode_escapes("".join(texts))))
             elif tag == "rPh":
                 phonetic = False
 
@@ -337,7 +368,13 @@ class Workbook:
                 return info
             if (style in date_styles and kind == "n") or kind == "d":
                 return dated_cell(info, text)
+            if kind == "n" and style in odd_styles:
+                return odd_cell(info)
             return info
+
+        def odd_cell(info: RowInfo | None) -> RowInfo:
+            cell = f"{column_letters(column)}{number}"
+            return mark_cell(info, column, CellMark(cell, number_format=odd_styles[style]))
 
         def dated_cell(info: RowInfo | None, text: str) -> RowInfo | None:
             if kind == "n" and not _dated(text):
@@ -382,16 +419,6 @@ class Workbook:
             return ElementTree.parse(source).getroot()
 
 
-def column_letters(index: int) -> str:
-    """0 -> `A`, 27 -> `AB`: a 0-based column's letters."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
-
-
 class _LocalNames(dict[str, str]):
     """`{namespace}row` or `x:row` -> `row`, computed once per name: one dict lookup per element."""
 
@@ -430,8 +457,3 @@ class _Columns(dict[str, int]):
             index = index * 26 + ord(char) - 64
         self[letters] = index - 1
         return index - 1
-
-
-def _unescape(text: str) -> str:
-    """Excel writes control characters as `_x000D_` (and `_` before such text as `_x005F_`)."""
-    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text) if "_x" in text else text
