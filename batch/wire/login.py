@@ -29,7 +29,7 @@ import msal
 
 from batch.core.echo import redact_urls
 from batch.core.errors import AuthFailed, ConfigError
-from batch.durable.files import atomic_write
+from batch.durable.files import atomic_write, private_dir
 from batch.wire.auth import Grant, RenewingToken, SignInError
 from batch.wire.auth_msal import SCOPE_USER, Authority, MsalFetch, call_msal, grant_of, msal_app
 from batch.wire.auth_msal import resolve_authority as _resolve
@@ -117,10 +117,8 @@ def _parse(text: str, where: str) -> tuple[Login, str]:
 
 def write_cache(path: Path, login: Login, state: str) -> None:
     """Write the file atomically, readable by its owner only (folder 0700, file 0600)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if os.name == "posix":
-        os.chmod(path.parent, 0o700)  # our own folder: tighten it if it was made looser
-    with atomic_write(path, permissions=0o600) as file:
+    private_dir(path.parent, option="XDG_CONFIG_HOME")
+    with atomic_write(path) as file:
         file.write(_document(login, state))
 
 
@@ -163,7 +161,7 @@ def save_cache(env: Mapping[str, str], login: Login, state: str) -> None:
         write_cache(cache_path(env), login, state)
         return
     folder = config_dir(env)
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(folder, option="XDG_CONFIG_HOME")
     try:
         persistence(kind, folder).save(_document(login, state))  # type: ignore[attr-defined]
     except OSError:
@@ -171,7 +169,8 @@ def save_cache(env: Mapping[str, str], login: Login, state: str) -> None:
     except Exception as exc:  # a keyring's own error (KeychainError...): reported as an OSError
         raise OSError(f"{type(exc).__name__} from the encrypted store") from None
     if kind != "dpapi":  # DPAPI's file is the data; a keyring needs our marker beside it
-        marker(kind, folder).touch(mode=0o600)
+        with atomic_write(marker(kind, folder)) as file:
+            file.write("")
 
 
 def sign_in(
