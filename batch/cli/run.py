@@ -267,8 +267,9 @@ def _asks_for_json(job: Path) -> bool:
     import tomllib
 
     try:
-        data = tomllib.loads(job.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        with job.open("rb") as f:
+            data = tomllib.loads(f.read(1 << 20).decode("utf-8-sig"))  # jobfile.MAX_JOB_BYTES
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
         return False
     return any(data.get(key) == "json" for key in ("log_format", "log-format"))
 

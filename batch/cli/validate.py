@@ -222,7 +222,7 @@ def _fetch_rules(countries: list[str], base_url: str | None, cloud: str) -> dict
 
     env = dict(os.environ)
     url = resolve_base_url(base_url, env, cloud)
-    tokens = provider_from_env(env, cloud)
+    tokens = provider_from_env(env, cloud, url)
 
     async def fetch() -> dict[str, Rules]:
         found: dict[str, Rules] = {}

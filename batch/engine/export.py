@@ -112,7 +112,7 @@ async def export_profiles(
     check_output(output, overwrite)
     base_url = resolve_base_url(options.base_url, env, options.cloud)
     chosen = None if customers_sheet is None else read_customer_ids(customers_sheet, options.sheet)
-    tokens = provider_from_env(env, options.cloud)
+    tokens = provider_from_env(env, options.cloud, base_url)
     await tokens.token()  # refused credentials end here: exit 2, nothing sent
     with stop_on_signals(stop, grace=options.timeout):
         async with Client(

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import msal
 
+from batch.core.destinations import is_real_app, refuse_real_credentials_on_stand_in
 from batch.core.echo import redact_urls
 from batch.core.errors import AuthFailed, ConfigError
 from batch.durable.files import atomic_write, private_dir
@@ -188,6 +189,10 @@ def sign_in(
     Raises AuthFailed when the sign-in is refused or expires, ConfigError for bad options.
     """
     authority = _resolve(env, cloud)
+    if is_real_app(client_id) and env.get("PC_AUTHORITY", "").strip():
+        # A real app's person signs in at the stand-in: nothing is sent (core.destinations).
+        real = f"the client id {client_id} is a real app's"
+        refuse_real_credentials_on_stand_in(real, env["PC_AUTHORITY"].strip(), "PC_AUTHORITY")
     cache = msal.SerializableTokenCache()
 
     def step() -> tuple[Grant, str | None]:
@@ -276,9 +281,15 @@ class CachedLogin(MsalFetch):
         return grant
 
 
-def cached_provider(env: Mapping[str, str], cloud: str) -> RenewingToken | None:
+def cached_provider(
+    env: Mapping[str, str],
+    cloud: str,
+    check: Callable[[str | None, str | None], None] | None = None,
+) -> RenewingToken | None:
     """The provider over the `pcbatch login` cache, or None when there is no cache file.
 
+    check: credentials.Destination.check, given what the sign-in is (None: the stand-in's app)
+    and its authority: raises when a real sign-in's tokens would go to a stand-in.
     Raises ConfigError when the cache is unusable, or was made for another cloud or authority.
     """
     loaded = load_cache(env)
@@ -297,6 +308,9 @@ def cached_provider(env: Mapping[str, str], cloud: str) -> RenewingToken | None:
             f"PC_AUTHORITY is {redact_urls(given)}: sign in again with `pcbatch login` under "
             "this PC_AUTHORITY"
         )
+    if check is not None:
+        real = is_real_app(login.client_id)
+        check("the `pcbatch login` sign-in is a real app's" if real else None, login.authority)
     who = login.username or "the signed-in user"
     what = f"the `pcbatch login` token cache of {who} (tenant {login.tenant}, {cache_where(env)})"
     return RenewingToken(CachedLogin(env, login, state, what), what)
