@@ -357,7 +357,6 @@ def resolve_base_url(option: str | None, env: Mapping[str, str], cloud: str) -> 
     return url.strip().rstrip("/")
 
 
-
 def default_out(now: datetime, prefix: str = "") -> Path:
     """`reports/<prefix><UTC timestamp>`, e.g. reports/20250131T235959Z, for a run starting at
     `now`; `pcbatch demo` gives prefix "demo-"."""

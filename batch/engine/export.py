@@ -33,6 +33,7 @@ from batch.core.errors import AuthFailed, InputError, PcbatchError
 from batch.core.export_rows import (
     ExportRow,
     ListedCustomer,
+    PageTrail,
     export_row,
     first_page_url,
     read_page,
@@ -194,6 +195,7 @@ class _Export:
     async def listed(self) -> AsyncGenerator[ListedCustomer]:
         """The partner's customers, page after page, until a page has no next link."""
         url, continuation, number = first_page_url(self.base_url), None, 1
+        trail = PageTrail()  # issue 28: a repeated token or endless pages end the listing
         while not self.stop.is_set:
             reply, decision = await self._call(
                 partial(self.client.list_customers, url, continuation=continuation),
@@ -208,7 +210,7 @@ class _Export:
                     describe(reply),
                 )
                 return
-            page = read_page(reply.body, self.base_url)
+            page = read_page(reply.body, self.base_url, trail)
             for customer in page.customers:
                 yield customer
             if page.problem is not None:

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from functools import partial
 
 from batch.core.country_rules import RulesAnswer
+from batch.core.export_rows import PageTrail
 from batch.core.incremental import (
     KNOWN_MESSAGE,
     MAX_PAGES,
@@ -296,6 +297,7 @@ class Nightly:
             requests += 1
 
         url, continuation = first_page_url(base_url, window.start, now), None
+        trail = PageTrail(MAX_PAGES + 1)  # issue 28: a repeated token ends the reading
         async with Client(base_url, tokens, timeout=options.timeout, connections=1) as client:
             ctx = Context(client=client, gate=self.pacer, policy=options.retry_policy)
             for number in range(1, MAX_PAGES + 1):
@@ -310,7 +312,7 @@ class Nightly:
                 if answered.decision.action is not Action.DONE:
                     why = describe(answered.reply)
                     return _LogRead(requests, f"the activity log could not be read: {why}")
-                page = read_audit_page(answered.reply.body, base_url)
+                page = read_audit_page(answered.reply.body, base_url, trail)
                 if page.problem is not None:
                     return _LogRead(requests, f"activity log, page {number}: {page.problem}")
                 records.extend(page.records)
