@@ -43,6 +43,7 @@ from batch.core.fields import (
 from batch.core.model import Problem, Sheet
 from batch.core.validate import CellMark, validate_rows
 from batch.sheets.xlsx import RowInfo, SheetRows, Workbook, column_letters
+from batch.sheets.zipcheck import check_csv, check_headers
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
@@ -183,6 +184,7 @@ def _load_csv(path: Path, clear_token: str, choices: _Choices) -> Sheet:
         text, _encoding = decode(path.read_bytes())
         text, separator = split_sep_line(text)
         separator = separator or detect_separator(text)
+        check_csv(path, text, separator)  # issue 28: Excel's limits, before pandas reads it
     except CsvTextError as exc:
         raise InputError(f"{path}: {exc}") from exc
     except OSError as exc:
@@ -252,6 +254,7 @@ def _build(
         raise InputError(_no_header_row(path, sheet_name, other_sheets, first, choices))
     number, first, _ = top[header_at]
     kept = [(i, h) for i, h in sorted(first.items()) if h]
+    check_headers(path, ((column_letters(i), h) for i, h in kept))  # issue 28
     columns = _columns(path, kept, choices)
     headers = tuple(h for _, h in kept)
     by_index = dict(kept)

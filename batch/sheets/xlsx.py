@@ -35,7 +35,7 @@ from xml.parsers import expat
 from batch.core.cells import cell_text
 from batch.core.errors import InputError
 from batch.core.validate import CellMark
-from batch.sheets.zipcheck import check_parts
+from batch.sheets.zipcheck import MAX_CELL_CHARS, cell_too_long, check_parts, check_small_part
 
 _PAST_LAST_DATE = 2958466  # day 2958465 is 9999-12-31, Excel's last date
 _DAMAGED = (KeyError, ValueError, IndexError, SyntaxError, expat.ExpatError, EOFError, zlib.error)
@@ -194,6 +194,7 @@ class Workbook:
         custom: dict[int, str] = {}
         ids: list[int] = []
         in_cell_xfs = False
+        check_small_part(self._zip, part, self.path)  # issue 28
         with self._zip.open(part) as source:
             for event, element in ElementTree.iterparse(source, events=("start", "end")):
                 tag = _local(element.tag)
@@ -321,6 +322,9 @@ class Workbook:
         def data(text: str) -> None:
             if grab:
                 texts.append(text)
+                long = len(text) > 4096 or not len(texts) & 63  # issue 28: cells' length
+                if long and sum(map(len, texts)) > MAX_CELL_CHARS:
+                    raise cell_too_long(path, f"{part}, row {number} column {column + 1}")
 
         def formula_cell(info: RowInfo | None) -> RowInfo | None:
             if all_placeholders or not has_value or (not texts and kind not in _TEXT_KINDS):
@@ -378,6 +382,7 @@ class Workbook:
 
     def _xml(self, part: str) -> ElementTree.Element:
         """A small part's parsed XML."""
+        check_small_part(self._zip, part, self.path)  # issue 28: read whole, so small
         with self._zip.open(part) as source:
             return ElementTree.parse(source).getroot()
 
