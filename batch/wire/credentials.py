@@ -59,6 +59,7 @@ def provider_from_env(
     Raises ConfigError naming the variables when no credential set is complete, and when real
     credentials would go to a stand-in on loopback (see the module).
     """
+    env = _with_stored_secret(env)
     destination = Destination.of(env, cloud, base_url)
     token = env.get(ACCESS_TOKEN, "").strip()
     if token:
@@ -86,6 +87,22 @@ def provider_from_env(
         f"{', '.join(APP_ONLY)} (or PC_CLIENT_CERTIFICATE_PATH instead of the secret) for "
         f"app-only, or {', '.join(APP_USER)} for app+user, or sign in once with `pcbatch login`"
     )
+
+
+def _with_stored_secret(env: Mapping[str, str]) -> Mapping[str, str]:
+    """env with PC_CLIENT_SECRET from the credential store when PCBATCH_SECRET=keyring asks for
+    it (secret_store) and the variable is not set; else env as it is."""
+    from batch.wire.secret_store import SECRET_NAME, SOURCE_VARIABLE, read_secret
+
+    if env.get(SOURCE_VARIABLE, "").strip().lower() != "keyring" or env.get(SECRET_NAME):
+        return env
+    stored = read_secret()
+    if not stored:
+        raise ConfigError(
+            f"{SOURCE_VARIABLE}=keyring, but no {SECRET_NAME} is stored in the system's "
+            "credential store for this user: store it with `pcbatch secret set`"
+        )
+    return {**env, SECRET_NAME: stored}
 
 
 def real_app(client_id: str, where: str) -> str | None:
