@@ -4,9 +4,13 @@
 # Register it (as an administrator; /RP * asks for the account's password):
 #   schtasks /Create /TN "pcbatch nightly billing" /SC DAILY /ST 01:15 /RU CONTOSO\svc-pcbatch /RP * /TR "powershell.exe -NoProfile -ExecutionPolicy Bypass -File C:\pcbatch\jobs\nightly-billing.ps1"
 #
-# The credentials (PC_TENANT_ID, PC_CLIENT_ID, PC_CLIENT_SECRET) are user environment variables
-# of that account, never in this file. Logs: C:\pcbatch\logs\nightly-<UTC time>.log (JSON lines
-# on stderr and the summary on stdout), the newest 60 kept.
+# PC_TENANT_ID and PC_CLIENT_ID are user environment variables of that account; the client
+# secret is in that account's Windows Credential Manager, stored once with `pcbatch secret set`
+# (run as that account), and read by pcbatch itself through keyring (PCBATCH_SECRET=keyring):
+# it is never an environment variable, nor in this file. Make C:\pcbatch private to the account
+# with icacls (README.md, "Durable runs", Windows Task Scheduler). Logs:
+# C:\pcbatch\logs\nightly-<UTC time>.log (JSON lines on stderr and the summary on stdout), the
+# newest 60 kept.
 
 param(
     [string]$Root = "C:\pcbatch",
@@ -18,6 +22,11 @@ $logs = Join-Path $Root "logs"
 New-Item -ItemType Directory -Force -Path $logs | Out-Null
 $stamp = (Get-Date).ToUniversalTime().ToString("yyyyMMdd'T'HHmmss'Z'")
 $log = Join-Path $logs "nightly-$stamp.log"
+
+# The secret comes from Windows Credential Manager (keyring), for this process only; a secret
+# left in the account's environment by an older setup is not used.
+$env:PCBATCH_SECRET = "keyring"
+Remove-Item Env:PC_CLIENT_SECRET -ErrorAction SilentlyContinue
 
 # cmd /c joins stdout and stderr into the one log, line by line, whatever the PowerShell version.
 $pcbatch = Join-Path $Root ".venv\Scripts\pcbatch.exe"

@@ -230,7 +230,7 @@ async def test_msal_logs_no_token_or_secret_even_when_everything_logs_at_debug(s
         ("global", None, "https://login.microsoftonline.com", None),
         ("usgov", None, "https://login.microsoftonline.us", None),
         ("china", None, "https://login.chinacloudapi.cn", None),
-        ("global", "https://login.microsoftonline.us/", "https://login.microsoftonline.us", None),
+        ("usgov", "https://login.microsoftonline.us/", "https://login.microsoftonline.us", None),
         ("china", "http://127.0.0.1:8479", "https://127.0.0.1:8479", "http://127.0.0.1:8479"),
         ("global", "http://localhost:9", "https://localhost:9", "http://localhost:9"),
         ("global", "http://[::1]:9", "https://[::1]:9", "http://[::1]:9"),

@@ -18,7 +18,7 @@ from batch.core.model import Status
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-COMMANDS = ["run", "validate", "simulate", "login", "logout", "report", "demo", "export"]
+COMMANDS = ["run", "validate", "simulate", "login", "logout", "report", "demo", "export", "secret"]
 # The README section that documents each command's options, by its heading.
 SECTION_OF = {
     "run": "## Usage: `pcbatch run`",
@@ -29,6 +29,7 @@ SECTION_OF = {
     "report": "## The report",
     "demo": "## Try it on the built-in simulator",
     "export": "## Export: `pcbatch export`, and the round trip",
+    "secret": "### The client secret in the credential store",
 }
 # An option as the README writes it: `--name`, and not the start of a longer word.
 OPTION = re.compile(r"--[a-z][a-z0-9-]*(?![\w-])")

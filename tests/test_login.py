@@ -184,8 +184,8 @@ def test_pc_authority_naming_the_clouds_own_login_host_keeps_a_cache_made_withou
 ):
     env = {**signed_in(tmp_path, authority=None), "PC_AUTHORITY": given}
     assert cached_provider(env, "global") is not None
-    elsewhere = {**env, "PC_AUTHORITY": "https://login.microsoftonline.us"}
-    with pytest.raises(ConfigError, match=r"PC_AUTHORITY is https://login\.microsoftonline\.us"):
+    elsewhere = {**env, "PC_AUTHORITY": "http://127.0.0.1:9"}
+    with pytest.raises(ConfigError, match=r"PC_AUTHORITY is http://127\.0\.0\.1:9"):
         cached_provider(elsewhere, "global")
 
 

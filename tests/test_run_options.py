@@ -63,9 +63,22 @@ def test_each_cloud_picks_base_url_and_authority_together(cloud, base_url, autho
 
 
 def test_the_option_wins_over_the_environment_which_wins_over_the_cloud():
-    env = {"PC_BASE_URL": "https://env.example.com/"}
-    assert resolve_base_url("https://flag.example.com", env, "global") == "https://flag.example.com"
-    assert resolve_base_url(None, env, "china") == "https://env.example.com"
+    env = {"PC_BASE_URL": "http://127.0.0.1:2/"}
+    assert resolve_base_url("http://127.0.0.1:1", env, "global") == "http://127.0.0.1:1"
+    assert resolve_base_url(None, env, "china") == "http://127.0.0.1:2"
+
+
+@pytest.mark.parametrize(
+    ("url", "cloud", "words"),
+    [
+        ("https://evil.example.com", "global", "not a Partner Center host of the global cloud"),
+        ("https://api.partnercenter.microsoft.com.evil.example", "global", "not a Partner"),
+        ("https://api.partnercenter.microsoft.com", "china", "it is the global cloud's"),
+    ],
+)
+def test_a_base_url_off_the_clouds_allow_list_is_refused(url, cloud, words):
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        resolve_base_url(url, {}, cloud)
 
 
 @pytest.mark.parametrize(

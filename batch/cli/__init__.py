@@ -32,6 +32,7 @@ _COMMANDS = {
     "logout": "login:logout",
     "report": "report:report",
     "run": "run:run",
+    "secret": "secret:secret",
     "simulate": "simulate:simulate",
     "validate": "validate:validate",
 }

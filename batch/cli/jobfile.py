@@ -12,12 +12,17 @@ Rules:
   file name with a backslash in it cannot be named in a job file);
 - credentials never come from a job file: a key that looks like one (token, secret, password,
   certificate, ...) is refused; they come from the environment (see README, "Credentials");
-- anything else unknown or mistyped is a ConfigError naming the file, the key and what is allowed.
+- anything else unknown or mistyped is a ConfigError naming the file, the key and what is allowed;
+- a job file decides where the tokens go (`base_url`, `cloud`): like ssh with its config, pcbatch
+  refuses one that another user owns or that group or others may write (POSIX), and one over
+  MAX_JOB_BYTES or nested too deep for the TOML parser.
 """
 
 from __future__ import annotations
 
 import difflib
+import os
+import stat
 import tomllib
 from pathlib import Path, PureWindowsPath
 
@@ -27,6 +32,7 @@ from batch.core.options import RUN_OPTIONS
 
 # job-file key -> the option it sets (`columns` is column_map; every other key is its name)
 _BY_KEY = {spec.key: spec for spec in RUN_OPTIONS.values()}
+MAX_JOB_BYTES = 1 << 20  # 1 MiB: a job file is a few dozen lines
 
 
 def load_job(path: Path) -> dict[str, object]:
@@ -38,13 +44,20 @@ def load_job(path: Path) -> dict[str, object]:
     """
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        with path.open("rb") as f:
+            _check_private(path, os.fstat(f.fileno()))
+            raw = f.read(MAX_JOB_BYTES + 1)
+        if len(raw) > MAX_JOB_BYTES:
+            raise ConfigError(f"job file {path} is over {MAX_JOB_BYTES >> 20} MiB: not a job file")
+        data = tomllib.loads(raw.decode("utf-8-sig"))
     except FileNotFoundError:
         raise ConfigError(f"job file {path} not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"job file {path} cannot be read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"job file {path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"job file {path} is nested too deep to be a job file") from None
 
     options: dict[str, object] = {}
     for key, value in data.items():
@@ -78,6 +91,23 @@ def load_job(path: Path) -> dict[str, object]:
                 checked = path.parent / checked
         options[name] = checked.expanduser() if isinstance(checked, Path) else checked
     return options
+
+
+def _check_private(path: Path, info: os.stat_result) -> None:
+    """Refuse a job file another user owns or may write to (POSIX; as ssh refuses its config)."""
+    if os.name != "posix":
+        return
+    if info.st_uid != os.geteuid():
+        raise ConfigError(
+            f"job file {path} belongs to another user (uid {info.st_uid}): it decides where "
+            "the tokens go, so pcbatch reads only a job file of your own; copy it and check it"
+        )
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise ConfigError(
+            f"job file {path} may be written by other users (mode "
+            f"{stat.S_IMODE(info.st_mode):o}): it decides where the tokens go; "
+            f"`chmod go-w {path}`, then run again"
+        )
 
 
 def _same_on_every_system(path: Path) -> Path:

@@ -6,6 +6,7 @@ import os
 
 import click
 
+from batch.core.echo import printable
 from batch.core.options import CLOUDS
 
 
@@ -59,7 +60,7 @@ def login(cloud: str, tenant: str | None, client_id: str | None) -> None:
             cloud=cloud,
             tenant=tenant,
             client_id=client_id,
-            show=lambda text: click.echo(text, err=True),
+            show=lambda text: click.echo(printable(text), err=True),  # the server's words
         )
     except KeyboardInterrupt:
         raise Interrupted("sign-in cancelled: nothing was stored") from None

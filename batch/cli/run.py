@@ -57,7 +57,9 @@ class _JsonLines(logging.Formatter):
         }
         for key in _LOG_EXTRAS:
             if key in record.__dict__:
-                line[key] = record.__dict__[key]
+                value = record.__dict__[key]
+                # Server text as data: json escapes C0 controls, not C1 (U+009B) or bidi ones.
+                line[key] = printable(value) if isinstance(value, str) else value
         return json.dumps(line, ensure_ascii=False)
 
 
@@ -157,7 +159,7 @@ class RunDisplay:
         elif not self._stopped:
             self._stopped = True
             self.console.print(
-                f"stopped after {sent} of {self._total} rows: {p.stopped}",
+                f"stopped after {sent} of {self._total} rows: {printable(str(p.stopped))}",
                 markup=False,
                 highlight=False,
                 soft_wrap=True,
@@ -267,8 +269,9 @@ def _asks_for_json(job: Path) -> bool:
     import tomllib
 
     try:
-        data = tomllib.loads(job.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        with job.open("rb") as f:
+            data = tomllib.loads(f.read(1 << 20).decode("utf-8-sig"))  # jobfile.MAX_JOB_BYTES
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
         return False
     return any(data.get(key) == "json" for key in ("log_format", "log-format"))
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from batch.core.errors import ConfigError
+from batch.durable.files import check_target
 
 # Requests `pcbatch simulate` keeps in its log: a long rehearsal must not grow without bound.
 LOG_LIMIT = 10_000
@@ -186,6 +187,7 @@ def _check_writable(path: Path) -> None:
             f"--state-out {path}: the folder {folder} does not exist (or is not a folder);"
             " create it or pick another place"
         )
+    check_target(path)  # a symlink or another user's file: refused before the stand-in starts
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise ConfigError(
             f"--state-out {path}: cannot write there (permission denied); pick another file"

@@ -6,6 +6,13 @@ with `seekOperation=Next`; Partner Center docs develop/get-a-list-of-customers.m
 examples of develop/get-invoice-line-items.md) become a CustomerPage. A next link is followed
 only to the REST root the export talks to: a bearer token never goes anywhere else.
 
+A next link is data from the service, so it is checked before it is followed (issue 28, point 5):
+its URI must be printable ASCII without dot segments (`..`), its continuation token a header
+value (visible ASCII, at most MAX_TOKEN characters), and, given a PageTrail (one per listing),
+its token must be new and the page within the trail's limit (MAX_PAGES): a service that goes in
+circles or never ends makes a problem, never an endless listing. The activity log's pages
+(incremental.read_audit_page) are read by the same next_page.
+
 A billing profile becomes one row under EXPORT_HEADERS (the headers `pcbatch run` reads, one per
 field it can write; id, etag and the other read-only parts are no columns). A cell is written
 only when pcbatch reads it back as exactly the profile's text, checked with the loader's own
@@ -21,15 +28,20 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from batch.core.cells import CLEAR_TOKEN, cell_text
+from batch.core.echo import escape_controls
 from batch.core.fields import CUSTOMER_ID, FIELDS, UPDATABLE, Field
 from batch.core.plan import current_value
 from batch.core.validate import canonical_guid, validate_rows
 
 MAX_PAGE_SIZE = 500  # customers per page; Partner-Center-PowerShell GetPartnerCustomer.cs
 CONTINUATION_HEADER = "MS-ContinuationToken"
+MAX_PAGES = 10_000  # pages of one listing: 5 million customers at 500 a page; more is a loop
+MAX_TOKEN = 4096  # characters of a continuation token (the service's are a few hundred)
+_HEADER_VALUE = re.compile(rf"[\x21-\x7e][\x20-\x7e]{{0,{MAX_TOKEN - 1}}}")
+_URI_CHARS = re.compile(r"[\x21-\x7e]{1,2048}")
 CELL_MAX = 32767  # characters an Excel cell holds
 # Characters an xlsx cannot store (XML 1.0 forbids them); openpyxl's ILLEGAL_CHARACTERS_RE.
 _ILLEGAL = re.compile(r"[\000-\010\013\014\016-\037]")
@@ -76,6 +88,34 @@ class NextPage:
     continuation: str
 
 
+class PageTrail:
+    """The next links one listing has followed: refuses a token seen before, and page limit+1.
+
+    One per listing (`trail = PageTrail()`, then `read_page(body, base, trail)` per page). Pure,
+    but it remembers: the tokens so far (at most `limit` of them).
+    """
+
+    __slots__ = ("_tokens", "limit", "pages")
+
+    def __init__(self, limit: int = MAX_PAGES) -> None:
+        self.limit = limit
+        self.pages = 1  # the first page needs no link
+        self._tokens: set[str] = set()
+
+    def follow(self, page: NextPage) -> str | None:
+        """Record that `page` is fetched next; why it must not be, or None."""
+        if page.continuation in self._tokens:
+            return (
+                f"the service sent a continuation token it had sent before, after {self.pages} "
+                "pages: it is going in circles"
+            )
+        if self.pages >= self.limit:
+            return f"the list goes on past {self.limit} pages: taken as a loop"
+        self._tokens.add(page.continuation)
+        self.pages += 1
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class CustomerPage:
     """One page of the customer list; `problem` says why its next link cannot be followed."""
@@ -98,8 +138,13 @@ def first_page_url(base_url: str, size: int = MAX_PAGE_SIZE) -> str:
     return f"{base_url.rstrip('/')}/v1/customers?size={min(max(size, 1), MAX_PAGE_SIZE)}"
 
 
-def read_page(body: Mapping[str, object], base_url: str) -> CustomerPage:
-    """The customers of a page, in the service's order, and its next page if there is one."""
+def read_page(
+    body: Mapping[str, object], base_url: str, trail: PageTrail | None = None
+) -> CustomerPage:
+    """The customers of a page, in the service's order, and its next page if there is one.
+
+    trail: the listing's PageTrail, which refuses a repeated token or one page too many.
+    """
     items = body.get("items")
     customers: list[ListedCustomer] = []
     for item in items if isinstance(items, list) else []:
@@ -113,14 +158,16 @@ def read_page(body: Mapping[str, object], base_url: str) -> CustomerPage:
                 canonical_guid(raw_id), raw_id, company if isinstance(company, str) else ""
             )
         )
-    following, problem = next_page(body, base_url)
+    following, problem = next_page(body, base_url, trail)
     return CustomerPage(tuple(customers), following, problem)
 
 
-def next_page(body: Mapping[str, object], base_url: str) -> tuple[NextPage | None, str | None]:
+def next_page(
+    body: Mapping[str, object], base_url: str, trail: PageTrail | None = None
+) -> tuple[NextPage | None, str | None]:
     """A paged answer's next page (links.next: its URI under `base_url`, with its
     MS-ContinuationToken header), or None at the last page; with why a next link that is
-    there cannot be followed (then the listing is not complete)."""
+    there cannot be followed (then the listing is not complete). trail: see PageTrail."""
     links = body.get("links")
     link = links.get("next") if isinstance(links, Mapping) else None
     if not isinstance(link, Mapping):
@@ -129,9 +176,17 @@ def next_page(body: Mapping[str, object], base_url: str) -> tuple[NextPage | Non
     url = _resolve(base_url, link.get("uri"))
     if token is None:
         return None, f"the page's links.next has no {CONTINUATION_HEADER} header"
+    if not _HEADER_VALUE.fullmatch(token):
+        return None, (
+            f"the page's {CONTINUATION_HEADER} is not a header value (control characters, or "
+            f"over {MAX_TOKEN} characters)"
+        )
     if url is None:
-        return None, f"the page's links.next {link.get('uri')!r} does not point under {base_url}"
-    return NextPage(url, token), None
+        shown = escape_controls(str(link.get("uri"))[:200])
+        return None, f"the page's links.next {shown!r} does not point under {base_url}"
+    following = NextPage(url, token)
+    problem = None if trail is None else trail.follow(following)
+    return (None, problem) if problem else (following, None)
 
 
 def _continuation(headers: object) -> str | None:
@@ -154,8 +209,11 @@ def _resolve(base_url: str, uri: object) -> str | None:
     `/invoices/...` (paged invoice items) as link uris: a path without the `/v1` prefix is taken
     as relative to `/v1`. An absolute URL must name the REST root's scheme, host and port.
     """
-    if not isinstance(uri, str) or not uri:
-        return None
+    if not isinstance(uri, str) or not _URI_CHARS.fullmatch(uri):
+        return None  # blank, too long, or with spaces or control characters (CRLF)
+    path = urlsplit(uri).path
+    if any(segment in (".", "..") for segment in unquote(path).split("/")):
+        return None  # `/v1/../elsewhere` leaves the REST root once resolved
     root = base_url.rstrip("/")
     parts = urlsplit(uri)
     if parts.scheme or parts.netloc:

@@ -64,7 +64,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from batch.core.export_rows import NextPage, next_page
+from batch.core.export_rows import NextPage, PageTrail, next_page
 from batch.core.fields import UPDATABLE
 from batch.core.json_read import claims_of, key_of
 from batch.core.model import KnownProfile, Outcome, Row, Status
@@ -245,8 +245,11 @@ def first_page_url(base_url: str, begin: datetime) -> str:
     return f"{root}/v1/auditrecords?startDate={day}&size={PAGE_SIZE}"
 
 
-def read_audit_page(body: object, base_url: str) -> AuditPage:
-    """The records of one page of the log and its next page (rule 2)."""
+def read_audit_page(body: object, base_url: str, trail: PageTrail | None = None) -> AuditPage:
+    """The records of one page of the log and its next page (rule 2).
+
+    trail: the reading's PageTrail (export_rows): a repeated token or too many pages is a problem.
+    """
     if not isinstance(body, Mapping) or not isinstance(body.get("items"), list):
         return AuditPage((), None, "the activity log answered without a list of items")
     records: list[AuditRecord] = []
@@ -279,7 +282,7 @@ def read_audit_page(body: object, base_url: str) -> AuditPage:
                 new_values=profile_values(new_value),
             )
         )
-    following, problem = next_page(body, base_url)
+    following, problem = next_page(body, base_url, trail)
     if problem is not None:
         return AuditPage(
             (), None, f"the activity log's next-page link cannot be followed: {problem}"

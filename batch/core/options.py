@@ -6,17 +6,18 @@ declared once with its kind, bounds, default and help (RUN_OPTIONS); command-lin
 over the job file (`merge_options`). Nothing here is a secret: credentials come from the
 environment only, so `as_record()` may be written to the journal and the report as it is.
 
-Base URL: `--base-url`, else `$PC_BASE_URL`, else the cloud's. It must be `https://`, except on a
-loopback host (127.0.0.0/8, ::1, localhost) where `http://` is allowed (the stand-in): a bearer
-token must never cross a network in clear. A URL with a user name, password, query or fragment
-is refused as well.
+Base URL: `--base-url`, else `$PC_BASE_URL`, else the cloud's. It must be `https://` on the
+cloud's Partner Center host (core.destinations, an allow-list per cloud), or a loopback host
+(127.0.0.0/8, ::1, localhost) where `http://` is allowed (the stand-in, which only the
+stand-in's own credentials may reach: wire.credentials checks): a bearer token must never cross
+a network in clear nor reach a host that is not Partner Center's. A URL with a user name,
+password, query or fragment is refused as well.
 
 Pure: the environment is passed in; no I/O.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from batch.core.cells import CLEAR_TOKEN
+from batch.core.destinations import check_allowed_host, is_loopback
 from batch.core.echo import redact_urls
 from batch.core.errors import ConfigError
 from batch.core.fields import field_names
@@ -341,8 +343,8 @@ def merge_options(job: Mapping[str, object], given: Mapping[str, object]) -> Run
 def resolve_base_url(option: str | None, env: Mapping[str, str], cloud: str) -> str:
     """The REST root to call: --base-url, else $PC_BASE_URL, else the cloud's; no trailing `/`.
 
-    Raises ConfigError for anything but https (or http on a loopback host), and for URLs with
-    credentials, a query or a fragment.
+    Raises ConfigError for anything but https on the cloud's Partner Center host (or a loopback
+    host, http allowed), and for URLs with credentials, a query or a fragment.
     """
     where = "--base-url"
     url = option
@@ -371,17 +373,8 @@ def resolve_base_url(option: str | None, env: Mapping[str, str], cloud: str) -> 
             f"{where} {shown!r} uses plain http:// on a non-loopback host; tokens must not cross "
             "a network in clear: use https:// (http:// is allowed only for 127.0.0.1 or localhost)"
         )
+    check_allowed_host(where, shown, host, cloud, "Partner Center")
     return url.strip().rstrip("/")
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost, 127.0.0.0/8 and ::1."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def default_out(now: datetime, prefix: str = "") -> Path:

@@ -1,20 +1,27 @@
-"""Writing a whole file so that nobody ever reads half of it: the one way pcbatch does it.
+"""Writing a file: the one way pcbatch does it, for every file it writes.
 
-`atomic_write(path)` hands out a file open on a temporary name in `path`'s own folder (made by
-tempfile.mkstemp: a new name, never an existing file or a symlink followed). When the block ends
-without an error the data is flushed and fsynced, then the file is renamed over `path` with
-os.replace, which is atomic on one file system: a reader sees the old file or the new one. When
-the block raises, the temporary file is removed and `path` is left as it was.
+Rules (issue 28, point 1): every file pcbatch writes is private to its user; nobody else can
+make it write through a link or into a file they planted.
 
-Used for the report files (text, and the workbook: `binary=True` and `book.save(file)`), the
-token cache of `pcbatch login` and the stand-in's `--state-out`.
+- `atomic_write(path)` hands out a file open on a temporary name in `path`'s own folder, made by
+  tempfile.mkstemp: a random name no one can predict, opened O_CREAT|O_EXCL|O_NOFOLLOW (never an
+  existing file, never through a symlink), mode 0600. The caller may stream into it for as long
+  as it likes (an export of 100,000 rows). When the block ends without an error the data is
+  flushed and fsynced, then the file is renamed over `path` with os.replace, which is atomic on
+  one file system: a reader sees the old file or the new one. When the block raises, the
+  temporary file is removed and `path` is left as it was.
+- Before anything is written, `path` itself is checked (`check_target`): a symbolic link, a
+  folder or device, or a file owned by another user is refused with ConfigError (exit 2). The
+  rename would replace a link rather than follow it, but a link there was planted by someone, so
+  pcbatch says so instead of quietly writing next to it.
+- Folders pcbatch makes are 0700 (`make_dirs`, `private_dir`), never the umask's.
+- A run's --out is private (`private_dir`): created 0700, refused when another user owns it or
+  others may write to it. Files that must stay in place (the lock, the journal, the job state)
+  are opened by `open_private`: 0600, O_NOFOLLOW, refused when not a regular file of this user.
 
-Permissions: `permissions` when given (0o600 for a file holding a secret or customers' data);
-otherwise what `open(path, "w")` would give, 0o666 less the process's umask.
-
-A run's --out is private (`private_dir`): created 0700, refused when another user owns it or
-others may write to it; every file in it is 0600 and opened without following a symlink
-(`open_private`), so a link planted there never redirects customers' data elsewhere.
+Used for: the report files (text, and the workbook: `binary=True` and `book.save(file)`), the
+export and its -errors.csv side file, the stand-in's --state-out and --write-sheet, the token
+cache of `pcbatch login`, the lock, the journal and the job state.
 """
 
 from __future__ import annotations
@@ -30,12 +37,8 @@ from typing import IO, Literal, overload
 
 from batch.core.errors import ConfigError
 
-PRIVATE_FILE = 0o600  # every file in --out: the journal, the lock, the report files
-PRIVATE_DIR = 0o700
-
-# os.umask can only be read by setting it; done once, at import, before any worker thread runs.
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
+PRIVATE_FILE = 0o600  # every file pcbatch writes
+PRIVATE_DIR = 0o700  # every folder pcbatch makes
 
 
 @overload
@@ -45,7 +48,6 @@ def atomic_write(
     binary: Literal[False] = False,
     encoding: str = "utf-8",
     newline: str | None = None,
-    permissions: int | None = None,
 ) -> AbstractContextManager[IO[str]]: ...
 
 
@@ -56,7 +58,6 @@ def atomic_write(
     binary: Literal[True],
     encoding: str = "utf-8",
     newline: str | None = None,
-    permissions: int | None = None,
 ) -> AbstractContextManager[IO[bytes]]: ...
 
 
@@ -66,28 +67,31 @@ def atomic_write(
     binary: bool = False,
     encoding: str = "utf-8",
     newline: str | None = None,
-    permissions: int | None = None,
 ) -> AbstractContextManager[IO[str]] | AbstractContextManager[IO[bytes]]:
-    """`with atomic_write(path) as f:` write f; `path` gets it all at the end, or nothing.
+    """`with atomic_write(path) as f:` write f; `path` gets it all at the end (0600), or nothing.
 
     binary: hand out a binary file (for a workbook's save); else text in `encoding`, with
         `newline` as open() takes it ("" for the csv module).
-    permissions: the file's mode bits; None for open()'s default (0o666 less the umask).
+    Raises ConfigError (exit 2) before writing anything when `path` is a symbolic link, not a
+    regular file, or another user's file (check_target). Its folder must exist (make_dirs or
+    private_dir make one 0700).
     """
-    return _atomic(Path(path), binary, encoding, newline, permissions)
+    return _atomic(Path(path), binary, encoding, newline)
 
 
 @contextmanager
 def _atomic(
-    path: Path, binary: bool, encoding: str, newline: str | None, permissions: int | None
+    path: Path, binary: bool, encoding: str, newline: str | None
 ) -> Iterator[IO[str] | IO[bytes]]:
+    check_target(path)
+    # mkstemp: O_RDWR|O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600, a random name.
     descriptor, temporary = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
     )
     try:
         raw = os.fdopen(descriptor, "wb")
         if os.name == "posix":
-            os.fchmod(descriptor, 0o666 & ~_UMASK if permissions is None else permissions)
+            os.fchmod(descriptor, PRIVATE_FILE)
         file: IO[str] | IO[bytes] = (
             raw if binary else io.TextIOWrapper(raw, encoding=encoding, newline=newline)
         )
@@ -95,10 +99,57 @@ def _atomic(
             yield file
             file.flush()
             os.fsync(raw.fileno())
+        check_target(path)  # planted while we wrote? refuse rather than replace it
         os.replace(temporary, path)
     finally:
         # After a rename there is nothing left here; after an error, the half-written file.
         Path(temporary).unlink(missing_ok=True)
+
+
+def check_target(path: Path) -> None:
+    """Refuse (ConfigError, exit 2) a file pcbatch is about to write that is a symbolic link,
+    not a regular file, or owned by another user; a missing one is fine."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise ConfigError(f"{path} cannot be checked ({exc.strerror})") from exc
+    _refuse_unless_own_file(path, info)
+
+
+def _refuse_unless_own_file(path: Path, info: os.stat_result) -> None:
+    if stat.S_ISLNK(info.st_mode):
+        raise ConfigError(
+            f"{path} is a symbolic link: pcbatch never writes through one; remove it (someone "
+            "may have planted it) or pick another name"
+        )
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(f"{path} is not a regular file: pick another name")
+    if os.name == "posix" and info.st_uid != os.geteuid():
+        raise ConfigError(
+            f"{path} belongs to another user (uid {info.st_uid}): pcbatch does not write over "
+            "it; remove it or pick another name"
+        )
+
+
+def make_dirs(path: Path) -> None:
+    """Create `path` and its missing parents, each 0700 (never the umask's); existing ones are
+    left as they are. Raises ConfigError when one cannot be made."""
+    path = Path(path)
+    missing: list[Path] = []
+    while not os.path.lexists(path) and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=PRIVATE_DIR)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise ConfigError(f"the folder {folder} cannot be created: {exc.strerror}") from exc
+        if os.name == "posix":
+            os.chmod(folder, PRIVATE_DIR)  # mkdir's mode is reduced by the umask
 
 
 def private_dir(path: Path, *, create: bool = True, option: str = "--out") -> Path:
@@ -114,15 +165,12 @@ def private_dir(path: Path, *, create: bool = True, option: str = "--out") -> Pa
     try:
         if not create and not os.path.lexists(path):
             return path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            path.mkdir(mode=PRIVATE_DIR)
-            if os.name == "posix":
-                os.chmod(path, PRIVATE_DIR)  # mkdir's mode is reduced by the umask
+        if not os.path.lexists(path):
+            make_dirs(path)
             return path
-        except FileExistsError:
-            pass
         info = os.lstat(path)
+    except ConfigError as exc:
+        raise ConfigError(f"{option} {path}: {exc}") from exc
     except OSError as exc:
         raise ConfigError(f"{option} {path} cannot be created: {exc.strerror}") from exc
     if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
@@ -146,20 +194,27 @@ def private_dir(path: Path, *, create: bool = True, option: str = "--out") -> Pa
 
 
 def open_private(path: Path, flags: int) -> int:
-    """os.open of a file in a private directory: mode 0600, never through a symbolic link.
+    """os.open of a file that stays in place (lock, journal): mode 0600, never through a
+    symbolic link, only a regular file of this user.
 
     flags: os.O_RDWR | os.O_CREAT and the like; O_NOFOLLOW is added. An existing file of this
-    user gets 0600 too. Raises ConfigError (exit 2) when `path` is a symbolic link.
+    user gets 0600 too. Raises ConfigError (exit 2) when `path` is a symbolic link, not a
+    regular file, or another user's.
     """
     nofollow = getattr(os, "O_NOFOLLOW", 0)
+    if not nofollow and os.path.islink(path):  # Windows: no O_NOFOLLOW, look first
+        check_target(path)
     try:
         descriptor = os.open(path, flags | nofollow, PRIVATE_FILE)
-    except OSError as exc:
+    except OSError:
         if os.path.islink(path):
-            raise ConfigError(
-                f"{path} is a symbolic link: pcbatch never writes through one; remove it"
-            ) from exc
+            check_target(path)  # raises, naming the link
         raise
-    if os.name == "posix":
-        os.fchmod(descriptor, PRIVATE_FILE)
+    try:
+        _refuse_unless_own_file(Path(path), os.fstat(descriptor))
+        if os.name == "posix":
+            os.fchmod(descriptor, PRIVATE_FILE)
+    except BaseException:
+        os.close(descriptor)
+        raise
     return descriptor

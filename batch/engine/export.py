@@ -33,6 +33,7 @@ from batch.core.errors import AuthFailed, InputError, PcbatchError
 from batch.core.export_rows import (
     ExportRow,
     ListedCustomer,
+    PageTrail,
     export_row,
     first_page_url,
     read_page,
@@ -111,7 +112,7 @@ async def export_profiles(
     check_output(output, overwrite)
     base_url = resolve_base_url(options.base_url, env, options.cloud)
     chosen = None if customers_sheet is None else read_customer_ids(customers_sheet, options.sheet)
-    tokens = provider_from_env(env, options.cloud)
+    tokens = provider_from_env(env, options.cloud, base_url)
     await tokens.token()  # refused credentials end here: exit 2, nothing sent
     with stop_on_signals(stop, grace=options.timeout):
         async with open_calls(options, base_url, tokens, pacer_for(options)) as calls:
@@ -200,6 +201,7 @@ class _Export:
         """The partner's customers, page after page, until a page has no next link."""
         url, continuation, number = first_page_url(self.base_url), None, 1
         client = self.calls.client
+        trail = PageTrail()  # a repeated token or endless pages end the listing
         while not self.stop.is_set:
             reply, decision = await self._call(
                 partial(client.list_customers, url, continuation=continuation),
@@ -215,7 +217,7 @@ class _Export:
                     describe(reply),
                 )
                 return
-            page = read_page(reply.body, self.base_url)
+            page = read_page(reply.body, self.base_url, trail)
             for customer in page.customers:
                 yield customer
             if page.problem is not None:

@@ -28,6 +28,7 @@ from datetime import datetime
 from functools import partial
 
 from batch.core.country_rules import RulesAnswer
+from batch.core.export_rows import PageTrail
 from batch.core.incremental import (
     KNOWN_MESSAGE,
     MAX_PAGES,
@@ -300,6 +301,7 @@ async def _read_log(
     # At most 30 days a request, each request paged (core/incremental.request_windows).
     for begin, _ in request_windows(window.start, now):
         url, continuation = first_page_url(base_url, begin), None
+        trail = PageTrail(MAX_PAGES + 1)  # a repeated continuation token ends the reading
         for number in range(1, MAX_PAGES + 1):
             answered = await calls.send(
                 partial(calls.client.list_audit_records, url, continuation=continuation),
@@ -310,7 +312,7 @@ async def _read_log(
             if answered.decision.action is not Action.DONE:
                 why = f"the activity log could not be read: {describe(answered.reply)}"
                 return _LogRead(len(answers), full=FullRun(why))
-            page = read_audit_page(answered.reply.body, base_url)
+            page = read_audit_page(answered.reply.body, base_url, trail)
             if page.problem is not None:
                 problem = f"activity log, page {number}: {page.problem}"
                 return _LogRead(len(answers), full=FullRun(problem))

@@ -72,7 +72,7 @@ async def fetch_rules(
     through the one call path: paced, a 429 waiting its Retry-After, faults retried, a 401
     renewing the token. Raises AuthFailed when the credentials are refused."""
     base_url = resolve_base_url(options.base_url, env, options.cloud)
-    tokens = provider_from_env(env, options.cloud)
+    tokens = provider_from_env(env, options.cloud, base_url)
     found: dict[str, RulesAnswer] = {}
     async with open_calls(options, base_url, tokens, pacer_for(options)) as calls:
         for country in countries:

@@ -183,7 +183,7 @@ async def _prepare(options: RunOptions, env: Mapping[str, str], stop: Stop) -> P
             log.info("--resume: no run in %s yet: a new run starts", out_dir)
             options = replace(options, resume=False)
     digest = input_sha256(options.input)  # a missing input is named before missing credentials
-    tokens = provider_from_env(env, options.cloud)
+    tokens = provider_from_env(env, options.cloud, base_url)
     # --resume sends the rows as the journal holds them: the sheet is read for a new run only.
     sheet = None if options.resume else _load(options)
     tenant = None

@@ -2,15 +2,19 @@
 
 - The sheet: row 1 holds export_rows.EXPORT_HEADERS, then one row per customer, appended as they
   come (openpyxl write-only for xlsx, the csv module for csv), so a partner with 100,000
-  customers never has them all in memory. It is written under a temporary name and renamed when
-  closed: a reader never sees half a file, and a failed export leaves no file that looks whole.
+  customers never has them all in memory. It is streamed into files.atomic_write's temporary
+  file (a random name, 0600, never through a link) and renamed when closed: a reader never sees
+  half a file, a failed export leaves no file that looks whole, and another user who can write
+  the folder cannot make the export land anywhere else.
 - Every cell is text. In a csv, text beginning (past any `'`) with `=`, `+`, `-`, `@`, tab or CR
   gets a leading `'` (cells.neutralise; pcbatch's csv loader drops it again); in an xlsx it is a
   text cell with Excel's quote prefix, its value unchanged. csv files are UTF-8 with a BOM, as
   the report's are, so Excel shows accents right.
 - The side file (`<OUTPUT stem>-errors.csv` beside OUTPUT) lists each customer that could not be
-  exported, with ERROR_COLUMNS; it is created at the first error only, and an old one from an
-  earlier export of the same OUTPUT is removed when the export starts.
+  exported, with ERROR_COLUMNS; it is written the same way (0600, temporary name, renamed when
+  the export ends, even one that stops early: the errors so far are true), only when there was
+  an error; an old one from an earlier export of the same OUTPUT is removed when the export
+  starts (removing a link never touches what it points to).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Iterable, Mapping
+from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
@@ -31,6 +36,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from batch.core.cells import neutralise
 from batch.core.errors import ConfigError
 from batch.core.export_rows import EXPORT_HEADERS, export_row
+from batch.durable.files import atomic_write, check_target
 from batch.output.report import xlsx_value
 
 SUFFIXES = (".xlsx", ".csv")
@@ -52,6 +58,8 @@ def check_output(output: Path, overwrite: bool) -> None:
         )
     if not output.parent.is_dir():
         raise ConfigError(f"{output}: the folder {output.parent} does not exist; create it first")
+    check_target(output)  # a symbolic link or another user's file: never written over
+    check_target(errors_path(output))
     if output.exists() and not overwrite:
         raise ConfigError(
             f"{output} exists; pcbatch export does not write over a sheet that may hold edits: "
@@ -70,7 +78,7 @@ class SheetWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.rows = 0
-        self._tmp = path.with_name(f".{path.name}.tmp")
+        self._stack = ExitStack()
         self._xlsx = path.suffix.lower() == ".xlsx"
         self._file: IO[str] | None = None
         self._book: Workbook | None = None
@@ -93,7 +101,9 @@ class SheetWriter:
             sheet.append(heads)
             self._sheet = sheet
         else:
-            self._file = self._tmp.open("w", encoding="utf-8-sig", newline="")
+            self._file = self._stack.enter_context(
+                atomic_write(self.path, encoding="utf-8-sig", newline="")
+            )
             self._writer = csv.writer(self._file)
             self._writer.writerow(EXPORT_HEADERS)
         return self
@@ -112,17 +122,11 @@ class SheetWriter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        try:
-            if self._book is not None:
-                if exc_type is None:
-                    self._book.save(self._tmp)
-                    os.replace(self._tmp, self.path)
-            elif self._file is not None:
-                self._file.close()
-                if exc_type is None:
-                    os.replace(self._tmp, self.path)
-        finally:
-            self._tmp.unlink(missing_ok=True)
+        if self._book is not None and exc_type is None:
+            with atomic_write(self.path, binary=True) as file:
+                self._book.save(file)
+        # The csv's temporary file: renamed over path, or removed when the block raised.
+        self._stack.__exit__(exc_type, exc, tb)
 
 
 class ErrorsWriter:
@@ -133,6 +137,8 @@ class ErrorsWriter:
         self.lines = 0
         self._file: IO[str] | None = None
         self._writer: Any = None  # csv.writer's type is private to the csv module
+        self._stack = ExitStack()
+        check_target(path)
         path.unlink(missing_ok=True)  # an earlier export's errors must not pass for this one's
 
     def __enter__(self) -> Self:
@@ -149,13 +155,14 @@ class ErrorsWriter:
     ) -> None:
         """One customer that could not be exported, and why."""
         if self._file is None:
-            self._file = self.path.open("w", encoding="utf-8-sig", newline="")
+            self._file = self._stack.enter_context(
+                atomic_write(self.path, encoding="utf-8-sig", newline="")
+            )
             self._writer = csv.writer(self._file)
             self._writer.writerow(ERROR_COLUMNS)
         line = [customer_id, company, status, "" if http_status is None else str(http_status)]
         line += [error_code or "", message]
         self._writer.writerow([neutralise(text) for text in line])
-        self._file.flush()
         self.lines += 1
 
     def __exit__(
@@ -164,8 +171,8 @@ class ErrorsWriter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._file is not None:
-            self._file.close()
+        # Committed even when the export stopped early: each line so far is a true error.
+        self._stack.__exit__(None, None, None)
 
 
 def write_sheet(path: Path, profiles: Iterable[tuple[str, Mapping[str, object]]]) -> int:

@@ -56,7 +56,7 @@ from batch.core.errors import ConfigError
 from batch.core.export_rows import EXPORT_FIELDS, EXPORT_HEADERS
 from batch.core.fields import CUSTOMER_ID, FIELDS, normalise_header
 from batch.core.model import Outcome, RunStats, Status
-from batch.durable.files import PRIVATE_FILE, atomic_write, private_dir
+from batch.durable.files import atomic_write, private_dir
 from batch.durable.journal import Entry, Journal, RunInfo
 
 RESULT_COLUMNS = (
@@ -272,11 +272,11 @@ def _result_line(entry: Entry, o: Outcome) -> list[str | int]:
 
 def _atomic(path: Path, encoding: str = "utf-8-sig") -> AbstractContextManager[IO[str]]:
     """A csv (or json) file written whole or not at all; newlines left to the csv module."""
-    return atomic_write(path, encoding=encoding, newline="", permissions=PRIVATE_FILE)
+    return atomic_write(path, encoding=encoding, newline="")
 
 
 def _save(book: Workbook, path: Path) -> None:
-    with atomic_write(path, binary=True, permissions=PRIVATE_FILE) as file:
+    with atomic_write(path, binary=True) as file:
         book.save(file)
 
 

@@ -61,6 +61,7 @@ from batch.core.model import Problem, Sheet
 from batch.core.validate import CellMark, validate_rows
 from batch.sheets.rows import Book, RowInfo, SheetRows, column_letters
 from batch.sheets.xlsx import Workbook
+from batch.sheets.zipcheck import check_csv, check_headers
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 WORKBOOK_SUFFIXES = (*XLSX_SUFFIXES, ".ods", ".xls")
@@ -241,6 +242,7 @@ def _load_csv(path: Path, reading: _Reading, encoding: str | None) -> Sheet:
         text, _encoding = decode(path.read_bytes(), encoding)
         text, separator = split_sep_line(normalise_line_ends(text))
         separator = separator or detect_separator(text)
+        check_csv(path, text, separator)  # Excel's limits, before pandas reads it
     except CsvTextError as exc:
         raise InputError(f"{path}: {exc}") from exc
     except OSError as exc:
@@ -320,6 +322,7 @@ def _build(
         raise InputError(_no_header_row(path, sheet_name, other_sheets, first, choices))
     number, first, _ = top[header_at]
     kept = [(i, h) for i, h in sorted(first.items()) if h]
+    check_headers(path, ((column_letters(i), h) for i, h in kept))
     columns = _columns(path, kept, choices)
     if isinstance(lines, SheetRows) and not reading.include_hidden:
         _refuse_hidden_columns(path, sheet_name, kept, lines.hidden_columns, choices)

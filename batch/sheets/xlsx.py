@@ -42,7 +42,7 @@ from batch.sheets.rows import (
     column_letters,
     mark_cell,
 )
-from batch.sheets.zipcheck import check_parts
+from batch.sheets.zipcheck import MAX_CELL_CHARS, cell_too_long, check_parts, check_small_part
 
 __all__ = ["RowInfo", "RowTexts", "SheetEntry", "SheetRows", "Workbook", "column_letters"]
 
@@ -210,6 +210,7 @@ class Workbook:
         custom: dict[int, str] = {}
         ids: list[int] = []
         in_cell_xfs = False
+        check_small_part(self._zip, part, self.path)
         with self._zip.open(part) as source:
             for event, element in ElementTree.iterparse(source, events=("start", "end")):
                 tag = _local(element.tag)
@@ -352,6 +353,9 @@ class Workbook:
         def data(text: str) -> None:
             if grab:
                 texts.append(text)
+                long = len(text) > 4096 or not len(texts) & 63  # a cell over Excel's length?
+                if long and sum(map(len, texts)) > MAX_CELL_CHARS:
+                    raise cell_too_long(path, f"{part}, row {number} column {column + 1}")
 
         def formula_cell(info: RowInfo | None) -> RowInfo | None:
             if all_placeholders or not has_value or (not texts and kind not in _TEXT_KINDS):
@@ -415,6 +419,7 @@ class Workbook:
 
     def _xml(self, part: str) -> ElementTree.Element:
         """A small part's parsed XML."""
+        check_small_part(self._zip, part, self.path)  # read whole, so it must be small
         with self._zip.open(part) as source:
             return ElementTree.parse(source).getroot()
 

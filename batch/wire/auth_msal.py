@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 import msal
 import requests
 
+from batch.core.destinations import check_allowed_host
 from batch.core.echo import redact_urls
 from batch.core.errors import ConfigError
 from batch.core.options import CLOUDS, is_loopback
@@ -119,6 +120,7 @@ def resolve_authority(env: Mapping[str, str], cloud: str) -> Authority:
                 "not cross a network in clear: use https:// (http:// is for a loopback stand-in)"
             )
         return Authority(f"https://{netloc}", loopback=f"http://{netloc}", explicit=True)
+    check_allowed_host("PC_AUTHORITY", shown, host, cloud, "sign-in")
     return Authority(f"https://{netloc}", explicit=True)
 
 
@@ -126,7 +128,10 @@ class LoginHttp:
     """The http_client MSAL is given: requests with a timeout; a loopback stand-in over http.
 
     For Authority(loopback=...) every URL on the https placeholder host goes to the loopback
-    root over plain http, and any other host is refused (nothing leaves the machine).
+    root over plain http, and any other host is refused (nothing leaves the machine). Otherwise
+    every request must go to the authority's own host over https: a token endpoint that the
+    discovery document puts anywhere else is refused, so the secret goes to the sign-in host
+    the allow-list admitted and nowhere else.
     """
 
     def __init__(self, authority: Authority, timeout: float = LOGIN_TIMEOUT_S) -> None:
@@ -138,13 +143,12 @@ class LoginHttp:
 
     def _url(self, url: str) -> str:
         root, loopback = self._authority.root, self._authority.loopback
-        if loopback is None:
-            return url
         if url == root or url.startswith(root + "/"):
-            return loopback + url[len(root) :]
+            return url if loopback is None else loopback + url[len(root) :]
         raise requests.ConnectionError(
-            f"refused to send a login request to {urlsplit(url).netloc}: PC_AUTHORITY allows "
-            f"only {loopback}"
+            f"refused to send a login request to {urlsplit(redact_urls(url)).netloc}: only "
+            f"{loopback or root}, the authority's own host, gets them (a discovery document "
+            "naming another host is not followed)"
         )
 
     def get(self, url: str, params: Any = None, headers: Any = None, **kwargs: Any) -> Any:

@@ -19,6 +19,19 @@ read from `{code, description, data, source}` and from 429's `{statusCode, messa
 connection, refused connection) is a Reply with status 0 and its `fault`; aiohttp's exceptions
 never leave this module. Redirects are not followed (a token is not sent to another place).
 Customer ids are checked again here: only a canonical lower-case GUID reaches a URL.
+
+Server text is data (issue 28, point 4): an error's code, description and data entries have
+their control characters, ANSI escapes and bidi overrides escaped (core.echo.escape_controls)
+and are cut to MAX_TEXT characters here, where they enter pcbatch, so no terminal, log line,
+JSON field or report gets them raw. An etag that could not go back in an If-Match header (a
+control character, a quote, over MAX_ETAG characters) is no etag: the row fails saying so,
+where aiohttp would otherwise raise on the PUT.
+
+Answers are bounded (issue 28, point 5): each kind of call reads at most its LIMITS entry
+(after decompression; a Content-Length over it is refused unread). A longer answer is not
+read: the call is a Reply with Fault.DISCONNECTED ("it may have landed", as for a lost answer:
+a PUT is checked by a refetch) whose message names the limit, so it is retried within
+--max-attempts and then fails that row with that message, never filling the memory.
 """
 
 from __future__ import annotations
@@ -35,6 +48,7 @@ from typing import Self
 import aiohttp
 
 from batch import __version__
+from batch.core.echo import escape_controls
 from batch.core.export_rows import CONTINUATION_HEADER
 from batch.core.ids import is_canonical_guid
 from batch.core.json_read import key_of
@@ -42,6 +56,20 @@ from batch.core.retry import Fault, Reply, parse_retry_after
 from batch.wire.auth import TokenProvider
 
 APPLICATION = f"pcbatch/{__version__}"
+MAX_TEXT = 500  # characters kept of a server's error text (Entra's and Partner Center's are short)
+MAX_ETAG = 256  # the service's etags are a few dozen characters
+# Bytes read of one answer, by kind of call: a billing profile is ~2 KB, a page of 500 customers
+# ~1 MB, a page of the activity log holds each record's old and new resource.
+LIMITS: dict[str, int] = {
+    "profile": 1 << 20,
+    "address": 1 << 20,
+    "country rules": 4 << 20,
+    "customer list": 16 << 20,
+    "activity log": 32 << 20,
+}
+_CHUNK = 64 << 10
+# RFC 9110 entity-tag characters (etagc, without obs-text): visible ASCII but `"`.
+_ETAG_CHARS = re.compile(rf"[\x21\x23-\x7e]{{1,{MAX_ETAG}}}")
 _EMPTY: Mapping[str, object] = {}
 # One encoder for every body: json.dumps builds a new one per call when given options.
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -123,7 +151,7 @@ class Client:
 
     async def get_profile(self, customer_id: str, request_id: str) -> Reply:
         """GET the customer's billing profile."""
-        return await self._call("GET", self._profile_url(customer_id), request_id)
+        return await self._call("GET", self._profile_url(customer_id), request_id, kind="profile")
 
     async def put_profile(
         self, customer_id: str, resource: Mapping[str, object], etag: str, request_id: str
@@ -131,12 +159,12 @@ class Client:
         """PUT the whole billing profile with If-Match set to `etag` (quoted)."""
         if_match = etag if etag.startswith('"') else f'"{etag}"'
         return await self._call(
-            "PUT", self._profile_url(customer_id), request_id, resource, if_match
+            "PUT", self._profile_url(customer_id), request_id, resource, if_match, kind="profile"
         )
 
     async def validate_address(self, address: Mapping[str, object], request_id: str) -> Reply:
         """POST an address to /v1/validations/address; the verdict is in the body's `status`."""
-        return await self._call("POST", self._validate, request_id, address)
+        return await self._call("POST", self._validate, request_id, address, kind="address")
 
     async def list_customers(
         self, url: str, request_id: str, continuation: str | None = None
@@ -149,7 +177,7 @@ class Client:
         if not url.startswith(self._customers.removesuffix("/") + "?"):
             raise ValueError(f"not a customer-list URL of {self._root}: {url!r}")
         headers = None if continuation is None else {CONTINUATION_HEADER: continuation}
-        return await self._call("GET", url, request_id, extra_headers=headers)
+        return await self._call("GET", url, request_id, extra_headers=headers, kind="customer list")
 
     async def list_audit_records(
         self, url: str, request_id: str, continuation: str | None = None
@@ -163,7 +191,7 @@ class Client:
         if not url.startswith(self._audit_records):
             raise ValueError(f"not an activity-log URL of {self._root}: {url!r}")
         headers = None if continuation is None else {CONTINUATION_HEADER: continuation}
-        return await self._call("GET", url, request_id, extra_headers=headers)
+        return await self._call("GET", url, request_id, extra_headers=headers, kind="activity log")
 
     async def get_country_rules(self, iso2: str, request_id: str) -> Reply:
         """GET /v1/countryvalidationrules/{iso2}: a CountryValidationRules object in the body
@@ -171,7 +199,9 @@ class Client:
         batch.core.country_rules.parse_country_rules."""
         if re.fullmatch(r"[A-Za-z]{2}", iso2) is None:
             raise ValueError(f"not a 2-letter country code: {iso2!r}")
-        return await self._call("GET", self._country_rules + iso2.upper(), request_id)
+        return await self._call(
+            "GET", self._country_rules + iso2.upper(), request_id, kind="country rules"
+        )
 
     async def renew_token(self) -> None:
         """After a 401: ask the provider for a token other than the refused one."""
@@ -193,6 +223,8 @@ class Client:
         payload: Mapping[str, object] | None = None,
         if_match: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        *,
+        kind: str,
     ) -> Reply:
         session = self._session
         if session is None:
@@ -218,10 +250,13 @@ class Client:
                     method, url, data=data, headers=sent, allow_redirects=False
                 ) as response,
             ):
-                raw = await response.read()
+                raw = await _bounded_body(response, LIMITS[kind])
                 status = response.status
                 retry_after = response.headers.get("Retry-After")
                 header_etag = response.headers.get("ETag")
+        except _TooLarge as exc:
+            why = f"the answer is over {exc.limit >> 20} MiB, more than a {kind} holds: not read"
+            return _lost(Fault.DISCONNECTED, why, request_id, correlation_id)
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
             return _lost(Fault.CONNECT, "could not connect", request_id, correlation_id)
         except TimeoutError:
@@ -232,6 +267,26 @@ class Client:
         if status == 401:
             self._rejected = token
         return _reply(status, raw, retry_after, header_etag, request_id, correlation_id)
+
+
+class _TooLarge(Exception):
+    """An answer longer than its kind's limit (LIMITS)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
+async def _bounded_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body, read in chunks; _TooLarge as soon as it (or its Content-Length) passes limit."""
+    if response.content_length is not None and response.content_length > limit:
+        raise _TooLarge(limit)
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(_CHUNK):
+        body += chunk
+        if len(body) > limit:
+            raise _TooLarge(limit)
+    return bytes(body)
 
 
 def _lost(fault: Fault, message: str, request_id: str, correlation_id: str) -> Reply:
@@ -289,14 +344,21 @@ def _decode(raw: bytes) -> tuple[Mapping[str, object], str]:
 
 
 def _etag(body: Mapping[str, object], header: str | None) -> str | None:
+    """The answer's etag, or None when it has none that could go back in an If-Match."""
+    found: str | None = None
     attributes = key_of(body, "attributes")
     if isinstance(attributes, Mapping):
         etag = key_of(attributes, "etag")
         if etag is not None:
-            return str(etag)
-    if header:
-        return header.removeprefix("W/").strip('"')
-    return None
+            found = str(etag)
+    if found is None and header:
+        found = header.removeprefix("W/").strip('"')
+    return found if found is not None and _ETAG_CHARS.fullmatch(found) else None
+
+
+def _text(value: object) -> str:
+    """Server text made data: controls escaped, at most MAX_TEXT characters."""
+    return escape_controls(str(value)[: MAX_TEXT * 2])[:MAX_TEXT]
 
 
 def _error(body: Mapping[str, object], text: str, status: int) -> tuple[str | None, str]:
@@ -304,8 +366,8 @@ def _error(body: Mapping[str, object], text: str, status: int) -> tuple[str | No
     code = key_of(body, "code")
     description = key_of(body, "description") or key_of(body, "message")
     if description is None:
-        description = " ".join(text.split())[:200] or f"HTTP {status}"
-    return (None if code is None else str(code)), str(description)
+        description = " ".join(text[: MAX_TEXT * 4].split())[:200] or f"HTTP {status}"
+    return (None if code is None else _text(code)), _text(description)
 
 
 def _error_data(body: Mapping[str, object]) -> tuple[str, ...]:
@@ -315,5 +377,5 @@ def _error_data(body: Mapping[str, object]) -> tuple[str, ...]:
     data = key_of(body, "data")
     if not isinstance(data, list):
         return ()
-    entries = (entry if isinstance(entry, str) else _ENCODE(entry) for entry in data)
-    return tuple(text for text in (" ".join(e.split())[:300] for e in entries) if text)
+    entries = (entry if isinstance(entry, str) else _ENCODE(entry) for entry in data[:20])
+    return tuple(text for text in (_text(" ".join(e.split())[:300]) for e in entries) if text)

@@ -27,9 +27,10 @@ from pathlib import Path
 
 import msal
 
+from batch.core.destinations import is_real_app, refuse_real_credentials_on_stand_in
 from batch.core.echo import redact_urls
 from batch.core.errors import AuthFailed, ConfigError
-from batch.durable.files import atomic_write
+from batch.durable.files import atomic_write, private_dir
 from batch.wire.auth import Grant, RenewingToken, SignInError
 from batch.wire.auth_msal import SCOPE_USER, Authority, MsalFetch, call_msal, grant_of, msal_app
 from batch.wire.auth_msal import resolve_authority as _resolve
@@ -117,10 +118,8 @@ def _parse(text: str, where: str) -> tuple[Login, str]:
 
 def write_cache(path: Path, login: Login, state: str) -> None:
     """Write the file atomically, readable by its owner only (folder 0700, file 0600)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if os.name == "posix":
-        os.chmod(path.parent, 0o700)  # our own folder: tighten it if it was made looser
-    with atomic_write(path, permissions=0o600) as file:
+    private_dir(path.parent, option="XDG_CONFIG_HOME")
+    with atomic_write(path) as file:
         file.write(_document(login, state))
 
 
@@ -163,7 +162,7 @@ def save_cache(env: Mapping[str, str], login: Login, state: str) -> None:
         write_cache(cache_path(env), login, state)
         return
     folder = config_dir(env)
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(folder, option="XDG_CONFIG_HOME")
     try:
         persistence(kind, folder).save(_document(login, state))  # type: ignore[attr-defined]
     except OSError:
@@ -171,7 +170,8 @@ def save_cache(env: Mapping[str, str], login: Login, state: str) -> None:
     except Exception as exc:  # a keyring's own error (KeychainError...): reported as an OSError
         raise OSError(f"{type(exc).__name__} from the encrypted store") from None
     if kind != "dpapi":  # DPAPI's file is the data; a keyring needs our marker beside it
-        marker(kind, folder).touch(mode=0o600)
+        with atomic_write(marker(kind, folder)) as file:
+            file.write("")
 
 
 def sign_in(
@@ -189,6 +189,10 @@ def sign_in(
     Raises AuthFailed when the sign-in is refused or expires, ConfigError for bad options.
     """
     authority = _resolve(env, cloud)
+    if is_real_app(client_id) and env.get("PC_AUTHORITY", "").strip():
+        # A real app's person signs in at the stand-in: nothing is sent (core.destinations).
+        real = f"the client id {client_id} is a real app's"
+        refuse_real_credentials_on_stand_in(real, env["PC_AUTHORITY"].strip(), "PC_AUTHORITY")
     cache = msal.SerializableTokenCache()
 
     def step() -> tuple[Grant, str | None]:
@@ -277,9 +281,15 @@ class CachedLogin(MsalFetch):
         return grant
 
 
-def cached_provider(env: Mapping[str, str], cloud: str) -> RenewingToken | None:
+def cached_provider(
+    env: Mapping[str, str],
+    cloud: str,
+    check: Callable[[str | None, str | None], None] | None = None,
+) -> RenewingToken | None:
     """The provider over the `pcbatch login` cache, or None when there is no cache file.
 
+    check: credentials.Destination.check, given what the sign-in is (None: the stand-in's app)
+    and its authority: raises when a real sign-in's tokens would go to a stand-in.
     Raises ConfigError when the cache is unusable, or was made for another cloud or authority.
     """
     loaded = load_cache(env)
@@ -298,6 +308,9 @@ def cached_provider(env: Mapping[str, str], cloud: str) -> RenewingToken | None:
             f"PC_AUTHORITY is {redact_urls(given)}: sign in again with `pcbatch login` under "
             "this PC_AUTHORITY"
         )
+    if check is not None:
+        real = is_real_app(login.client_id)
+        check("the `pcbatch login` sign-in is a real app's" if real else None, login.authority)
     who = login.username or "the signed-in user"
     what = f"the `pcbatch login` token cache of {who} (tenant {login.tenant}, {cache_where(env)})"
     return RenewingToken(CachedLogin(env, login, state, what), what)
