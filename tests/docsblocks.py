@@ -62,8 +62,8 @@ class Command:
 
 
 def pages() -> list[Path]:
-    """Every docs page, in file order."""
-    return sorted(DOCS.rglob("*.md"))
+    """Every docs page, in file order (docs/.snippets holds parts of pages, not pages)."""
+    return sorted(p for p in DOCS.rglob("*.md") if not p.is_relative_to(SNIPPETS))
 
 
 def expanded(page: Path) -> str:
