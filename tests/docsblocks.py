@@ -67,12 +67,15 @@ def pages() -> list[Path]:
 
 
 def expanded(page: Path) -> str:
-    """The page's text with each `--8<-- "NAME"` line replaced by docs/.snippets/NAME, as
+    """The page's text with each `--8<-- "NAME"` line replaced by docs/.snippets/NAME (or NAME), as
     mkdocs' snippets extension renders it."""
-    return SNIPPET.sub(
-        lambda m: (SNIPPETS / m.group(1)).read_text(encoding="utf-8").rstrip("\n"),
-        page.read_text(encoding="utf-8"),
-    )
+    def snippet(match: re.Match[str]) -> str:
+        # mkdocs.yml's base_path: docs/.snippets, then the repository's root
+        found = [base / match.group(1) for base in (SNIPPETS, ROOT)]
+        path = next(p for p in found if p.is_file())
+        return path.read_text(encoding="utf-8").rstrip("\n")
+
+    return SNIPPET.sub(snippet, page.read_text(encoding="utf-8"))
 
 
 def blocks(page: Path) -> list[Block]:

@@ -53,7 +53,7 @@ def _copy_of_the_repository(into: Path) -> None:
 
 def _script(page: Path, outputs: Path) -> tuple[str, list]:
     """The bash script that runs a page's blocks, and the commands whose output it keeps."""
-    lines = ["cd \"$(dirname \"$0\")\""]
+    lines = ['cd "$(dirname "$0")"']
     shown = []
     for block in (b for b in blocks(page) if b.runs):
         for command in commands(block):
