@@ -116,7 +116,8 @@ def _json_errors(ctx: click.Context) -> bool:
         return True
     args = ctx.meta.get(_ARGS, [])
     pairs = itertools.pairwise(args)
-    return "--log-format=json" in args or ("--log-format", "json") in pairs
+    asked = {("--log-format", "json"), ("--format", "json")}  # run and the others; validate
+    return bool({"--log-format=json", "--format=json"} & set(args) or asked & set(pairs))
 
 
 def _error(ctx: click.Context, message: str, exit_code: int) -> None:

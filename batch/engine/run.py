@@ -44,6 +44,7 @@ from batch.engine.nightly import Nightly
 from batch.engine.pool import Progress, run_pool
 from batch.engine.rules_cache import RulesCache
 from batch.output.report import write_report
+from batch.output.row_log import log_if_skipped, log_not_sent, logging_outcomes
 from batch.sheets.sheet import input_sha256, load_sheet, sheet_warnings
 from batch.wire.auth import TokenProvider, tenant_of
 from batch.wire.client import Client, new_request_id
@@ -169,6 +170,7 @@ async def _run(
                 len(sheet.not_sent),
                 out_dir,
             )
+            log_not_sent(sheet.not_sent)  # issue 27: every finished row has a log line
         else:
             preflight = await _preflight(pending, base_url, tokens, options, env)
             journal.resume_run(run_id, recorded_options)
@@ -176,7 +178,7 @@ async def _run(
             columns = journal.run_info(run_id).columns
             nightly = await Nightly.start(options, base_url, tokens, rows, resumed=True)
             log.info("run %d resumed: %d rows to send; report in %s", run_id, len(rows), out_dir)
-        rows = nightly.journal_known(rows, journal.record)  # known unchanged: no call
+        rows = nightly.journal_known(rows, logging_outcomes(journal.record))  # no call
         log.info("%s", target)  # before the first PUT: where this run writes
         if on_started is not None:
             on_started(out_dir, len(rows), target)
@@ -189,6 +191,7 @@ async def _run(
         def record_outcome(outcome: Outcome) -> None:
             try:
                 journal.record(outcome)
+                log_if_skipped(outcome)  # issue 27: every finished row has a log line
             except PcbatchError as exc:  # disk full: stop; --resume re-plans unrecorded rows
                 stop.set(exc)
 
