@@ -69,6 +69,7 @@ def pages() -> list[Path]:
 def expanded(page: Path) -> str:
     """The page's text with each `--8<-- "NAME"` line replaced by docs/.snippets/NAME (or NAME), as
     mkdocs' snippets extension renders it."""
+
     def snippet(match: re.Match[str]) -> str:
         # mkdocs.yml's base_path: docs/.snippets, then the repository's root
         found = [base / match.group(1) for base in (SNIPPETS, ROOT)]
