@@ -164,3 +164,25 @@ async def sim_client() -> AsyncIterator[Callable[[Simulator], SimClient]]:
         # the resend off the same way (aiohttp/test_utils.py); there is no public switch.
         session._retry_connection = False
         yield lambda server: SimClient(session, server)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--docs-shell",
+        action="store_true",
+        help="run the docs pages' shell blocks (tests/test_docs_shell.py; slow, .ci/run runs it)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "docs_shell: runs the docs' shell blocks (--docs-shell)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leaves the slow docs_shell tests out unless --docs-shell asks for them."""
+    if config.getoption("--docs-shell"):
+        return
+    kept = [item for item in items if item.get_closest_marker("docs_shell") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept

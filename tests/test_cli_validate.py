@@ -156,8 +156,8 @@ def test_the_readme_shows_the_actual_output_on_the_sample_sheet():
         os.chdir(cwd)
     assert result.exit_code == 1
     shown = "\n".join(line.rstrip() for line in result.output.splitlines())
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert f"$ pcbatch validate samples/customers.xlsx\n{shown}\n```" in readme
+    page = (ROOT / "docs" / "reference" / "input.md").read_text(encoding="utf-8")
+    assert f"$ pcbatch validate samples/customers.xlsx  # exit 1\n{shown}\n```" in page
 
 
 def test_python_m_batch_validate_runs_offline_without_credentials():

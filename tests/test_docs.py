@@ -1,10 +1,13 @@
-"""README.md, `--help` and `.ci/run` tell the same story as the code.
+"""The docs site (docs/), README.md, `--help` and `.ci/run` tell the same story as the code.
 
-README.md is the interface users script against (commands, options, input columns, statuses,
-report files, exit codes): these tests fail when the program and the README drift apart.
+The docs are the interface users script against (commands, options, input columns, statuses,
+report files, exit codes): these tests fail when the program and the docs drift apart.
+tests/test_docs_shell.py runs the pages' shell blocks; the blocks it cannot run are checked here.
 """
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import click
@@ -15,32 +18,48 @@ from batch.cli import cli
 from batch.core import errors
 from batch.core.fields import CUSTOMER_ID, FIELDS, HOUSE_NUMBER, normalise_header
 from batch.core.model import Status
+from tests.docsblocks import blocks, expanded, pages
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+DOCS = ROOT / "docs"
 COMMANDS = ["run", "validate", "simulate", "login", "logout", "report", "demo", "export", "secret"]
-# The README section that documents each command's options, by its heading.
+# The docs page (and heading, None for the whole page) that documents each command's options.
 SECTION_OF = {
-    "run": "## Usage: `pcbatch run`",
-    "validate": "### `pcbatch validate`",
-    "simulate": "## Rehearse against the simulator",
-    "login": "### `pcbatch login`, for a person",
-    "logout": "### `pcbatch login`, for a person",
-    "report": "## The report",
-    "demo": "## Try it on the built-in simulator",
-    "export": "## Export: `pcbatch export`, and the round trip",
-    "secret": "### The client secret in the credential store",
+    "run": ("reference/run.md", None),
+    "validate": ("reference/input.md", "## `pcbatch validate`"),
+    "simulate": ("howto/rehearse.md", None),
+    "login": ("howto/sign-in.md", "## `pcbatch login`, for a person"),
+    "logout": ("howto/sign-in.md", "## `pcbatch login`, for a person"),
+    "report": ("reference/report.md", None),
+    "demo": ("quickstart.md", "## Try it on the built-in simulator"),
+    "export": ("howto/round-trip.md", None),
+    "secret": ("howto/sign-in.md", "## The client secret in the credential store"),
 }
-# An option as the README writes it: `--name`, and not the start of a longer word.
+# An option as the docs write it: `--name`, and not the start of a longer word.
 OPTION = re.compile(r"--[a-z][a-z0-9-]*(?![\w-])")
 
 
-def section(heading: str) -> str:
-    """The README text under `heading`, up to the next heading of the same or a higher level."""
+def page(name: str) -> str:
+    """The text of a docs page, snippets included."""
+    return expanded(DOCS / name)
+
+
+def section(heading: str | None, text: str = README) -> str:
+    """The text under `heading`, up to the next heading of the same or a higher level (the whole
+    text for None)."""
+    if heading is None:
+        return text
     level = heading.split(" ", 1)[0]
-    start = README.index(f"\n{heading}\n") + 1
-    ends = [README.find(f"\n{'#' * n} ", start + 1) for n in range(1, len(level) + 1)]
-    return README[start : min([e for e in ends if e != -1], default=len(README))]
+    start = text.index(f"\n{heading}\n") + 1
+    ends = [text.find(f"\n{'#' * n} ", start + 1) for n in range(1, len(level) + 1)]
+    return text[start : min([e for e in ends if e != -1], default=len(text))]
+
+
+def documented_at(name: str) -> str:
+    """Where a command's options are documented: its page, or the section of it."""
+    where, heading = SECTION_OF[name]
+    return section(heading, page(where))
 
 
 def table_rows(text: str, first_header: str) -> list[list[str]]:
@@ -79,60 +98,76 @@ def test_ci_runs_exactly_the_test_command_the_readme_gives():
     assert command in section("## Run the tests")
 
 
-def test_readme_gives_the_demo_command_for_a_fresh_machine():
-    assert re.search(
-        r"pip install \. && \S*pcbatch demo", section("## Try it on the built-in simulator")
-    )
+def test_the_quick_start_gives_the_same_test_command():
+    ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    command = next(line for line in ci_lines if line.startswith("python3 -m venv"))
+    assert command in section("## Run the tests", page("quickstart.md"))
+
+
+def test_readme_and_quick_start_give_the_demo_command_for_a_fresh_machine():
+    demo = r"pip install \. && \S*pcbatch demo"
+    assert re.search(demo, section("## Try it on the built-in simulator"))
+    assert re.search(demo, section("## Try it on the built-in simulator", page("quickstart.md")))
+
+
+def test_the_readme_stays_short_and_says_where_the_docs_are():
+    assert len(README.splitlines()) < 120
+    assert "mkdocs serve" in README
+    linked = set(re.findall(r"\]\((docs/[^)#]+)", README))
+    assert linked and all((ROOT / target).is_file() for target in linked), linked
 
 
 def test_the_commands_table_lists_exactly_the_commands_pcbatch_has():
-    rows = table_rows(section("## Commands"), "command")
+    rows = table_rows(page("reference/commands.md"), "command")
     listed = {name for row in rows for name in re.findall(r"`pcbatch (\w+)", row[0])}
     assert listed == set(cli.list_commands(click.Context(cli))) == set(COMMANDS)
-    headings = [line for line in README.splitlines() if line.startswith("#")]
     for row in rows:
-        where = row[2][1:-1]  # "the heading", quoted
-        assert any(where in heading for heading in headings), row[2]
+        target = re.fullmatch(r"\[[^]]+\]\(([^)#]+)(#[^)]*)?\)", row[2])
+        assert target, row[2]
+        assert (DOCS / "reference" / target.group(1)).resolve().is_file(), row[2]
 
 
 def test_the_version_option_of_pcbatch_itself_is_documented():
     assert help_options(cli) == {"--version"}
-    assert "pcbatch --version" in section("## Commands")
+    assert "pcbatch --version" in page("reference/commands.md")
+    result = CliRunner().invoke(cli, ["-V"])
+    assert result.exit_code == 0 and result.output.startswith("pcbatch, version ")
 
 
 @pytest.mark.parametrize("name", COMMANDS)
-def test_every_command_has_help_with_an_example_and_a_readme_mention(name):
+def test_every_command_has_help_with_an_example_and_a_docs_mention(name):
     result = CliRunner().invoke(cli, [name, "--help"])
     assert result.exit_code == 0, result.output
     assert "Example" in result.output
-    assert f"pcbatch {name}" in section(SECTION_OF[name])
+    assert f"pcbatch {name}" in documented_at(name)
 
 
 @pytest.mark.parametrize("name", COMMANDS)
-def test_every_option_in_help_is_documented_in_the_commands_section(name):
-    documented = set(OPTION.findall(section(SECTION_OF[name])))
+def test_every_option_in_help_is_documented_on_the_commands_page(name):
+    documented = set(OPTION.findall(documented_at(name)))
     missing = sorted(help_options(_command(name)) - documented)
-    assert missing == [], f"README.md, {SECTION_OF[name]!r}: pcbatch {name} {missing} not named"
+    assert missing == [], f"docs/{SECTION_OF[name]}: pcbatch {name} {missing} not named"
 
 
 @pytest.mark.parametrize(
     ("name", "heading", "first_header"),
     [
-        ("run", "### Options", "option"),
-        ("simulate", "## Rehearse against the simulator", "setting"),
+        ("run", "reference/run.md", "option"),
+        ("simulate", "howto/rehearse.md", "setting"),
     ],
 )
-def test_every_option_of_a_readme_option_table_exists_in_help(name, heading, first_header):
-    tabled = {
-        o for row in table_rows(section(heading), first_header) for o in OPTION.findall(row[0])
-    }
+def test_every_option_of_a_docs_option_table_exists_in_help(name, heading, first_header):
+    tabled = {o for row in table_rows(page(heading), first_header) for o in OPTION.findall(row[0])}
     assert tabled, f"no options found in the {heading!r} table"
     assert sorted(tabled - help_options(_command(name))) == []
 
 
 def _readme_invocations() -> list[tuple[str, str]]:
-    """(command, what follows it) for every `pcbatch COMMAND ...` in code in the README."""
-    code = re.findall(r"```[^\n]*\n(.*?)```", README, re.S) + re.findall(r"`([^`\n]+)`", README)
+    """(command, what follows it) for every `pcbatch COMMAND ...` in code in the README and
+    the docs."""
+    texts = [README] + [expanded(p) for p in pages()]
+    code = [c for text in texts for c in re.findall(r"```[^\n]*\n(.*?)```", text, re.S)]
+    code += [c for text in texts for c in re.findall(r"`([^`\n]+)`", text)]
     found = []
     for text in code:
         for line in text.splitlines():
@@ -155,13 +190,13 @@ def test_every_option_the_readme_passes_to_a_command_exists():
 
 
 def test_the_statuses_table_lists_every_status_and_which_go_to_failed_csv():
-    rows = table_rows(section("### Progress, statuses and exit codes"), "status")
+    rows = table_rows(page("reference/statuses.md"), "status")
     in_failed = {row[0].strip("`"): row[2] for row in rows}
     assert in_failed == {s.value: ("no" if s.ok else "yes") for s in Status}
 
 
 def test_the_exit_code_table_of_run_matches_the_errors_and_help():
-    rows = table_rows(section("### Progress, statuses and exit codes"), "exit code")
+    rows = table_rows(section("## `pcbatch run`", page("reference/exit-codes.md")), "exit code")
     codes = {int(row[0]) for row in rows}
     raised = {
         cls.exit_code
@@ -175,7 +210,7 @@ def test_the_exit_code_table_of_run_matches_the_errors_and_help():
 
 
 def test_the_columns_table_gives_every_field_its_headers_and_place():
-    rows = table_rows(section("### Columns"), "field")
+    rows = table_rows(section("## Columns", page("reference/input.md")), "field")
     # field | English | Dutch | German | French | Spanish | Italian | Portuguese | place | rule
     documented = {row[0].strip("`"): row for row in rows}
     assert set(documented) == {f.name for f in FIELDS} | {HOUSE_NUMBER}
@@ -196,7 +231,7 @@ SHIPPED = ("batch", "tests", "bench", "docs", "jobs", "samples", ".ci")
 
 
 def test_nothing_in_the_repository_refers_to_files_outside_it():
-    files = [ROOT / "README.md", ROOT / "pyproject.toml"]
+    files = [ROOT / name for name in ("README.md", "pyproject.toml", "mkdocs.yml", "CHANGELOG.md")]
     for folder in SHIPPED:
         files += [
             p
@@ -211,3 +246,81 @@ def test_nothing_in_the_repository_refers_to_files_outside_it():
             continue  # binary files: workbooks, caches
         mentions += [f"{path.relative_to(ROOT)}: {word}" for word in OUTSIDE if word in text]
     assert mentions == []
+
+
+# --- Blocks that cannot run here: each is marked (tests/docsblocks.py) and checked another way.
+
+KNOWN_LANGUAGES = {"sh", "console", "text", "toml", "python", "powershell", "bat", "ini", "cron"}
+ALL_BLOCKS = [block for p in pages() for block in blocks(p)]
+
+
+def _file_blocks(suffix: str) -> list:
+    return [
+        b for b in ALL_BLOCKS if (b.check or "").startswith("file ") and b.check.endswith(suffix)
+    ]
+
+
+def test_every_block_of_the_docs_is_run_or_says_how_it_is_checked():
+    unknown = [b.where for b in ALL_BLOCKS if b.lang not in KNOWN_LANGUAGES]
+    assert unknown == [], "a fence without a known language"
+    checks = [b.check for b in ALL_BLOCKS if b.check]
+    assert all(
+        c == "installed" or c == "windows" or c.startswith("file /") or c.startswith("not run: ")
+        for c in checks
+    ), checks
+    # A block that is not run says why (a reason after "not run:" of some length).
+    assert all(len(c) > len("not run: ") + 20 for c in checks if c.startswith("not run"))
+    assert sum(b.runs for b in ALL_BLOCKS) >= 15
+
+
+def test_the_systemd_units_of_the_docs_are_two_files_that_systemd_accepts(tmp_path):
+    units = _file_blocks((".service", ".timer"))
+    assert sorted(Path(b.check).suffix for b in units) == [".service", ".timer"]
+    paths = []
+    for block in units:
+        path = tmp_path / Path(block.check[len("file ") :]).name
+        path.write_text(block.text + "\n")
+        paths.append(str(path))
+        sections = re.findall(r"^\[(\w+)\]$", block.text, re.M)
+        assert sections[0] == "Unit" and len(sections) == len(set(sections)), block.where
+    if shutil.which("systemd-analyze") is None:  # a structural check only
+        return
+    done = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", *paths], capture_output=True, text=True
+    )
+    # The documented install path does not exist on this machine; any other complaint counts.
+    complaints = [
+        line
+        for line in (done.stdout + done.stderr).splitlines()
+        if line.strip() and not re.search(r"Command /opt/pcbatch/\S+ is not executable", line)
+    ]
+    assert complaints == []
+
+
+def test_the_shell_scripts_of_the_docs_parse(tmp_path):
+    scripts = _file_blocks(".sh")
+    assert scripts
+    for block in scripts:
+        assert block.text.startswith("#!/bin/sh\n"), block.where
+        done = subprocess.run(["sh", "-n"], input=block.text, capture_output=True, text=True)
+        assert done.returncode == 0, (block.where, done.stderr)
+
+
+def test_the_crontab_line_runs_the_script_the_docs_give():
+    (cron,) = _file_blocks("/etc/cron.d/pcbatch")
+    entries = [line for line in cron.text.splitlines() if line and not line.startswith("#")]
+    assert len(entries) == 1
+    *when, user, command = entries[0].split(None, 6)
+    assert len(when) == 5 and user == "pcbatch"
+    assert any(b.check == f"file {command}" for b in _file_blocks(".sh")), command
+
+
+def test_the_windows_blocks_name_files_the_repository_has():
+    windows = [b for b in ALL_BLOCKS if b.check == "windows"]
+    assert {b.lang for b in windows} == {"powershell", "bat"}
+    for block in windows:
+        for name in re.findall(r"jobs\\([\w.-]+)", block.text):
+            assert (ROOT / "jobs" / name).is_file(), (block.where, name)
+        # the program, as a path (`.venv\Scripts\pcbatch demo`) or a line's first word
+        for name in re.findall(r"(?:\\|^)pcbatch (\w+)", block.text, re.M):
+            assert name in COMMANDS, (block.where, name)

@@ -113,3 +113,33 @@ def test_the_tenant_is_read_from_the_token_without_verifying_it():
     assert tenant_of("eyJhbGciOiJub25lIn0.eyJ0aWQiOiJjb250b3NvLXRpZCJ9.sig") == "contoso-tid"
     # a tid that is no tenant id (a line break, a colour code) is not shown at all
     assert tenant_of("e30.eyJ0aWQiOiJhXG5iIn0.sig") is None
+
+
+def test_every_row_of_the_sheet_has_a_line_and_stdout_is_one_json_object(make_sim_thread, tmp_path):
+    sim = make_sim_thread(customers=2)
+    first, second = sim.store.ids()
+    path = tmp_path / "in.csv"
+    path.write_text(
+        "Customer ID,City\n"
+        f"{first},Newtown\n"  # row 2: updated
+        f"{first},Newtown\n"  # row 3: duplicate of row 2, never sent
+        "not-a-guid,Oldtown\n"  # row 4: invalid, never sent
+        f"{second},Newtown\n",  # row 5: past --limit, skipped
+        encoding="utf-8",
+    )
+    args = ["run", str(path), "--out", str(tmp_path / "o"), "--limit", "1"]
+    result = invoke([*args, "--log-format", "json"], sim)
+    assert result.exit_code == 1
+    rows = {line["row"]: line for line in json_lines(result.stderr) if "row" in line}
+    assert {n: r["status"] for n, r in rows.items()} == {
+        2: "updated",
+        3: "duplicate",
+        4: "invalid",
+        5: "skipped",
+    }
+    assert rows[4]["customer_id"] == "not-a-guid" and "Customer ID" in rows[4]["reason"]
+    assert "Oldtown" not in result.stderr  # a problem names its column, not the cell's value
+    (summary,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert summary["event"] == "summary" and summary["exit_code"] == 1
+    assert summary["statuses"]["duplicate"] == summary["statuses"]["invalid"] == 1
+    assert summary["rows"] == 4

@@ -24,18 +24,45 @@ from batch import __version__
 from batch.core.echo import printable
 from batch.core.errors import PcbatchError
 
-# command name -> "module:function" below batch.cli
+# command name -> ("module:function" below batch.cli, the first sentence of its help). The
+# sentence lets `pcbatch --help` list the commands without importing any of them (so nothing
+# loads aiohttp, pandas or msal to print help); tests/test_cli_help.py checks it against each
+# command's own help.
 _COMMANDS = {
-    "demo": "demo:demo",
-    "export": "export:export",
-    "login": "login:login",
-    "logout": "login:logout",
-    "report": "report:report",
-    "run": "run:run",
-    "secret": "secret:secret",
-    "simulate": "simulate:simulate",
-    "validate": "validate:validate",
+    "demo": (
+        "demo:demo",
+        "Run pcbatch on the sample sheet against the built-in stand-in; nothing leaves the "
+        "machine.",
+    ),
+    "export": (
+        "export:export",
+        "Export customers' billing profiles into OUTPUT (.xlsx or .csv), one row per customer.",
+    ),
+    "login": (
+        "login:login",
+        "Sign in as a person (device code, with MFA) and keep the token cache for later runs.",
+    ),
+    "logout": (
+        "login:logout",
+        "Remove the token cache `pcbatch login` stored; runs then need PC_* credentials again.",
+    ),
+    "report": ("report:report", "Rebuild the report files of a run from its journal."),
+    "run": ("run:run", "Update customers' billing profiles from INPUT (xlsx, xlsm or csv)."),
+    "secret": (
+        "secret:secret",
+        "Keep the app's client secret in the system's credential store instead of a variable.",
+    ),
+    "simulate": (
+        "simulate:simulate",
+        "Serve the Partner Center stand-in on loopback until Ctrl-C.",
+    ),
+    "validate": ("validate:validate", "Check INPUT and list every problem by row and column."),
 }
+
+
+def summary(name: str) -> str:
+    """The first sentence of a command's help, as `pcbatch --help` lists it."""
+    return _COMMANDS[name][1]
 
 
 class _Group(click.Group):
@@ -48,10 +75,21 @@ class _Group(click.Group):
         target = _COMMANDS.get(cmd_name)
         if target is None:
             return None
-        module, name = target.split(":")
+        module, name = target[0].split(":")
         command = getattr(importlib.import_module(f"batch.cli.{module}"), name)
         assert isinstance(command, click.Command)
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands and their summaries, as click lists them, without importing them."""
+        limit = formatter.width - 6 - max(len(name) for name in _COMMANDS)
+        # a bare Command of the summary, to cut it as click cuts a command's own help
+        rows = [
+            (name, click.Command(name, help=summary(name)).get_short_help_str(limit))
+            for name in _COMMANDS
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(sorted(rows))
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         ctx.meta[_ARGS] = list(args)  # for _json_errors: the command line as typed
@@ -82,7 +120,8 @@ def _json_errors(ctx: click.Context) -> bool:
         return True
     args = ctx.meta.get(_ARGS, [])
     pairs = itertools.pairwise(args)
-    return "--log-format=json" in args or ("--log-format", "json") in pairs
+    asked = {("--log-format", "json"), ("--format", "json")}  # run and the others; validate
+    return bool({"--log-format=json", "--format=json"} & set(args) or asked & set(pairs))
 
 
 def _error(ctx: click.Context, message: str, exit_code: int) -> None:
@@ -98,7 +137,7 @@ def _error(ctx: click.Context, message: str, exit_code: int) -> None:
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="pcbatch")
+@click.version_option(__version__, "-V", "--version", prog_name="pcbatch")
 def cli() -> None:
     """Bulk-update Microsoft Partner Center customer billing profiles from a spreadsheet.
 

@@ -222,10 +222,15 @@ def error_line(message: str, exit_code: int) -> str:
     return _JsonLines().format(record)
 
 
-def print_summary(result: RunResult) -> None:
-    """The statuses with their counts, the counters, and where the report is (stdout)."""
+def print_summary(result: RunResult, log_format: str = "text") -> None:
+    """The statuses with their counts, the counters, and where the report is (stdout): a
+    table, or with `--log-format json` one JSON object and nothing else."""
     from rich.console import Console
     from rich.table import Table
+
+    if log_format == "json":
+        click.echo(json.dumps(summary_object(result), ensure_ascii=False))
+        return
 
     table = Table(title="pcbatch run", show_footer=True)
     table.add_column("status", footer="rows")
@@ -244,6 +249,24 @@ def print_summary(result: RunResult) -> None:
         highlight=False,
     )
     console.print(f"report: {result.out_dir}", markup=False, highlight=False, soft_wrap=True)
+
+
+def summary_object(result: RunResult) -> dict[str, object]:
+    """The run's summary for machines: every status with its count, the counters, the report."""
+    s = result.stats
+    return {
+        "event": "summary",
+        "exit_code": result.exit_code,
+        "rows": result.rows,
+        "statuses": {status.value: result.statuses.get(status, 0) for status in Status},
+        "requests": s.requests,
+        "throttled": s.throttled,
+        "conflicts": s.conflicts,
+        "retries": s.retries,
+        "rate_final": s.rate_final,
+        "rate_min": s.rate_min,
+        "report": str(result.out_dir),
+    }
 
 
 def console_for(options: RunOptions) -> Console | None:
@@ -334,5 +357,5 @@ def run(ctx: click.Context, input_path: Path | None, job: Path | None, **flags: 
     options = merge_options(job_values, given)
     result = _go(options, dict(os.environ), force=force)
     log_finished(result)
-    print_summary(result)
+    print_summary(result, options.log_format)
     ctx.exit(result.exit_code)

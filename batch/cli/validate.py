@@ -9,6 +9,7 @@ is named on stderr with its row count, never silently passed.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -43,6 +44,15 @@ _VALUE_WIDTH = 24  # characters of a cell shown in the problem table; longer one
     help="Fetch each country's address rules from Partner Center (credentials, --base-url and "
     "--cloud as for `run`) instead of using the published rules pcbatch ships.",
 )
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: a table for people; json: one JSON object on stdout (the counts, and every "
+    "problem with row, column, value, problem and fix), warnings and notes in it too.",
+)
 @click.pass_context
 def validate(
     ctx: click.Context,
@@ -57,6 +67,7 @@ def validate(
     base_url: str | None,
     cloud: str,
     online: bool,
+    output_format: str,
 ) -> None:
     """Check INPUT and list every problem by row and column.
 
@@ -76,6 +87,7 @@ def validate(
       pcbatch validate customers.xlsx --sheet "March updates" --clear-token CLEAR
       pcbatch validate klanten.csv --map "Klantnr=customer_id" --ignore-column Opmerking
       pcbatch validate customers.xlsx --online
+      pcbatch validate customers.xlsx --format json
     """
     from rich import box
     from rich.console import Console
@@ -94,7 +106,9 @@ def validate(
         encoding=encoding,
         header_row=header_row,
     )
-    for warning in sheet_warnings(loaded):
+    as_json = output_format == "json"
+    warnings = sheet_warnings(loaded)
+    for warning in [] if as_json else warnings:
         click.echo(f"pcbatch: warning: {printable(warning)}", err=True)
     where = f'{input_file} (sheet "{loaded.sheet_name}")' if loaded.sheet_name else f"{input_file}"
     countries = sorted({c for c in (_country(r) for r in loaded.rows) if c is not None})
@@ -103,7 +117,8 @@ def validate(
     else:
         found = {c: Rules(shipped_rules(c), None) for c in countries}
     by_rules = _country_problems(loaded, found)
-    for note in _notes(loaded.rows, found, online):
+    notes = _notes(loaded.rows, found, online)
+    for note in [] if as_json else notes:
         click.echo(f"pcbatch: note: {note}", err=True)
     problems = sorted(
         [p for rejected in loaded.not_sent for p in rejected.problems]
@@ -114,6 +129,24 @@ def validate(
     hidden = sum(r.status is Status.SKIPPED for r in loaded.not_sent)
     duplicates = len(loaded.not_sent) - len(invalid) - hidden
     invalid_count = len(invalid) + len(by_rules)
+    exit_code = 1 if invalid_count or hidden else 0
+    total = len(loaded.rows) + len(loaded.not_sent)
+    if as_json:
+        report = {
+            "input": str(input_file),
+            "sheet": loaded.sheet_name,
+            "rows": total,
+            "valid": len(loaded.rows) - len(by_rules),
+            "invalid": invalid_count,
+            "duplicate": duplicates,
+            "hidden": hidden,
+            "exit_code": exit_code,
+            "problems": [_problem_object(p) for p in problems],
+            "warnings": warnings,
+            "notes": notes,
+        }
+        click.echo(json.dumps(report, ensure_ascii=False))
+        ctx.exit(exit_code)
     console = Console(highlight=False)
     if problems:
         table = Table(box=box.SIMPLE_HEAD)
@@ -125,7 +158,6 @@ def validate(
             cells = (p.column, _cut(p.value), p.reason)
             table.add_row(str(p.row), *(Text(printable(text)) for text in cells))
         console.print(table)
-    total = len(loaded.rows) + len(loaded.not_sent)
     counts = f"{total} row{'' if total == 1 else 's'}: {len(loaded.rows) - len(by_rules)} valid"
     counts += f", {invalid_count} invalid"
     if duplicates:
@@ -133,7 +165,20 @@ def validate(
     if hidden:
         counts += f", {hidden} hidden (not sent; --include-hidden sends them)"
     console.print(Text(printable(f"{where}: {counts}")), soft_wrap=True)
-    ctx.exit(1 if invalid_count or hidden else 0)
+    ctx.exit(exit_code)
+
+
+def _problem_object(problem: Problem) -> dict[str, object]:
+    """A problem for `--format json`: its reason split at its first "; " into what is wrong
+    and what to do (the messages are written so; `fix` is "" when a message gives none)."""
+    wrong, _, fix = problem.reason.partition("; ")
+    return {
+        "row": problem.row,
+        "column": problem.column,
+        "value": problem.value,
+        "problem": wrong,
+        "fix": fix,
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,9 +3,10 @@
 - The rows go through workers.work_through (the window's customers in flight, one Stop); each
   customer's update is update.drive, paced and retried by the one call path.
 - Outcomes go to the subscribers in their order (the journal first: durable before progress;
-  then the job state, the log), then the progress display sees the counters. Every
-  STATS_EVERY customers done, the stats subscribers get the counters so far (the journal keeps
-  them, so a process killed mid-run does not take its session's counters with it).
+  then the job state, the log: output/row_log.py), then the progress display sees the
+  counters. Every STATS_EVERY customers done, the stats subscribers get the counters so far
+  (the journal keeps them, so a process killed mid-run does not take its session's counters
+  with it).
 - Counters live in one value (Counters): each customer's update returns the Tally of its calls;
   the pool adds them up (and shows the customers in flight's so far in the progress).
 - Stopping (core/stops.py): the Stop is set when a stop rule says so (the failure budget,
@@ -20,7 +21,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -35,8 +35,6 @@ from batch.core.stops import RecentResults, Stop, credentials_refused, failure_b
 from batch.core.time_left import TimeLeft
 from batch.engine.update import Context, Finished, Flight, drive, fetch_rules
 from batch.engine.workers import work_through
-
-log = logging.getLogger(__name__)
 
 STATS_EVERY = 25  # customers done between two checkpoints of the counters (one journal write)
 
@@ -244,34 +242,6 @@ class CustomerPool:
             measured_rate=pacer.measured_rate,
             window=pacer.window.size,
             eta_s=None if stop.is_set else self.time_left.estimate_s(total - counters.done),
-        )
-
-
-def log_outcome(outcome: Outcome) -> None:
-    """One log line per finished row: row, customer, status and reason (a subscriber).
-
-    Addresses and phone numbers stay out of logs: the suggested addresses of an address
-    refusal (core/plan.address_refusal) are cut off the reason. Skipped rows are not logged.
-    """
-    if outcome.status is Status.SKIPPED:
-        return
-    level = logging.INFO if outcome.status.ok else logging.WARNING
-    if log.isEnabledFor(level):
-        log.log(
-            level,
-            "row %d customer %s: %s",
-            outcome.row,
-            outcome.customer_id,
-            outcome.status.value,
-            extra={
-                "row": outcome.row,
-                "customer_id": outcome.customer_id,
-                "status": outcome.status.value,
-                "reason": outcome.message.split("; suggested: ", 1)[0],
-                "attempts": outcome.attempts,
-                "http_status": outcome.http_status,
-                "error_code": outcome.error_code,
-            },
         )
 
 

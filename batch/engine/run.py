@@ -56,9 +56,10 @@ from batch.engine.calls import Calls, open_calls
 from batch.engine.interrupt import stop_on_signals
 from batch.engine.nightly import Night, plan_night
 from batch.engine.pacing import pacer_for
-from batch.engine.pool import CustomerPool, PoolResult, Progress, Subscribers, log_outcome
+from batch.engine.pool import CustomerPool, PoolResult, Progress, Subscribers
 from batch.engine.rules_cache import RulesCache
 from batch.engine.update import Context
+from batch.output.row_log import log_not_sent, log_outcome
 from batch.sheets.sheet import input_sha256, load_sheet, sheet_warnings
 from batch.wire.auth import TokenProvider, tenant_of
 from batch.wire.credentials import credential_source, provider_from_env
@@ -238,6 +239,7 @@ async def _begin(
             len(sheet.not_sent),
             out_dir,
         )
+        log_not_sent(sheet.not_sent)  # every finished row has its line
     else:
         preflight = await _preflight(calls, pending, prepared.base_url, env, options.limit)
         journal.resume_run(run_id, prepared.recorded_options)
@@ -249,6 +251,7 @@ async def _begin(
         log.info("run %d resumed: %d rows to send; report in %s", run_id, len(rows), out_dir)
     for outcome in night.known_outcomes:  # known unchanged: journalled, no call
         journal.record(outcome)
+        log_outcome(outcome)
     return Session(run_id, night.to_send(rows), sent_before, columns, night, preflight)
 
 
