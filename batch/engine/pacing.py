@@ -112,7 +112,8 @@ def pacer_for(options: RunOptions, clock: Clock | None = None) -> Pacer:
 
 
 class Pacer:
-    """The Gate of update.py: the shared limiter, the adaptive rate, 429 pauses, the window.
+    """A command's pace, which every call waits at (calls.Calls.send): the shared limiter, the
+    adaptive rate, 429 pauses, the window.
 
     A command makes its one Pacer with `pacer_for(options)`.
     window: customers allowed in flight; the pool gates on it.
