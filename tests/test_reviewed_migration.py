@@ -150,3 +150,50 @@ def test_a_plan_dir_that_holds_a_plan_is_never_planned_over(make_sim_thread, tmp
     assert done.exit_code == 2
     assert "holds a plan already" in done.output
     assert (plan_dir / PLAN_NAME).read_bytes() == written
+
+
+def test_an_apply_killed_mid_way_is_finished_by_resume_with_one_landed_put_each(
+    make_sim_thread, tmp_path
+):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from collections import Counter
+
+    customers = 24
+    sim = make_sim_thread(customers=customers, seed=7)
+    ids = sim.store.ids()
+    plan_dir, digest = make_plan(sim, tmp_path, ids)
+    sim.config.latency_ms = 40  # an apply that lasts long enough to be killed half way
+    sim.config.drop_after_commit = 0.1  # and some PUTs whose answer is lost after landing
+
+    def start(*flags):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PC_")}
+        env.update(PC_BASE_URL=sim.base_url, PC_ACCESS_TOKEN=sim.token)
+        log = (tmp_path / f"stderr-{time.monotonic_ns()}.txt").open("w")
+        command = [sys.executable, "-m", "batch", "apply", str(plan_dir), *flags]
+        command += ["--rate", "300", "--concurrency", "4", "--timeout", "5", "--quiet"]
+        return subprocess.Popen(command, env=env, stdout=log, stderr=log)
+
+    def committed():
+        return Counter(e.customer_id for e in sim.log if e.committed)
+
+    run = start("--expect-plan", digest)
+    deadline = time.monotonic() + 30
+    while len(committed()) < customers // 2:
+        assert run.poll() is None, "the apply ended before half of its PUTs"
+        assert time.monotonic() < deadline, "no half of the PUTs within 30 s"
+        time.sleep(0.002)
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+
+    resumed = start("--resume")
+    assert resumed.wait(timeout=60) == 0
+    assert committed() == Counter(ids)  # every customer exactly one landed PUT
+    for i, cid in enumerate(ids):
+        assert sim.store.profile(cid)["defaultAddress"]["city"] == f"Newtown {i}"
+    lines = read_results(plan_dir / "applied")
+    assert len(lines) == customers
+    assert {line["status"] for line in lines} == {"updated"}
