@@ -272,3 +272,58 @@ def test_each_kind_of_action_is_one_of_the_machines():
         Pause,
         Done,
     }
+
+
+# A reviewed plan's row (`pcbatch apply`): PUT onto the planned profile, no GET; after a stale
+# etag, the planned fields are judged on the fresh profile (core/reviewed.moved_since_plan).
+PLANNED = KnownProfile(profile(OLD, "p1"), "p1", planned=CHANGED)
+OTHER_WRITER = {**OLD, "email": "other@example.com"}  # moved in a field the plan leaves alone
+MOVED = {**OLD, "defaultAddress": {**ADDRESS, "city": "Elsewhere"}}  # moved in a planned one
+LANDED_ALREADY = NEW  # the planned value is there already (a PUT that landed before a crash)
+
+PLAN_CASES = {
+    "nothing moved: one put, no get": (
+        [ok(NEW, "e2")],
+        ["PutProfile", "Done"],
+        Status.UPDATED,
+        machine.AS_PLANNED,
+    ),
+    "moved in another field: read, planned values applied onto it": (
+        [stale(), ok(OTHER_WRITER, "e3"), ok(NEW, "e4")],
+        ["PutProfile", "ReadProfile", "PutProfile", "Done"],
+        Status.UPDATED,
+        machine.MERGED_ONTO_MOVED,
+    ),
+    "moved in a planned field: nothing written": (
+        [stale(), ok(MOVED, "e3")],
+        ["PutProfile", "ReadProfile", "Done"],
+        Status.CHANGED_SINCE_PLAN,
+        "changed since the plan, nothing written: city: planned 'Oldtown' -> 'Newtown', "
+        "now 'Elsewhere'",
+    ),
+    "the planned value already there: no second put": (
+        [stale(), ok(LANDED_ALREADY, "e3")],
+        ["PutProfile", "ReadProfile", "Done"],
+        Status.UNCHANGED,
+        "",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", PLAN_CASES, ids=list(PLAN_CASES))
+def test_a_planned_row_is_put_as_planned_or_ends_changed_since_plan(case):
+    answers, actions, status, message = PLAN_CASES[case]
+    asked, outcome = play(answers, known=PLANNED)
+    assert (asked, outcome.status, outcome.message) == (actions, status, message)
+
+
+def test_a_planned_row_moved_in_a_planned_field_reports_no_change_and_is_not_ok():
+    _, outcome = play([stale(), ok(MOVED, "e3")], known=PLANNED)
+    assert outcome.changes == ()
+    assert not outcome.status.ok
+
+
+def test_a_planned_row_read_back_after_a_lost_put_that_landed_is_updated():
+    asked, outcome = play([lost(), Paused(), ok(NEW, "e2")], known=PLANNED)
+    assert asked == ["PutProfile", "Pause", "ReadProfile", "Done"]
+    assert (outcome.status, outcome.changes) == (Status.UPDATED, CHANGED)

@@ -23,7 +23,19 @@ from tests.docsblocks import blocks, expanded, pages
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 DOCS = ROOT / "docs"
-COMMANDS = ["run", "validate", "simulate", "login", "logout", "report", "demo", "export", "secret"]
+COMMANDS = [
+    "run",
+    "validate",
+    "simulate",
+    "login",
+    "logout",
+    "report",
+    "demo",
+    "export",
+    "secret",
+    "plan",
+    "apply",
+]
 # The docs page (and heading, None for the whole page) that documents each command's options.
 SECTION_OF = {
     "run": ("reference/run.md", None),
@@ -35,6 +47,8 @@ SECTION_OF = {
     "demo": ("quickstart.md", "## Try it on the built-in simulator"),
     "export": ("howto/round-trip.md", None),
     "secret": ("howto/sign-in.md", "## The client secret in the credential store"),
+    "plan": ("howto/reviewed-migration.md", None),
+    "apply": ("howto/reviewed-migration.md", None),
 }
 # An option as the docs write it: `--name`, and not the start of a longer word.
 OPTION = re.compile(r"--[a-z][a-z0-9-]*(?![\w-])")

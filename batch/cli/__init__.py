@@ -29,6 +29,10 @@ from batch.core.errors import PcbatchError
 # loads aiohttp, pandas or msal to print help); tests/test_cli_help.py checks it against each
 # command's own help.
 _COMMANDS = {
+    "apply": (
+        "apply:apply",
+        "Apply a reviewed plan: exactly the changes `pcbatch plan` wrote in PLAN_DIR.",
+    ),
     "demo": (
         "demo:demo",
         "Run pcbatch on the sample sheet against the built-in stand-in; nothing leaves the "
@@ -45,6 +49,10 @@ _COMMANDS = {
     "logout": (
         "login:logout",
         "Remove the token cache `pcbatch login` stored; runs then need PC_* credentials again.",
+    ),
+    "plan": (
+        "plan:plan",
+        "Plan a reviewed migration: what INPUT would change, written to --out as a plan file.",
     ),
     "report": ("report:report", "Rebuild the report files of a run from its journal."),
     "run": ("run:run", "Update customers' billing profiles from INPUT (xlsx, xlsm or csv)."),

@@ -21,8 +21,12 @@ from batch.core.model import Status
 from batch.core.options import RunOptions, merge_options
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from rich.console import Console
 
+    from batch.core.model import Outcome
+    from batch.core.reviewed import ApprovedPlan
     from batch.engine.pool import Progress
     from batch.engine.run import RunResult
 
@@ -176,17 +180,30 @@ class RunDisplay:
 
 
 async def run_watched(
-    options: RunOptions, env: dict[str, str], console: Console | None, *, force: bool = False
+    options: RunOptions,
+    env: dict[str, str],
+    console: Console | None,
+    *,
+    force: bool = False,
+    plan: ApprovedPlan | None = None,
+    on_outcome: Sequence[Callable[[Outcome], None]] = (),
 ) -> RunResult:
-    """run_job with a progress display on `console` (None: no display); force: --force."""
+    """run_job with a progress display on `console` (None: no display); force: --force; plan
+    and on_outcome: run_job's (`pcbatch apply` and `pcbatch plan`)."""
     from batch.engine.run import run_job
 
     if console is None:
-        return await run_job(options, env, force=force)
+        return await run_job(options, env, force=force, plan=plan, on_outcome=on_outcome)
     display = RunDisplay(console, options.rate)
     with display.bar:
         return await run_job(
-            options, env, on_progress=display.show, on_started=display.started, force=force
+            options,
+            env,
+            on_progress=display.show,
+            on_started=display.started,
+            force=force,
+            plan=plan,
+            on_outcome=on_outcome,
         )
 
 

@@ -27,6 +27,13 @@ answer)`, which returns the next state; each try of a call is counted with `trie
   it without a GET when that leads straight to a PUT (or to the country rules first): If-Match
   makes a stale one a 412 and the profile is read. A known profile that ends the row another
   way (unchanged, invalid, to be validated) is not trusted for that: the profile is read.
+- A row of a reviewed plan (`pcbatch apply`: a KnownProfile with `planned` changes, the
+  profile and etag the plan read) is PUT onto that profile without a GET. Every read of its
+  profile after that (a 412 or 400/2055, a read-back) checks the planned fields first
+  (core/reviewed.moved_since_plan): when each still holds its planned before (or already its
+  after), the planned values are applied onto the fresh profile, another writer's other fields
+  kept; when one moved, the row ends `changed_since_plan`, nothing written, its message showing
+  before, now and planned.
 - A PUT whose outcome is unknown (no answer after sending, or 500/502/503/504) is read back
   first (retry.READ_BACK); when its budget runs out after an unknown outcome, the profile is
   read back once more: a PUT that landed is never reported `failed`.
@@ -48,12 +55,19 @@ from batch.core.incremental import PUT_ONTO_KNOWN
 from batch.core.model import Change, KnownProfile, Outcome, Row, Status, Tally
 from batch.core.plan import Next, Step, address_refusal, step_after_get
 from batch.core.retry import Action, Call, Decision, Reply, RetryPolicy, Tries, ending, tally_of
+from batch.core.reviewed import moved_message, moved_since_plan
 
 # Added to the message of a row whose profile could not be read back after a PUT of unknown
 # outcome: the journal holds that PUT's changes, and --resume reports them if they landed.
 UNREAD_PUT = (
     "a PUT of this row whose outcome is unknown may have landed: pcbatch run --resume reads"
     " the profile again"
+)
+# The message of an applied plan's row: sent as planned with no GET, or onto a profile that
+# had moved since the plan in fields the plan does not change.
+AS_PLANNED = "sent onto the profile the plan read (it had not moved): no GET"
+MERGED_ONTO_MOVED = (
+    "the profile moved since the plan in other fields: the planned values were applied onto it"
 )
 CUT_SHORT = (
     "cut short by an immediate stop while in flight (a PUT may have been sent): "
@@ -220,7 +234,7 @@ class State:
 
 def start(row: Row, setup: Setup, known: KnownProfile | None = None) -> State:
     """A customer's update before its first call. known: a kept profile to PUT onto."""
-    state = State(row, setup)
+    state = State(row, setup, known)
     if known is None:
         return state
     on_known = replace(state, basis=Basis(known.body, known.etag, known=True))
@@ -315,6 +329,12 @@ def _after_read(state: State, answered: Answered) -> State:
             return ended
         assert ended.outcome is not None
         return replace(ended, outcome=replace(ended.outcome, message=_unread(ended.outcome)))
+    planned = state.known.planned if state.known is not None else None
+    if planned is not None:  # a reviewed plan's row: did a planned field move since?
+        moved = moved_since_plan(reply.body, planned)
+        if moved:
+            outcome = _outcome(state, Status.CHANGED_SINCE_PLAN, message=moved_message(moved))
+            return _finish(state, outcome)
     return replace(state, basis=Basis(reply.body, reply.etag))
 
 
@@ -335,7 +355,7 @@ def _after_put(state: State, answered: Answered, put: PutProfile) -> State:
     action = decision.action
     if action is Action.DONE:
         assert state.basis is not None
-        message = PUT_ONTO_KNOWN if state.basis.known else ""
+        message = _put_message(state)
         return _finish(state, _outcome(state, Status.UPDATED, message=message, changes=put.changes))
     if action is Action.READ_BACK:  # it may have landed: read it before sending it again
         again = SentPut(decision.tries, reply.request_id, put.etag)
@@ -346,6 +366,17 @@ def _after_put(state: State, answered: Answered, put: PutProfile) -> State:
     if landed is None or action is not Action.GIVE_UP:
         return ended
     return replace(ended, outcome=None, reading_back=ended.outcome, basis=None)
+
+
+def _put_message(state: State) -> str:
+    """An updated row's message: how its PUT was based (a kept profile, a plan's)."""
+    assert state.basis is not None
+    known = state.known
+    planned = known is not None and known.planned is not None
+    if state.basis.known:
+        return AS_PLANNED if planned else PUT_ONTO_KNOWN
+    moved = planned and known is not None and state.basis.etag != known.etag
+    return MERGED_ONTO_MOVED if moved else ""
 
 
 def _unread(outcome: Outcome) -> str:

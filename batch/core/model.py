@@ -26,6 +26,7 @@ class Status(StrEnum):
     REJECTED = "rejected"
     FAILED = "failed"
     SKIPPED = "skipped"
+    CHANGED_SINCE_PLAN = "changed_since_plan"
 
     @property
     def ok(self) -> bool:
@@ -122,10 +123,17 @@ class Change:
 class KnownProfile:
     """A customer's billing profile as an earlier answer carried it, with its etag: an update
     may PUT onto it with If-Match instead of reading it first (a stale etag is a 412 and the
-    profile is read again; incremental.py, update.py)."""
+    profile is read again; incremental.py, update.py).
+
+    planned: the changes a reviewed plan approved (`pcbatch apply`, core/reviewed.py), None
+    otherwise: every read of the profile then checks that each planned field still holds its
+    planned `before` (or already its `after`); one that moved ends the row
+    `changed_since_plan`, nothing written (customer_update.py).
+    """
 
     body: Mapping[str, object]
     etag: str
+    planned: tuple[Change, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

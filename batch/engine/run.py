@@ -22,8 +22,10 @@ It reads as prepare -> session -> finish, each returning a value: `_prepare` (ev
 that sends nothing, the sheet, the sign-in) gives a Prepared; `_begin` (the journal's new or
 continued run, tonight's decision, the pre-flight read) a Session; `_run_session` the pool's
 PoolResult, its outcomes going to the journal, the job state and the log (pool.Subscribers);
-`_finish` the RunResult. One Pacer (made from the options) and one Client serve every call of
-the run (engine/calls.py).
+`_finish` the RunResult. `pcbatch apply` is this same run with `plan` given: its rows are the
+plan's (engine/reviewed.plan_sheet), its input hash the plan's, and each row starts from the
+profile and etag the plan read (a KnownProfile carrying the planned changes: no GET).
+One Pacer (made from the options) and one Client serve every call of the run (engine/calls.py).
 
 Nothing here prints: progress goes to `on_progress`, warnings to logging, results are returned.
 """
@@ -48,6 +50,7 @@ from batch.core.plan import country_after
 from batch.core.preflight import misconfiguration
 from batch.core.resume import choose_run, lost_journal
 from batch.core.retry import Call, tally_of
+from batch.core.reviewed import ApprovedPlan
 from batch.core.stops import Stop
 from batch.durable.files import private_dir
 from batch.durable.journal import JOURNAL_NAME, Journal
@@ -92,6 +95,7 @@ class Prepared:
     sheet: Sheet | None
     target: str
     recorded_options: Mapping[str, object]
+    plan: ApprovedPlan | None = None
 
     @property
     def out_dir(self) -> Path:
@@ -130,6 +134,8 @@ async def run_job(
     on_started: Callable[[Path, int, str], None] | None = None,
     stop: Stop | None = None,
     force: bool = False,
+    plan: ApprovedPlan | None = None,
+    on_outcome: Sequence[Callable[[Outcome], None]] = (),
 ) -> RunResult:
     """Run the bulk update the options describe, or continue one (--resume); report written.
 
@@ -138,12 +144,15 @@ async def run_job(
     the first call; target is target_line's sentence (cloud, tenant, base URL).
     stop: set it to stop starting customers; SIGINT/SIGTERM set it while the run goes on
     (interrupt.py). force: with --resume, continue although the input changed (core/resume.py).
+    plan: `pcbatch apply`'s approved plan, sent instead of the input sheet (options.input names
+    the plan file). on_outcome: more outcome subscribers, told before the journal (the plan's
+    ProfileRecorder: a row the journal holds as done has its profile kept).
     Raises PcbatchError only before anything was sent: exit 2 or 4, or 130 when interrupted
     before the run started.
     """
     stop = stop or Stop()
     with stop_on_signals(stop, grace=options.timeout):
-        prepared = await _prepare(options, env, stop)
+        prepared = await _prepare(options, env, stop, plan)
         options, out_dir = prepared.options, prepared.out_dir
         with RunLock(out_dir), Journal.open(out_dir) as journal:
             _check_against_report(journal, out_dir)
@@ -154,12 +163,17 @@ async def run_job(
                 if on_started is not None:
                     on_started(out_dir, len(session.rows), prepared.target)
                 progress = () if on_progress is None else (on_progress,)
-                ended = await _run_session(prepared, session, journal, calls, stop, progress)
+                ended = await _run_session(
+                    prepared, session, journal, calls, stop, progress, on_outcome
+                )
             return _finish(prepared, session, journal, ended, env)
 
 
-async def _prepare(options: RunOptions, env: Mapping[str, str], stop: Stop) -> Prepared:
-    """Every check that sends nothing, in the order README.md promises; the sheet; sign-in."""
+async def _prepare(
+    options: RunOptions, env: Mapping[str, str], stop: Stop, plan: ApprovedPlan | None = None
+) -> Prepared:
+    """Every check that sends nothing, in the order README.md promises; the sheet (or the
+    plan's rows); sign-in."""
     if options.input is None:
         raise ConfigError("no input file: give INPUT, or `input = ...` in the --job file")
     if options.resume and options.out is None:
@@ -183,10 +197,11 @@ async def _prepare(options: RunOptions, env: Mapping[str, str], stop: Stop) -> P
             # keep `resume = true` from its very first night.
             log.info("--resume: no run in %s yet: a new run starts", out_dir)
             options = replace(options, resume=False)
-    digest = input_sha256(options.input)  # a missing input is named before missing credentials
+    # a missing input is named before missing credentials
+    digest = plan.sha256 if plan is not None else input_sha256(options.input)
     tokens = provider_from_env(env, options.cloud, base_url)
     # --resume sends the rows as the journal holds them: the sheet is read for a new run only.
-    sheet = None if options.resume else _load(options)
+    sheet = None if options.resume else _load(options, plan)
     tenant = None
     if sheet is None or sheet.rows:
         # Sign in before the journal: credentials the login server refuses end the run here
@@ -196,7 +211,7 @@ async def _prepare(options: RunOptions, env: Mapping[str, str], stop: Stop) -> P
     recorded = {**options.as_record(), "base_url": base_url, "tenant": tenant}
     if stop.reason is not None:
         raise stop.reason  # a signal came before the run started: nothing was sent
-    return Prepared(options, base_url, digest, tokens, sheet, target, recorded)
+    return Prepared(options, base_url, digest, tokens, sheet, target, recorded, plan)
 
 
 async def _begin(
@@ -222,10 +237,12 @@ async def _begin(
         )
     if run_id is None:
         log.info("no unfinished run of this input in %s: a new run", out_dir)
-        sheet = prepared.sheet or _load(options)
+        sheet = prepared.sheet or _load(options, prepared.plan)
         night = await plan_night(options, calls, prepared.tokens, prepared.base_url, sheet.rows)
         preflight = Preflight()
-        if night.window is None:  # the log's answers showed the settings right already
+        # No pre-flight read when the log's answers showed the settings right already, nor for
+        # a plan (read from the same base URL: the apply command checks it; no GET per row).
+        if night.window is None and prepared.plan is None:
             to_send = night.to_send(sheet.rows)
             preflight = await _preflight(calls, to_send, prepared.base_url, env, options.limit)
         cleaned = [{"row": c.row, "column": c.column, "what": c.reason} for c in sheet.cleaned]
@@ -241,7 +258,9 @@ async def _begin(
         )
         log_not_sent(sheet.not_sent)  # every finished row has its line
     else:
-        preflight = await _preflight(calls, pending, prepared.base_url, env, options.limit)
+        preflight = Preflight()
+        if prepared.plan is None:
+            preflight = await _preflight(calls, pending, prepared.base_url, env, options.limit)
         journal.resume_run(run_id, prepared.recorded_options)
         rows, sent_before = pending, journal.puts_sent(run_id)
         columns = journal.run_info(run_id).columns
@@ -262,6 +281,7 @@ async def _run_session(
     calls: Calls,
     stop: Stop,
     progress: Sequence[Callable[[Progress], None]],
+    on_outcome: Sequence[Callable[[Outcome], None]] = (),
 ) -> PoolResult:
     """The session's rows through the pool; every outcome journalled as it lands, each PUT's
     changes just before it is sent; the job state learns from both."""
@@ -280,7 +300,10 @@ async def _run_session(
         checks_rules=True,
         columns=session.columns,
     )
-    outcome = [sink.record] + ([learner.on_outcome] if learner else []) + [log_outcome]
+    outcome = [*on_outcome, sink.record] + ([learner.on_outcome] if learner else []) + [log_outcome]
+    known_profiles = night.known_profiles
+    if prepared.plan is not None:  # apply: every row PUT onto the profile the plan read
+        known_profiles = {p.row.number: p.known for p in prepared.plan.rows}
     subscribers = Subscribers(outcome=outcome, progress=progress, stats=[sink.checkpoint])
     pool = CustomerPool(
         session.rows,
@@ -289,7 +312,7 @@ async def _run_session(
         subscribers,
         stop,
         sent_before=session.sent_before,
-        known_profiles=night.known_profiles,
+        known_profiles=known_profiles,
         first_country=session.preflight.country,
     )
     _warm_report()
@@ -444,10 +467,15 @@ def _check_against_report(journal: Journal, out_dir: Path) -> None:
         raise lost
 
 
-def _load(options: RunOptions) -> Sheet:
+def _load(options: RunOptions, plan: ApprovedPlan | None = None) -> Sheet:
     """The input sheet, read and validated; warnings for columns that match no field, for title
-    rows above the header row and for cells whose invisible characters were cleaned."""
+    rows above the header row and for cells whose invisible characters were cleaned. With a
+    plan: the plan's rows instead (apply)."""
     assert options.input is not None
+    if plan is not None:
+        from batch.engine.reviewed import plan_sheet
+
+        return plan_sheet(plan, options.input)
     sheet = load_sheet(
         options.input,
         options.sheet,

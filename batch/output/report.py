@@ -112,6 +112,7 @@ _FILLS = {
     Status.REJECTED: "F4B084",
     Status.FAILED: "FFC7CE",
     Status.SKIPPED: "FFE699",
+    Status.CHANGED_SINCE_PLAN: "D9B3FF",
 }
 
 
@@ -395,6 +396,7 @@ _MEANINGS = {
     Status.REJECTED: "needs action: Partner Center refused it",
     Status.FAILED: "needs action: no answer after every attempt",
     Status.SKIPPED: "needs action: not attempted (run again with --resume)",
+    Status.CHANGED_SINCE_PLAN: "needs action: moved since the plan was made; nothing written",
 }
 _EXIT_MEANINGS = {
     0: "every row done",
