@@ -104,7 +104,7 @@ async def drive(flight: Flight, ctx: Context) -> Finished:
             if isinstance(action, Done):
                 return flight.finished(action.outcome)
             answer = await _perform(action, flight, ctx)  # its tries counted meanwhile
-            flight.state = machine.after(flight.state, answer)
+            flight.state = machine.after(flight.state, answer, action)
     except PcbatchError as exc:
         return flight.finished(machine.failed(flight.state, exc), stop_reason=exc)
 
