@@ -1,9 +1,7 @@
 """One `pcbatch run`, end to end: options -> credentials -> sheet -> journal -> pool -> report.
 
-Order matters for the promises README.md makes:
-- Every check that can fail without sending anything comes first (base URL, an --out that is
-  not private (files.private_dir), a run already holding --out (exit 4 at once), a report in
-  --out whose journal is lost (core/resume.lost_journal), the input file, credentials): those
+Order matters for the promises the docs make:
+- Every check that can fail without sending anything comes first (engine/prepare.py): those
   failures exit 2 or 4 and leave no journal behind.
 - A pre-flight read (the first row's GET, core/preflight.py) before the first write: a service
   no request reaches, or a wrong path, is exit 2 naming the host and port or the base URL.
@@ -18,7 +16,7 @@ Order matters for the promises README.md makes:
   (earlier sessions' too) ended ok, else 1. A report that cannot be written (disk full) is
   exit 2 too, the journal holding the run (`pcbatch report` writes it later).
 
-It reads as prepare -> session -> finish, each returning a value: `_prepare` (every check
+It reads as prepare -> session -> finish, each returning a value: `prepare` (every check
 that sends nothing, the sheet, the sign-in) gives a Prepared; `_begin` (the journal's new or
 continued run, tonight's decision, the pre-flight read) a Session; `_run_session` the pool's
 PoolResult, its outcomes going to the journal, the job state and the log (pool.Subscribers);
@@ -33,39 +31,35 @@ Nothing here prints: progress goes to `on_progress`, warnings to logging, result
 from __future__ import annotations
 
 import importlib
-import json
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 from batch.core.customer_update import Setup
 from batch.core.errors import AuthFailed, ConfigError, PcbatchError
-from batch.core.model import Change, Outcome, Row, RunStats, Sheet, Status, Tally
-from batch.core.options import RunOptions, default_out, resolve_base_url
+from batch.core.model import Change, Outcome, Row, RunStats, Status, Tally
+from batch.core.options import RunOptions
 from batch.core.plan import country_after
 from batch.core.preflight import misconfiguration
-from batch.core.resume import choose_run, lost_journal
+from batch.core.resume import choose_run
 from batch.core.retry import Call, tally_of
 from batch.core.reviewed import ApprovedPlan
 from batch.core.stops import Stop
-from batch.durable.files import private_dir
-from batch.durable.journal import JOURNAL_NAME, Journal
-from batch.durable.lock import RunLock, check_free
+from batch.durable.journal import Journal
+from batch.durable.lock import RunLock
 from batch.engine.calls import Calls, open_calls
 from batch.engine.interrupt import stop_on_signals
 from batch.engine.nightly import Night, plan_night
 from batch.engine.pacing import pacer_for
 from batch.engine.pool import CustomerPool, PoolResult, Progress, Subscribers
+from batch.engine.prepare import Prepared, check_against_report, load, prepare
 from batch.engine.rules_cache import RulesCache
 from batch.engine.update import Context
 from batch.output.row_log import log_not_sent, log_outcome
-from batch.sheets.sheet import input_sha256, load_sheet, sheet_warnings
-from batch.wire.auth import TokenProvider, tenant_of
-from batch.wire.credentials import credential_source, provider_from_env
+from batch.wire.credentials import credential_source
 
 log = logging.getLogger(__name__)
 
@@ -80,27 +74,6 @@ class RunResult:
     stats: RunStats
     stopped: PcbatchError | None
     rows: int
-
-
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """A run checked and signed in, nothing sent yet: its options (with --out), where it
-    writes, the input's hash, the sheet (None: --resume sends the journal's rows), and what the
-    journal records of the options."""
-
-    options: RunOptions
-    base_url: str
-    digest: str
-    tokens: TokenProvider
-    sheet: Sheet | None
-    target: str
-    recorded_options: Mapping[str, object]
-    plan: ApprovedPlan | None = None
-
-    @property
-    def out_dir(self) -> Path:
-        assert self.options.out is not None
-        return self.options.out
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,10 +125,10 @@ async def run_job(
     """
     stop = stop or Stop()
     with stop_on_signals(stop, grace=options.timeout):
-        prepared = await _prepare(options, env, stop, plan)
+        prepared = await prepare(options, env, stop, plan)
         options, out_dir = prepared.options, prepared.out_dir
         with RunLock(out_dir), Journal.open(out_dir) as journal:
-            _check_against_report(journal, out_dir)
+            check_against_report(journal, out_dir)
             pacer = pacer_for(options)
             async with open_calls(options, prepared.base_url, prepared.tokens, pacer) as calls:
                 session = await _begin(prepared, journal, calls, env, force)
@@ -167,51 +140,6 @@ async def run_job(
                     prepared, session, journal, calls, stop, progress, on_outcome
                 )
             return _finish(prepared, session, journal, ended, env)
-
-
-async def _prepare(
-    options: RunOptions, env: Mapping[str, str], stop: Stop, plan: ApprovedPlan | None = None
-) -> Prepared:
-    """Every check that sends nothing, in the order README.md promises; the sheet (or the
-    plan's rows); sign-in."""
-    if options.input is None:
-        raise ConfigError("no input file: give INPUT, or `input = ...` in the --job file")
-    if options.resume and options.out is None:
-        raise ConfigError(
-            "--resume continues a run in its --out directory: give --out DIR, the directory "
-            "of the run to continue"
-        )
-    base_url = resolve_base_url(options.base_url, env, options.cloud)
-    out_dir = options.out or default_out(datetime.now(UTC))
-    options = replace(options, out=out_dir)
-    private_dir(out_dir, create=False)  # exit 2: another user's, or others may write to it
-    check_free(out_dir)  # exit 4 at once, before reading the sheet or signing in
-    if not (out_dir / JOURNAL_NAME).is_file():
-        # A report without its journal: the journal was lost; never start over on it.
-        lost = lost_journal(_report_of(out_dir), None, {}, journal_exists=False, out_dir=out_dir)
-        if lost is not None:
-            raise lost
-        if options.resume:
-            # Nothing to continue: start the run. Every row is re-planned from a fresh GET, so
-            # a mistyped --out costs reads, never a second write, and a nightly job file may
-            # keep `resume = true` from its very first night.
-            log.info("--resume: no run in %s yet: a new run starts", out_dir)
-            options = replace(options, resume=False)
-    # a missing input is named before missing credentials
-    digest = plan.sha256 if plan is not None else input_sha256(options.input)
-    tokens = provider_from_env(env, options.cloud, base_url)
-    # --resume sends the rows as the journal holds them: the sheet is read for a new run only.
-    sheet = None if options.resume else _load(options, plan)
-    tenant = None
-    if sheet is None or sheet.rows:
-        # Sign in before the journal: credentials the login server refuses end the run here
-        # (ConfigError, exit 2, nothing sent) instead of failing the first rows one by one.
-        tenant = tenant_of(await tokens.token())
-    target = target_line(options.cloud, tenant, base_url, dry_run=options.dry_run)
-    recorded = {**options.as_record(), "base_url": base_url, "tenant": tenant}
-    if stop.reason is not None:
-        raise stop.reason  # a signal came before the run started: nothing was sent
-    return Prepared(options, base_url, digest, tokens, sheet, target, recorded, plan)
 
 
 async def _begin(
@@ -237,7 +165,7 @@ async def _begin(
         )
     if run_id is None:
         log.info("no unfinished run of this input in %s: a new run", out_dir)
-        sheet = prepared.sheet or _load(options, prepared.plan)
+        sheet = prepared.sheet or load(options, prepared.plan)
         night = await plan_night(options, calls, prepared.tokens, prepared.base_url, sheet.rows)
         preflight = Preflight()
         # No pre-flight read when the log's answers showed the settings right already, nor for
@@ -437,55 +365,3 @@ async def _preflight(
     reply = answered.reply
     country = country_after(reply.body, row) if 200 <= reply.status < 300 else None
     return Preflight(sum(tallies, Tally()), country)
-
-
-def target_line(cloud: str, tenant: str | None, base_url: str, *, dry_run: bool) -> str:
-    """The sentence said before the first write: which cloud, tenant (from the token's `tid`
-    claim, or `unknown`) and base URL the run is about to change."""
-    doing = "dry run (reads only) against" if dry_run else "writing to"
-    return f"{doing} cloud {cloud}, tenant {tenant or 'unknown'}, base URL {base_url}"
-
-
-def _report_of(out_dir: Path) -> Mapping[str, object] | None:
-    """out_dir's summary.json, or None when there is none (or it cannot be read)."""
-    try:
-        found = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return found if isinstance(found, dict) else None
-
-
-def _check_against_report(journal: Journal, out_dir: Path) -> None:
-    """Raise ConfigError (exit 2) when out_dir's report shows more than its journal holds."""
-    report = _report_of(out_dir)
-    if report is None:
-        return
-    run = journal.run_started_at(str(report.get("started_at")))
-    counts = journal.counts(run.run_id) if run is not None else {}
-    lost = lost_journal(report, run, counts, journal_exists=True, out_dir=out_dir)
-    if lost is not None:
-        raise lost
-
-
-def _load(options: RunOptions, plan: ApprovedPlan | None = None) -> Sheet:
-    """The input sheet, read and validated; warnings for columns that match no field, for title
-    rows above the header row and for cells whose invisible characters were cleaned. With a
-    plan: the plan's rows instead (apply)."""
-    assert options.input is not None
-    if plan is not None:
-        from batch.engine.reviewed import plan_sheet
-
-        return plan_sheet(plan, options.input)
-    sheet = load_sheet(
-        options.input,
-        options.sheet,
-        options.clear_token,
-        column_map=dict(options.column_map),
-        ignore_columns=options.ignore_columns,
-        include_hidden=options.include_hidden,
-        encoding=options.encoding,
-        header_row=options.header_row,
-    )
-    for warning in sheet_warnings(sheet):
-        log.warning("%s", warning)
-    return sheet
