@@ -134,7 +134,7 @@ class Journal:
                 _check(db, path)
         except sqlite3.DatabaseError as exc:
             db.close()
-            if _cannot_write(exc):
+            if cannot_write(exc):
                 raise ConfigError(
                     f"the journal {path} cannot be written ({exc}): free space on its disk or "
                     "fix the permissions of --out"
@@ -512,7 +512,7 @@ class Journal:
         self._db.execute("COMMIT")
 
 
-def _cannot_write(exc: sqlite3.Error) -> bool:
+def cannot_write(exc: sqlite3.Error) -> bool:
     """True for SQLite's errors of a disk that is full or cannot be written (not of the file)."""
     name = getattr(exc, "sqlite_errorname", "") or ""
     return name.startswith(("SQLITE_IOERR", "SQLITE_FULL", "SQLITE_CANTOPEN", "SQLITE_READONLY"))

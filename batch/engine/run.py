@@ -224,34 +224,47 @@ async def _begin(
         log.info("no unfinished run of this input in %s: a new run", out_dir)
         sheet = prepared.sheet or _load(options)
         night = await plan_night(options, calls, prepared.tokens, prepared.base_url, sheet.rows)
-        preflight = Preflight()
-        if night.window is None:  # the log's answers showed the settings right already
-            to_send = night.to_send(sheet.rows)
-            preflight = await _preflight(calls, to_send, prepared.base_url, env, options.limit)
-        cleaned = [{"row": c.row, "column": c.column, "what": c.reason} for c in sheet.cleaned]
-        record = {**prepared.recorded_options, **night.summary(), "cleaned_cells": cleaned}
-        run_id = journal.start_run(sheet, prepared.digest, record)
-        rows, sent_before, columns = sheet.rows, {}, sheet.columns
-        log.info(
-            "run %d started: %d rows to send, %d rejected by validation; report in %s",
-            run_id,
-            len(sheet.rows),
-            len(sheet.not_sent),
-            out_dir,
-        )
-        log_not_sent(sheet.not_sent)  # every finished row has its line
     else:
-        preflight = await _preflight(calls, pending, prepared.base_url, env, options.limit)
-        journal.resume_run(run_id, prepared.recorded_options)
-        rows, sent_before = pending, journal.puts_sent(run_id)
-        columns = journal.run_info(run_id).columns
+        info = journal.run_info(run_id)
+        began = info.options.get("nightly")
+        # The state first: one that cannot be read ends the session before anything is sent.
         night = await plan_night(
-            options, calls, prepared.tokens, prepared.base_url, rows, resumed=True
+            options,
+            calls,
+            prepared.tokens,
+            prepared.base_url,
+            pending,
+            resumed=began if isinstance(began, Mapping) else {},
         )
-        log.info("run %d resumed: %d rows to send; report in %s", run_id, len(rows), out_dir)
-    for outcome in night.known_outcomes:  # known unchanged: journalled, no call
-        journal.record(outcome)
-        log_outcome(outcome)
+    try:
+        if run_id is None:
+            preflight = Preflight()
+            if night.window is None:  # the log's answers showed the settings right already
+                to_send = night.to_send(sheet.rows)
+                preflight = await _preflight(calls, to_send, prepared.base_url, env, options.limit)
+            cleaned = [{"row": c.row, "column": c.column, "what": c.reason} for c in sheet.cleaned]
+            record = {**prepared.recorded_options, **night.summary(), "cleaned_cells": cleaned}
+            run_id = journal.start_run(sheet, prepared.digest, record)
+            rows, sent_before, columns = sheet.rows, {}, sheet.columns
+            log.info(
+                "run %d started: %d rows to send, %d rejected by validation; report in %s",
+                run_id,
+                len(sheet.rows),
+                len(sheet.not_sent),
+                out_dir,
+            )
+            log_not_sent(sheet.not_sent)  # every finished row has its line
+        else:
+            preflight = await _preflight(calls, pending, prepared.base_url, env, options.limit)
+            journal.resume_run(run_id, prepared.recorded_options)
+            rows, sent_before, columns = pending, journal.puts_sent(run_id), info.columns
+            log.info("run %d resumed: %d rows to send; report in %s", run_id, len(rows), out_dir)
+        for outcome in night.known_outcomes:  # known unchanged: journalled, no call
+            journal.record(outcome)
+            log_outcome(outcome)
+    except BaseException:
+        night.close()  # the state's run not begun: a night that ends here is no full run
+        raise
     return Session(run_id, night.to_send(rows), sent_before, columns, night, preflight)
 
 
@@ -292,11 +305,17 @@ async def _run_session(
         known_profiles=night.known_profiles,
         first_country=session.preflight.country,
     )
+    if learner is not None:
+        learner.stop = stop  # a state that cannot be written stops the run as the journal does
+        learner.begin()
     _warm_report()
     try:
-        return await pool.run()
+        ended = await pool.run()
     finally:
-        night.close()
+        failed = night.close()
+    if failed is not None and ended.stopped is None:  # the state failed as it closed
+        ended = replace(ended, stopped=failed)
+    return ended
 
 
 def _finish(
