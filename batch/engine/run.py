@@ -49,7 +49,7 @@ from batch.core.preflight import misconfiguration
 from batch.core.resume import choose_run, lost_journal
 from batch.core.retry import Call, tally_of
 from batch.core.stops import Stop
-from batch.durable.files import private_dir
+from batch.durable.files import private_dir, remove_leftovers
 from batch.durable.journal import JOURNAL_NAME, Journal
 from batch.durable.lock import RunLock, check_free
 from batch.engine.calls import Calls, open_calls
@@ -146,6 +146,7 @@ async def run_job(
         prepared = await _prepare(options, env, stop)
         options, out_dir = prepared.options, prepared.out_dir
         with RunLock(out_dir), Journal.open(out_dir) as journal:
+            remove_leftovers(out_dir)  # report files a killed process was writing (locked)
             _check_against_report(journal, out_dir)
             pacer = pacer_for(options)
             async with open_calls(options, prepared.base_url, prepared.tokens, pacer) as calls:
