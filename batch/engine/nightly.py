@@ -32,7 +32,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from batch.core.country_rules import RulesAnswer
@@ -48,6 +48,7 @@ from batch.core.incremental import (
     Window,
     changed_customers,
     choose_window,
+    clock_skew,
     confirmed_as_of,
     first_page_url,
     known_unchanged,
@@ -55,6 +56,7 @@ from batch.core.incremental import (
     may_put_onto_known,
     read_audit_page,
     request_windows,
+    skewed,
     token_identity,
 )
 from batch.core.model import KnownProfile, Outcome, Row, Status
@@ -292,8 +294,14 @@ async def _decide(
         )
     log_requests, changed = 0, {}  # customer -> the record that shows it changed by others
     if isinstance(choice, Window):
-        read = await _read_log(calls, base_url, choice, started)
+        read = await _read_log(calls, base_url, choice, started, clock)
         log_requests = read.requests
+        if read.skew is not None and skewed(read.skew) is not None:
+            # Tonight's times as the service's clock tells them: the next night's window
+            # and what the state knows "as of" must compare with the log's operationDate.
+            skew = read.skew
+            started -= skew
+            learner.clock = lambda: clock() - skew
         if read.full is None:
             me = token_identity(await tokens.token())
             changed = changed_customers(read.records, learner.known, me)
@@ -372,6 +380,7 @@ class _LogRead:
     requests: int
     records: Sequence[AuditRecord] = ()
     full: FullRun | None = None
+    skew: timedelta | None = None  # this clock less the service's, from the first answer
 
 
 async def _read_log(
@@ -379,10 +388,13 @@ async def _read_log(
     base_url: str,
     window: Window,
     now: datetime,
+    clock: Callable[[], datetime],
 ) -> _LogRead:
-    """Every page of the log in the window: its records, or why a full run."""
+    """Every page of the log in the window: its records, or why a full run (a clock that
+    differs from the service's by more than the allowance included)."""
     records: list[AuditRecord] = []
     answers: list[Reply] = []
+    skew: timedelta | None = None
 
     # At most 30 days a request, each request paged (core/incremental.request_windows).
     for begin, _ in request_windows(window.start, now):
@@ -398,6 +410,11 @@ async def _read_log(
             if answered.decision.action is not Action.DONE:
                 why = f"the activity log could not be read: {describe(answered.reply)}"
                 return _LogRead(len(answers), full=FullRun(why))
+            if skew is None:
+                skew = clock_skew(clock(), answered.reply.date)
+                off = skewed(skew)
+                if off is not None:
+                    return _LogRead(len(answers), full=off, skew=skew)
             page = read_audit_page(answered.reply.body, base_url, trail)
             if page.problem is not None:
                 problem = f"activity log, page {number}: {page.problem}"
