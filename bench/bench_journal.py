@@ -1,12 +1,16 @@
 """The journal at migration size: 100,000 rows stored and read back, outcomes recorded. Not a test.
 
-Usage: python bench/bench_journal.py [--rows 100000] [--outcomes 10000] [--dir DIR]
+Usage: python bench/bench_journal.py [--rows 100000] [--outcomes 10000] [--puts 2000] [--dir DIR]
 
 A run of N valid rows is started in a new journal (one transaction), its pending rows are read
 back (what --resume does), then M outcomes are recorded one by one (each its own committed
-transaction, as during a run) and every entry is read back (what the report does). Checks that
-every row comes back, and prints one line per step with its wall seconds, then the journal's
-size. The journal goes to a temporary folder (or --dir) that is removed afterwards.
+transaction, as during a run), then P more customers as a run that changes them records them:
+the PUT's record (committed with synchronous=FULL: on disk before the PUT is sent) then the
+outcome, and every entry is read back (what the report does). Checks that every row comes back,
+and prints one line per step with its wall seconds, the cost per customer of an outcome alone
+and of a PUT's record with its outcome (the difference is what the synced PUT record costs),
+then the journal's size. The journal goes to a temporary folder (or --dir, which should be on
+the disk the runs' --out will be: a sync costs what that disk takes) that is removed afterwards.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from batch.core.model import Outcome, Row, Sheet, Status
+from batch.core.model import Change, Outcome, Row, Sheet, Status
 from batch.durable.journal import JOURNAL_NAME, Journal
 
 T = TypeVar("T")
@@ -70,6 +74,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--outcomes", type=int, default=10_000)
+    parser.add_argument("--puts", type=int, default=2_000)
     parser.add_argument("--dir", type=Path, default=None, help="where to put the journal")
     args = parser.parse_args()
 
@@ -89,7 +94,23 @@ def main() -> None:
                 for row in pending[: args.outcomes]:
                     journal.record(Outcome(row.number, row.customer_id, Status.UPDATED))
 
+            started = time.perf_counter()
             timed(f"record {args.outcomes:,} outcomes, one commit each", record)
+            per_outcome = (time.perf_counter() - started) / max(args.outcomes, 1)
+            changes = (Change("city", "Redmond", "Seattle"),)
+
+            def put_and_record() -> None:
+                for row in pending[args.outcomes : args.outcomes + args.puts]:
+                    journal.record_put(row.number, changes, etag="W/etag")
+                    journal.record(
+                        Outcome(row.number, row.customer_id, Status.UPDATED, changes=changes)
+                    )
+
+            started = time.perf_counter()
+            timed(f"record {args.puts:,} PUTs (synced) and outcomes", put_and_record)
+            per_put = (time.perf_counter() - started) / max(args.puts, 1)
+            print(f"{'per customer: an outcome alone':<40} {per_outcome * 1e3:8.3f} ms")
+            print(f"{'per customer: a synced PUT + outcome':<40} {per_put * 1e3:8.3f} ms")
             entries = timed("read every entry back", lambda: sum(1 for _ in journal.entries()))
             assert entries == args.rows, entries
         size = sum(p.stat().st_size for p in folder.iterdir() if p.name.startswith(JOURNAL_NAME))

@@ -205,7 +205,9 @@ async def test_a_hostile_next_link_ends_the_listing_with_a_clear_error(
     assert result.exit_code == 1
     assert words in caplog.text and "Traceback" not in caplog.text
     assert len(asked) <= 3  # at most: the first page, the one that repeats, never more
-    assert (tmp_path / "x.csv").exists()
+    # The listing did not finish: what was read is kept under a partial name, never x.csv.
+    assert not (tmp_path / "x.csv").exists()
+    assert result.output == tmp_path / "x.partial.csv" and result.output.exists()
 
 
 def test_a_page_trail_stops_an_endless_list_at_its_limit():

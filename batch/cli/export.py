@@ -78,7 +78,10 @@ def export(
     options = merge_options({}, given)
     result = asyncio.run(_export(options, output, customers_sheet, overwrite, console_for(options)))
     s = result.stats
-    click.echo(f"exported {result.exported} customers to {output}")
+    if result.output == output:
+        click.echo(f"exported {result.exported} customers to {output}")
+    else:  # the export did not finish: its rows are under a partial name, not OUTPUT's
+        click.echo(f"the export did not finish: {result.exported} customers in {result.output}")
     if result.errors_file is not None:
         click.echo(f"{result.errors} customers could not be read: see {result.errors_file}")
     if result.blank_cells:

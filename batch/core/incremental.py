@@ -45,6 +45,8 @@ The rules, in order:
 Time allowances (decided here; the docs give no figures for either):
 - SKEW, 5 minutes: the service's clock (operationDate) and this machine's may differ this much.
 - LOG_LAG, 10 minutes: a change may show in the log this long after it was made.
+  A skew beyond it, measured from the `Date` of the log's first answer (clock_skew), makes the
+  night a full one (skewed) and the state keeps that night's times in the service's clock.
 - MARGIN = SKEW + LOG_LAG = 15 minutes: the window starts this long before the last run did, so
   a change made while the last run read the log (or just before, still lagging) is read now.
 A change that shows in the log later than LOG_LAG can be missed for one night; --full-every
@@ -213,6 +215,26 @@ def choose_window(
     if start > now + SKEW:
         return FullRun("the last run started after now: this machine's clock went back")
     return Window(start)
+
+
+def clock_skew(here: datetime, service_date: datetime | None) -> timedelta | None:
+    """How far this machine's clock is ahead of the service's (negative: behind), from an
+    answer's `Date` (whole seconds) and this clock when the answer came; None without one."""
+    return None if service_date is None else here - service_date
+
+
+def skewed(skew: timedelta | None) -> FullRun | None:
+    """A full run when this machine's clock and the service's differ by more than SKEW: the
+    windows and "known as of" compare this clock with the log's operationDate, so a skew
+    beyond the allowance could skip a change; never silently (rule 1)."""
+    if skew is None or abs(skew) <= SKEW:
+        return None
+    ahead = "ahead of" if skew > timedelta(0) else "behind"
+    by = timedelta(seconds=round(abs(skew).total_seconds()))  # the Date has whole seconds
+    return FullRun(
+        f"this machine's clock is {by} {ahead} the service's (its Date header), more"
+        f" than the {SKEW} allowed: fix the clock (NTP); the state keeps the service's time"
+    )
 
 
 def request_windows(start: datetime, now: datetime) -> list[tuple[datetime, datetime | None]]:

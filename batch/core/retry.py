@@ -49,7 +49,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from random import Random
@@ -116,6 +116,7 @@ class Reply:
     error_code / message: from `{code, description}` or 429's `{statusCode, message}`.
     data: the error's `data` entries as text (e.g. "property_name: StateInvalid - ...").
     request_id / correlation_id: the MS-RequestId and MS-CorrelationId this call sent.
+    date: the service's clock as its `Date` header gave it (UTC, whole seconds), or None.
     """
 
     status: int
@@ -128,6 +129,7 @@ class Reply:
     request_id: str = ""
     correlation_id: str = ""
     data: tuple[str, ...] = ()
+    date: datetime | None = None
 
     @property
     def stale_etag(self) -> bool:

@@ -9,7 +9,9 @@ make it write through a link or into a file they planted.
   as it likes (an export of 100,000 rows). When the block ends without an error the data is
   flushed and fsynced, then the file is renamed over `path` with os.replace, which is atomic on
   one file system: a reader sees the old file or the new one. When the block raises, the
-  temporary file is removed and `path` is left as it was.
+  temporary file is removed and `path` is left as it was. A process killed while it writes
+  leaves its temporary file: `remove_leftovers` removes such files on the next start (the run
+  in its locked --out, the export next to its OUTPUT).
 - Before anything is written, `path` itself is checked (`check_target`): a symbolic link, a
   folder or device, or a file owned by another user is refused with ConfigError (exit 2). The
   rename would replace a link rather than follow it, but a link there was planted by someone, so
@@ -28,9 +30,10 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import IO, Literal, overload
@@ -39,6 +42,35 @@ from batch.core.errors import ConfigError
 
 PRIVATE_FILE = 0o600  # every file pcbatch writes
 PRIVATE_DIR = 0o700  # every folder pcbatch makes
+TEMPORARY_SUFFIX = ".tmp"
+# What _atomic's mkstemp names look like: `.NAME.` + 8 random characters + `.tmp`.
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp")
+
+
+def remove_leftovers(folder: Path, names: Iterable[str] | None = None) -> int:
+    """Remove the temporary files atomic_write left in `folder` (a process killed while it
+    wrote): those of `names`, or of any file when names is None (a folder only pcbatch writes,
+    held by its lock). Only this user's regular files; returns how many were removed. Call it
+    when nothing else writes those files (the run holds its --out's lock)."""
+    wanted = None if names is None else set(names)
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        found = _TEMPORARY.fullmatch(entry.name)
+        if found is None or (wanted is not None and found["name"] not in wanted):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            mine = os.name != "posix" or info.st_uid == os.getuid()
+            if stat.S_ISREG(info.st_mode) and mine:
+                os.unlink(entry.path)
+                removed += 1
+        except OSError:
+            continue  # gone already, or not ours to remove
+    return removed
 
 
 @overload
@@ -48,6 +80,7 @@ def atomic_write(
     binary: Literal[False] = False,
     encoding: str = "utf-8",
     newline: str | None = None,
+    redirect: Callable[[], Path] | None = None,
 ) -> AbstractContextManager[IO[str]]: ...
 
 
@@ -58,6 +91,7 @@ def atomic_write(
     binary: Literal[True],
     encoding: str = "utf-8",
     newline: str | None = None,
+    redirect: Callable[[], Path] | None = None,
 ) -> AbstractContextManager[IO[bytes]]: ...
 
 
@@ -67,6 +101,7 @@ def atomic_write(
     binary: bool = False,
     encoding: str = "utf-8",
     newline: str | None = None,
+    redirect: Callable[[], Path] | None = None,
 ) -> AbstractContextManager[IO[str]] | AbstractContextManager[IO[bytes]]:
     """`with atomic_write(path) as f:` write f; `path` gets it all at the end (0600), or nothing.
 
@@ -74,19 +109,25 @@ def atomic_write(
         `newline` as open() takes it ("" for the csv module).
     Raises ConfigError (exit 2) before writing anything when `path` is a symbolic link, not a
     regular file, or another user's file (check_target). Its folder must exist (make_dirs or
-    private_dir make one 0700).
+    private_dir make one 0700). redirect: called when the block ended well, the name to give
+    the file instead of `path` (in the same folder; checked as `path` is), e.g. a partial
+    export's.
     """
-    return _atomic(Path(path), binary, encoding, newline)
+    return _atomic(Path(path), binary, encoding, newline, redirect)
 
 
 @contextmanager
 def _atomic(
-    path: Path, binary: bool, encoding: str, newline: str | None
+    path: Path,
+    binary: bool,
+    encoding: str,
+    newline: str | None,
+    redirect: Callable[[], Path] | None,
 ) -> Iterator[IO[str] | IO[bytes]]:
     check_target(path)
     # mkstemp: O_RDWR|O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600, a random name.
     descriptor, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+        dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX
     )
     try:
         raw = os.fdopen(descriptor, "wb")
@@ -99,6 +140,8 @@ def _atomic(
             yield file
             file.flush()
             os.fsync(raw.fileno())
+        if redirect is not None:
+            path = path.with_name(redirect().name)
         check_target(path)  # planted while we wrote? refuse rather than replace it
         os.replace(temporary, path)
     finally:

@@ -15,6 +15,12 @@ left and adds what it learned. Three tables:
         than core/incremental.RULES_KEPT_FOR
 
 Times are UTC ISO 8601 text. Each write commits at once: a run that dies keeps what it learned.
+
+The state is checked when opened (PRAGMA quick_check), and every SQLite error of it, at any
+point (opening, reading, saving, closing), is one ConfigError (exit 2) saying what to do: free
+space (a full disk), or move the file aside (damaged: the next night then runs full, having
+no earlier run). The engine ends the night on it as on a journal that cannot be written: the
+journal's run finished and the report written (engine/nightly.Learner, engine/run.py).
 The state holds customers' billing profiles (names, addresses, e-mail): its directory is made
 private (0700) and the file 0600, as a run's --out and journal are.
 """
@@ -24,17 +30,19 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from functools import wraps
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Concatenate, ParamSpec, Self, TypeVar
 
 from batch.core.country_rules import RulesAnswer, kept_answer
 from batch.core.errors import ConfigError
 from batch.core.incremental import Known
 from batch.core.model import KnownProfile
 from batch.durable.files import open_private, private_dir
+from batch.durable.journal import cannot_write
 
 STATE_NAME = "pcbatch-state.sqlite"
 
@@ -65,6 +73,40 @@ _BATCH = 500  # customer ids per query (SQLite allows 999 bound values in older 
 _ADDED = {"profile": "TEXT", "etag": "TEXT"}
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def state_error(path: Path, exc: Exception) -> ConfigError:
+    """A state's SQLite error as the one line that says what to do (exit 2)."""
+    if isinstance(exc, sqlite3.Error) and cannot_write(exc):
+        return ConfigError(
+            f"the job state {path} cannot be written ({exc}): free space on its disk, then run "
+            "again (--resume continues tonight's run); or move the file aside: the next night "
+            "then runs full"
+        )
+    return ConfigError(
+        f"the job state {path} is damaged ({exc}): move it aside (mv {path} {path}.damaged) "
+        "and run again (--resume continues tonight's run): with no earlier run in the state, "
+        "the next night runs full"
+    )
+
+
+def _guarded(
+    method: Callable[Concatenate[JobState, _P], _R],
+) -> Callable[Concatenate[JobState, _P], _R]:
+    """The method's SQLite errors (and values a damaged file gives back) as state_error."""
+
+    @wraps(method)
+    def guarded(self: JobState, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.Error, ValueError) as exc:
+            raise state_error(self.path, exc) from exc
+
+    return guarded
+
+
 class JobState:
     """`with JobState.open(directory) as state:`; see the module for what it keeps."""
 
@@ -74,21 +116,22 @@ class JobState:
 
     @classmethod
     def open(cls, directory: Path) -> JobState:
-        """Open (or create) the state in `directory`; ConfigError when it cannot be."""
+        """Open (or create) the state in `directory`, checked (quick_check); ConfigError when it
+        cannot be opened, written or is damaged."""
         path = directory / STATE_NAME
         private_dir(directory, option="--state")
         try:
             os.close(open_private(path, os.O_RDWR | os.O_CREAT))
-            connection = sqlite3.connect(path, isolation_level=None)
-            connection.executescript(_SCHEMA)
-            have = {row[1] for row in connection.execute("PRAGMA table_info(known)")}
-            for column, kind in _ADDED.items():
-                if column not in have:
-                    connection.execute(f"ALTER TABLE known ADD COLUMN {column} {kind}")
-        except (OSError, sqlite3.Error) as exc:
+        except OSError as exc:
             raise ConfigError(
                 f"--state {directory}: the job's state cannot be opened: {exc}"
             ) from None
+        connection = sqlite3.connect(path, isolation_level=None)
+        try:
+            _check_and_prepare(connection)
+        except sqlite3.Error as exc:
+            connection.close()
+            raise state_error(path, exc) from exc
         return cls(connection, path)
 
     def __enter__(self) -> Self:
@@ -102,15 +145,18 @@ class JobState:
     ) -> None:
         self.close()
 
+    @_guarded
     def close(self) -> None:
         """Close the store (every write is already committed)."""
         self._db.close()
 
+    @_guarded
     def last_run_start(self) -> datetime | None:
         """When the last run that used this state started (finished or not)."""
         found = self._db.execute("SELECT max(started_at) FROM runs").fetchone()[0]
         return datetime.fromisoformat(found) if found else None
 
+    @_guarded
     def last_full_start(self) -> datetime | None:
         """When the last full run that finished started."""
         found = self._db.execute(
@@ -118,6 +164,7 @@ class JobState:
         ).fetchone()[0]
         return datetime.fromisoformat(found) if found else None
 
+    @_guarded
     def begin_run(self, started_at: datetime, *, full: bool) -> int:
         """Record a run's start; its id."""
         cursor = self._db.execute(
@@ -126,12 +173,22 @@ class JobState:
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
+    @_guarded
+    def run_started_at(self, started_at: datetime) -> int | None:
+        """The run that started at `started_at` (as begin_run was given it), or None."""
+        found = self._db.execute(
+            "SELECT max(run_id) FROM runs WHERE started_at = ?", (started_at.isoformat(),)
+        ).fetchone()[0]
+        return None if found is None else int(found)
+
+    @_guarded
     def finish_run(self, run_id: int, finished_at: datetime) -> None:
         """Record that the run ended."""
         self._db.execute(
             "UPDATE runs SET finished_at = ? WHERE run_id = ?", (finished_at.isoformat(), run_id)
         )
 
+    @_guarded
     def known(self) -> dict[str, Known]:
         """customer -> what the state knows of it, without the kept profiles (profiles reads
         those: a run needs a few, and 100,000 parsed profiles would take some 360 MB)."""
@@ -147,6 +204,7 @@ class JobState:
             )
         }
 
+    @_guarded
     def profiles(self, customer_ids: Iterable[str]) -> dict[str, KnownProfile]:
         """customer -> the profile and etag kept of it, for those of `customer_ids` it has."""
         found: dict[str, KnownProfile] = {}
@@ -162,6 +220,7 @@ class JobState:
                 found[customer_id] = KnownProfile(json.loads(profile), etag)
         return found
 
+    @_guarded
     def confirm(self, customer_ids: Iterable[str], as_of: datetime) -> None:
         """The state knows these customers as of `as_of` now (rows known unchanged tonight);
         what it knows of them stays."""
@@ -172,6 +231,7 @@ class JobState:
                 [(as_of.isoformat(), customer_id) for customer_id in customer_ids],
             )
 
+    @_guarded
     def save(self, entries: Iterable[Known]) -> None:
         """Keep these customers' entries (replacing what was known of them)."""
         with self._db:
@@ -193,6 +253,7 @@ class JobState:
                 ],
             )
 
+    @_guarded
     def kept_rules(self, since: datetime) -> dict[str, RulesAnswer]:
         """Country -> the rules answer a run fetched at `since` or later."""
         return {
@@ -203,6 +264,7 @@ class JobState:
             )
         }
 
+    @_guarded
     def keep_rules(self, answer: RulesAnswer, fetched_at: datetime) -> None:
         """Keep a country's final rules answer (replacing an older one)."""
         document = None if answer.document is None else json.dumps(dict(answer.document))
@@ -211,9 +273,22 @@ class JobState:
             (answer.iso2, document, answer.why_not, fetched_at.isoformat()),
         )
 
+    @_guarded
     def forget(self, customer_id: str) -> None:
         """Know nothing of this customer any more: its next row is sent."""
         self._db.execute("DELETE FROM known WHERE customer_id = ?", (customer_id,))
+
+
+def _check_and_prepare(connection: sqlite3.Connection) -> None:
+    """quick_check (a damaged page raises), then the tables and the columns added since."""
+    found = [row[0] for row in connection.execute("PRAGMA quick_check(5)")]
+    if found != ["ok"]:
+        raise sqlite3.DatabaseError("; ".join(found))
+    connection.executescript(_SCHEMA)
+    have = {row[1] for row in connection.execute("PRAGMA table_info(known)")}
+    for column, kind in _ADDED.items():
+        if column not in have:
+            connection.execute(f"ALTER TABLE known ADD COLUMN {column} {kind}")
 
 
 def _profile_json(profile: KnownProfile | None) -> str | None:

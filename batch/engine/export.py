@@ -17,6 +17,11 @@ Order and promises:
   customers read so far are written; exit 1). Credentials refused (a 401 after renewal, or a
   403 before any call succeeded) stop the export: exit 3. SIGINT/SIGTERM: exit 130. Either way
   the customers read until then are written.
+- A file under OUTPUT's name is always a whole export: one that did not read every customer
+  (the list failed part way, a stop, a signal) leaves the rows it read in NAME.partial.csv (or
+  .xlsx, output/export_writer.partial_path) and says so; its stop message says to export
+  again (export has no --resume). Temporary files an export killed mid-write left next to
+  OUTPUT are removed when the next export of it starts.
 """
 
 from __future__ import annotations
@@ -43,11 +48,18 @@ from batch.core.options import RunOptions, resolve_base_url
 from batch.core.retry import Action, Call, Decision, Reply, describe, tally_of
 from batch.core.stops import Stop
 from batch.core.validate import canonical_guid
+from batch.durable.files import remove_leftovers
 from batch.engine.calls import Calls, open_calls
 from batch.engine.interrupt import stop_on_signals
 from batch.engine.pacing import pacer_for
 from batch.engine.workers import work_through
-from batch.output.export_writer import ErrorsWriter, SheetWriter, check_output, errors_path
+from batch.output.export_writer import (
+    ErrorsWriter,
+    SheetWriter,
+    check_output,
+    errors_path,
+    partial_path,
+)
 from batch.sheets.sheet import load_sheet
 from batch.wire.credentials import provider_from_env
 
@@ -69,7 +81,8 @@ class ExportProgress:
 
 @dataclass(frozen=True, slots=True)
 class ExportResult:
-    """How an export ended: its files, counts, exit code, and why it stopped early."""
+    """How an export ended: its files (output: where its rows are, OUTPUT or its partial
+    name), counts, exit code, and why it stopped early."""
 
     output: Path
     errors_file: Path | None
@@ -114,22 +127,34 @@ async def export_profiles(
     chosen = None if customers_sheet is None else read_customer_ids(customers_sheet, options.sheet)
     tokens = provider_from_env(env, options.cloud, base_url)
     await tokens.token()  # refused credentials end here: exit 2, nothing sent
-    with stop_on_signals(stop, grace=options.timeout):
+    # An earlier export of this OUTPUT that was killed left its temporary files: removed.
+    names = (output.name, errors_path(output).name, partial_path(output).name)
+    remove_leftovers(output.parent, names)
+    again = "export again to read every customer"
+    with stop_on_signals(stop, grace=options.timeout, again=again):
         async with open_calls(options, base_url, tokens, pacer_for(options)) as calls:
             with SheetWriter(output) as sheet, ErrorsWriter(errors_path(output)) as errors:
                 export = _Export(calls, base_url, options, stop, sheet, errors, on_progress)
                 if chosen is not None:
                     export.total = len(chosen)
                 await export.write(_given(chosen) if chosen is not None else export.listed())
+                sheet.finished = not export.list_failed and stop.reason is None
     controller = calls.pacer.controller
     stats = RunStats.of(export.tally, controller.rate, controller.minimum)
+    if not sheet.finished:
+        log.warning(
+            "the export did not finish: the %d customers read are in %s, not in %s",
+            sheet.rows,
+            sheet.written_to(),
+            output,
+        )
     if stop.reason is not None:
         log.error("%s", stop.reason)
         exit_code = stop.reason.exit_code
     else:
         exit_code = 1 if errors.lines or export.list_failed else 0
     return ExportResult(
-        output=output,
+        output=sheet.written_to(),
         errors_file=errors.path if errors.lines else None,
         exported=sheet.rows,
         errors=errors.lines,

@@ -36,7 +36,10 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class _Interrupts:
     """Counts the signals of one run and acts on the Stop."""
 
-    def __init__(self, stop: Stop, grace: float, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, stop: Stop, grace: float, loop: asyncio.AbstractEventLoop, again: str
+    ) -> None:
+        self.again = again
         self.stop = stop
         self.grace = grace
         self.loop = loop
@@ -57,7 +60,7 @@ class _Interrupts:
             self.stop.set(
                 Interrupted(
                     f"interrupted by {name}: no customer was started after it and the rest "
-                    "were skipped; rerun with --resume to continue"
+                    f"were skipped; {self.again}"
                 )
             )
             grace = f"--timeout of {self.grace:g} s over"
@@ -70,7 +73,7 @@ class _Interrupts:
         self.stop.now(
             Interrupted(
                 f"interrupted and stopped at once ({why}): the customers in flight were cut "
-                "short; rerun with --resume to continue"
+                f"short; {self.again}"
             )
         )
 
@@ -80,17 +83,20 @@ class _Interrupts:
 
 
 @contextlib.contextmanager
-def stop_on_signals(stop: Stop, grace: float) -> Iterator[None]:
+def stop_on_signals(
+    stop: Stop, grace: float, again: str = "rerun with --resume to continue"
+) -> Iterator[None]:
     """While in the block, SIGINT/SIGTERM stop the run through `stop` (see the module's rules).
 
     grace: seconds the customers in flight get after the first signal (the run's --timeout).
+    again: what the stop message says to do next (a command that exists for the caller).
     Call it from a coroutine running on the event loop of the run.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     loop = asyncio.get_running_loop()
-    interrupts = _Interrupts(stop, grace, loop)
+    interrupts = _Interrupts(stop, grace, loop, again)
     restore: list[Callable[[], None]] = []
     try:
         for sig in SIGNALS:

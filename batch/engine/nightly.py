@@ -14,7 +14,14 @@ The rules are core/incremental.py's; this module carries them out for one run (R
    shows untouched is PUT onto the profile and etag the state kept, without a GET
    (Night.known_profiles, If-Match guarding it); every other row goes to the pool.
 4. Each outcome teaches the state (Learner, a subscriber of the pool; core/incremental.learned);
-   a dry run leaves the state alone.
+   a dry run leaves the state alone. A --resume session finishes the state's run of the night
+   it continues (its start is in the journal's record, `state_run`): a killed full night
+   completed by --resume counts as a full run.
+5. A state that cannot be read or written (a full disk, a damaged file: durable/state.py's
+   ConfigError) before the pool starts ends the run there, nothing sent; once the pool runs,
+   the Learner stops using it and sets the Stop with that error (exit 2), as a journal that
+   cannot be written does: the rows not started end `skipped`, the journal's run is finished
+   and the report written (engine/run.py).
 
 The run's summary.json carries what was decided (`nightly`), from the journal's run record.
 """
@@ -23,11 +30,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from batch.core.country_rules import RulesAnswer
+from batch.core.errors import PcbatchError
 from batch.core.export_rows import PageTrail
 from batch.core.incremental import (
     KNOWN_MESSAGE,
@@ -39,6 +48,7 @@ from batch.core.incremental import (
     Window,
     changed_customers,
     choose_window,
+    clock_skew,
     confirmed_as_of,
     first_page_url,
     known_unchanged,
@@ -46,11 +56,13 @@ from batch.core.incremental import (
     may_put_onto_known,
     read_audit_page,
     request_windows,
+    skewed,
     token_identity,
 )
 from batch.core.model import KnownProfile, Outcome, Row, Status
 from batch.core.options import RunOptions
 from batch.core.retry import Action, Call, Reply, describe
+from batch.core.stops import Stop
 from batch.durable.journal import utc_now
 from batch.durable.state import JobState
 from batch.engine.calls import Calls
@@ -63,20 +75,27 @@ SAVE_EVERY = 500  # outcomes the state learns before it commits them (and at the
 
 class Learner:
     """What the job state learns from tonight's outcomes and rules (not in a dry run), and the
-    state's run: `on_outcome` and `keep_rules` are subscribers; `close` commits and closes."""
+    state's run: `on_outcome` and `keep_rules` are subscribers; `close` commits and closes.
+
+    A state error (PcbatchError) is never raised to the pool: the first one is kept in
+    `failure`, sets `stop` (when the run gave one) and the state is closed and left alone.
+    """
 
     __slots__ = (
         "_confirmed",
         "_forgotten",
         "_learned",
+        "_planned",
         "_rows",
         "_state_run",
         "clock",
+        "failure",
         "kept_rules",
         "known",
         "learns",
         "log_read_at",
         "state",
+        "stop",
     )
 
     def __init__(
@@ -95,13 +114,33 @@ class Learner:
         self.log_read_at: datetime | None = None
         self._rows = {row.number: row for row in rows}
         self._state_run: int | None = None
+        self._planned: tuple[datetime, bool | None] | None = None
         self._learned: list[Known] = []
         self._confirmed: list[str] = []  # customers known unchanged tonight
         self._forgotten: list[str] = []
+        self.failure: PcbatchError | None = None
+        self.stop: Stop | None = None
 
-    def begin(self, started: datetime, *, full: bool) -> None:
-        if self.learns and self.state is not None:
-            self._state_run = self.state.begin_run(started, full=full)
+    def plan(self, started: datetime, *, full: bool | None) -> None:
+        """Tonight's state run, to begin as the pool starts (begin): a new one started at
+        `started` (its key, the journal keeps it), or (full None) for a --resume session the
+        one begun at `started`, which this session finishes (when the state still has it: a
+        state moved aside since has not)."""
+        self._planned = (started, full)
+
+    def begin(self) -> None:
+        """Begin (or find) the planned state run; nothing is begun for a run that ends before
+        its pool starts, so such a run never counts as a full one."""
+        if not self.learns or self.state is None or self._planned is None:
+            return
+        started, full = self._planned
+        try:
+            if full is None:
+                self._state_run = self.state.run_started_at(started)
+            else:
+                self._state_run = self.state.begin_run(started, full=full)
+        except PcbatchError as exc:
+            self._failed(exc)
 
     def confirm(self, customer_id: str) -> None:
         if self.learns:
@@ -110,7 +149,7 @@ class Learner:
     def on_outcome(self, outcome: Outcome) -> None:
         """The state learns what the outcome shows of its customer (core/incremental.learned)."""
         row = self._rows.get(outcome.row)
-        if not self.learns or row is None:
+        if not self.learns or row is None or self.state is None:
             return
         before = self.known.get(row.customer_id)
         after = learned(row, outcome, self.clock(), before)
@@ -119,24 +158,46 @@ class Learner:
         elif after is not before:
             self._learned.append(after)
         if len(self._learned) + len(self._forgotten) >= SAVE_EVERY:
-            self._save()
+            try:
+                self._save()
+            except PcbatchError as exc:
+                self._failed(exc)
 
     def keep_rules(self, answer: RulesAnswer) -> None:
         """The state keeps a final rules answer fetched tonight (not one it kept already)."""
         fetched = self.kept_rules.get(answer.iso2) is not answer
         if self.learns and fetched and answer.final and self.state is not None:
-            self.state.keep_rules(answer, self.clock())
+            try:
+                self.state.keep_rules(answer, self.clock())
+            except PcbatchError as exc:
+                self._failed(exc)
 
     def close(self) -> None:
         """Commit what the state learned, mark the state's run finished, close the state."""
         if self.state is None:
             return
-        if self.learns:
-            self._save()
-            if self._state_run is not None:
-                self.state.finish_run(self._state_run, self.clock())
-        self.state.close()
+        try:
+            if self.learns:
+                self._save()
+                if self._state_run is not None:
+                    self.state.finish_run(self._state_run, self.clock())
+            self.state.close()
+            self.state = None
+        except PcbatchError as exc:
+            self._failed(exc)
+
+    def _failed(self, exc: PcbatchError) -> None:
+        """The state cannot be used: keep why, stop the run, close it (quietly: it is broken),
+        learn nothing more. What it committed before stays (each save is one transaction)."""
+        if self.failure is None:
+            self.failure = exc
+        if self.stop is not None:
+            self.stop.set(exc)
+        if self.state is not None:
+            with suppress(PcbatchError):  # a second error of it: the first says what to do
+                self.state.close()
         self.state = None
+        self._learned, self._forgotten, self._confirmed = [], [], []
 
     def _save(self) -> None:
         assert self.state is not None
@@ -172,9 +233,12 @@ class Night:
         """What the journal's run record keeps for summary.json's `nightly` (nothing when off)."""
         return {} if self.record is None else {"nightly": dict(self.record)}
 
-    def close(self) -> None:
-        if self.learner is not None:
-            self.learner.close()
+    def close(self) -> PcbatchError | None:
+        """Close the state (its learning committed); the state's error, if it had one."""
+        if self.learner is None:
+            return None
+        self.learner.close()
+        return self.learner.failure
 
 
 async def plan_night(
@@ -184,20 +248,42 @@ async def plan_night(
     base_url: str,
     rows: Sequence[Row],
     *,
-    resumed: bool = False,
+    resumed: Mapping[str, object] | None = None,
     clock: Callable[[], datetime] = utc_now,
 ) -> Night:
     """Tonight's decision: the log read (or a full run, and why), the state's run begun.
 
-    rows: the rows the run would send. resumed: a --resume session sends its pending rows as
-    they are (the log is not read); it still teaches the state what its outcomes show.
+    rows: the rows the run would send. resumed: for a --resume session, what the journal's run
+    recorded of its night (`nightly`, {} when nothing): the session sends its pending rows as
+    they are (the log is not read), teaches the state what its outcomes show, and finishes the
+    state's run that night began. Raises ConfigError (exit 2) when the state cannot be read.
     """
     if options.state is None:
         return Night()
     learner = Learner(JobState.open(options.state), rows, learns=not options.dry_run, clock=clock)
-    if resumed:
-        record = {"mode": "resumed", "reason": "a resumed run sends its pending rows"}
-        return Night(record, learner=learner)
+    try:
+        if resumed is not None:
+            began = resumed.get("state_run")
+            if isinstance(began, str):
+                learner.plan(datetime.fromisoformat(began), full=None)
+            record = {"mode": "resumed", "reason": "a resumed run sends its pending rows"}
+            return Night(record, learner=learner)
+        return await _decide(options, calls, tokens, base_url, rows, learner, clock)
+    except BaseException:
+        learner.close()
+        raise
+
+
+async def _decide(
+    options: RunOptions,
+    calls: Calls,
+    tokens: TokenProvider,
+    base_url: str,
+    rows: Sequence[Row],
+    learner: Learner,
+    clock: Callable[[], datetime],
+) -> Night:
+    """A new night: its window of the log or a full run, the rows vouched for, its state run."""
     started = clock()
     choice: Window | FullRun = FullRun("--incremental not given: a full run")
     state = learner.state
@@ -208,8 +294,14 @@ async def plan_night(
         )
     log_requests, changed = 0, {}  # customer -> the record that shows it changed by others
     if isinstance(choice, Window):
-        read = await _read_log(calls, base_url, choice, started)
+        read = await _read_log(calls, base_url, choice, started, clock)
         log_requests = read.requests
+        if read.skew is not None and skewed(read.skew) is not None:
+            # Tonight's times as the service's clock tells them: the next night's window
+            # and what the state knows "as of" must compare with the log's operationDate.
+            skew = read.skew
+            started -= skew
+            learner.clock = lambda: clock() - skew
         if read.full is None:
             me = token_identity(await tokens.token())
             changed = changed_customers(read.records, learner.known, me)
@@ -238,7 +330,9 @@ async def plan_night(
         learner.kept_rules = state.kept_rules(started - RULES_KEPT_FOR)
         night = _vouch(record, choice, rows, changed, learner)
     record["log_requests"] = log_requests
-    learner.begin(started, full=night.window is None)
+    learner.plan(started, full=night.window is None)
+    if learner.learns:
+        record["state_run"] = started.isoformat()  # a --resume session finishes that run
     return night
 
 
@@ -286,6 +380,7 @@ class _LogRead:
     requests: int
     records: Sequence[AuditRecord] = ()
     full: FullRun | None = None
+    skew: timedelta | None = None  # this clock less the service's, from the first answer
 
 
 async def _read_log(
@@ -293,10 +388,13 @@ async def _read_log(
     base_url: str,
     window: Window,
     now: datetime,
+    clock: Callable[[], datetime],
 ) -> _LogRead:
-    """Every page of the log in the window: its records, or why a full run."""
+    """Every page of the log in the window: its records, or why a full run (a clock that
+    differs from the service's by more than the allowance included)."""
     records: list[AuditRecord] = []
     answers: list[Reply] = []
+    skew: timedelta | None = None
 
     # At most 30 days a request, each request paged (core/incremental.request_windows).
     for begin, _ in request_windows(window.start, now):
@@ -312,6 +410,11 @@ async def _read_log(
             if answered.decision.action is not Action.DONE:
                 why = f"the activity log could not be read: {describe(answered.reply)}"
                 return _LogRead(len(answers), full=FullRun(why))
+            if skew is None:
+                skew = clock_skew(clock(), answered.reply.date)
+                off = skewed(skew)
+                if off is not None:
+                    return _LogRead(len(answers), full=off, skew=skew)
             page = read_audit_page(answered.reply.body, base_url, trail)
             if page.problem is not None:
                 problem = f"activity log, page {number}: {page.problem}"

@@ -34,7 +34,7 @@ import importlib
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -48,6 +48,7 @@ from batch.core.resume import choose_run
 from batch.core.retry import Call, tally_of
 from batch.core.reviewed import ApprovedPlan
 from batch.core.stops import Stop
+from batch.durable.files import remove_leftovers
 from batch.durable.journal import Journal
 from batch.durable.lock import RunLock
 from batch.engine.calls import Calls, open_calls
@@ -128,6 +129,7 @@ async def run_job(
         prepared = await prepare(options, env, stop, plan)
         options, out_dir = prepared.options, prepared.out_dir
         with RunLock(out_dir), Journal.open(out_dir) as journal:
+            remove_leftovers(out_dir)  # report files a killed process was writing (locked)
             check_against_report(journal, out_dir)
             pacer = pacer_for(options)
             async with open_calls(options, prepared.base_url, prepared.tokens, pacer) as calls:
@@ -167,38 +169,50 @@ async def _begin(
         log.info("no unfinished run of this input in %s: a new run", out_dir)
         sheet = prepared.sheet or load(options, prepared.plan)
         night = await plan_night(options, calls, prepared.tokens, prepared.base_url, sheet.rows)
-        preflight = Preflight()
+    else:
+        info = journal.run_info(run_id)
+        began = info.options.get("nightly")
+        # The state first: one that cannot be read ends the session before anything is sent.
+        night = await plan_night(
+            options,
+            calls,
+            prepared.tokens,
+            prepared.base_url,
+            pending,
+            resumed=began if isinstance(began, Mapping) else {},
+        )
+    try:
         # No pre-flight read when the log's answers showed the settings right already, nor for
         # a plan (read from the same base URL: the apply command checks it; no GET per row).
-        if night.window is None and prepared.plan is None:
-            to_send = night.to_send(sheet.rows)
-            preflight = await _preflight(calls, to_send, prepared.base_url, env, options.limit)
-        cleaned = [{"row": c.row, "column": c.column, "what": c.reason} for c in sheet.cleaned]
-        record = {**prepared.recorded_options, **night.summary(), "cleaned_cells": cleaned}
-        run_id = journal.start_run(sheet, prepared.digest, record)
-        rows, sent_before, columns = sheet.rows, {}, sheet.columns
-        log.info(
-            "run %d started: %d rows to send, %d rejected by validation; report in %s",
-            run_id,
-            len(sheet.rows),
-            len(sheet.not_sent),
-            out_dir,
-        )
-        log_not_sent(sheet.not_sent)  # every finished row has its line
-    else:
         preflight = Preflight()
-        if prepared.plan is None:
-            preflight = await _preflight(calls, pending, prepared.base_url, env, options.limit)
-        journal.resume_run(run_id, prepared.recorded_options)
-        rows, sent_before = pending, journal.puts_sent(run_id)
-        columns = journal.run_info(run_id).columns
-        night = await plan_night(
-            options, calls, prepared.tokens, prepared.base_url, rows, resumed=True
-        )
-        log.info("run %d resumed: %d rows to send; report in %s", run_id, len(rows), out_dir)
-    for outcome in night.known_outcomes:  # known unchanged: journalled, no call
-        journal.record(outcome)
-        log_outcome(outcome)
+        if run_id is None:
+            if night.window is None and prepared.plan is None:
+                to_send = night.to_send(sheet.rows)
+                preflight = await _preflight(calls, to_send, prepared.base_url, env, options.limit)
+            cleaned = [{"row": c.row, "column": c.column, "what": c.reason} for c in sheet.cleaned]
+            record = {**prepared.recorded_options, **night.summary(), "cleaned_cells": cleaned}
+            run_id = journal.start_run(sheet, prepared.digest, record)
+            rows, sent_before, columns = sheet.rows, {}, sheet.columns
+            log.info(
+                "run %d started: %d rows to send, %d rejected by validation; report in %s",
+                run_id,
+                len(sheet.rows),
+                len(sheet.not_sent),
+                out_dir,
+            )
+            log_not_sent(sheet.not_sent)  # every finished row has its line
+        else:
+            if prepared.plan is None:
+                preflight = await _preflight(calls, pending, prepared.base_url, env, options.limit)
+            journal.resume_run(run_id, prepared.recorded_options)
+            rows, sent_before, columns = pending, journal.puts_sent(run_id), info.columns
+            log.info("run %d resumed: %d rows to send; report in %s", run_id, len(rows), out_dir)
+        for outcome in night.known_outcomes:  # known unchanged: journalled, no call
+            journal.record(outcome)
+            log_outcome(outcome)
+    except BaseException:
+        night.close()  # the state's run not begun: a night that ends here is no full run
+        raise
     return Session(run_id, night.to_send(rows), sent_before, columns, night, preflight)
 
 
@@ -243,11 +257,17 @@ async def _run_session(
         known_profiles=known_profiles,
         first_country=session.preflight.country,
     )
+    if learner is not None:
+        learner.stop = stop  # a state that cannot be written stops the run as the journal does
+        learner.begin()
     _warm_report()
     try:
-        return await pool.run()
+        ended = await pool.run()
     finally:
-        night.close()
+        failed = night.close()
+    if failed is not None and ended.stopped is None:  # the state failed as it closed
+        ended = replace(ended, stopped=failed)
+    return ended
 
 
 def _finish(

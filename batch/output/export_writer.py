@@ -49,6 +49,11 @@ def errors_path(output: Path) -> Path:
     return output.with_name(f"{output.stem}-errors.csv")
 
 
+def partial_path(output: Path) -> Path:
+    """Where an export that did not finish leaves the rows it read: `NAME.partial.csv` (.xlsx)."""
+    return output.with_name(f"{output.stem}.partial{output.suffix}")
+
+
 def check_output(output: Path, overwrite: bool) -> None:
     """Refuse an OUTPUT that cannot be written, before anything is sent (ConfigError, exit 2)."""
     if output.suffix.lower() not in SUFFIXES:
@@ -72,11 +77,14 @@ def check_output(output: Path, overwrite: bool) -> None:
 class SheetWriter:
     """Appends rows under EXPORT_HEADERS to an xlsx or csv file; `with SheetWriter(path) as w`.
 
-    The file appears under its name only when the block ends without an exception.
+    The file appears under its name only when the block ends without an exception, and when
+    `finished` is False (the export did not read every customer) under partial_path(path)
+    instead: a file under the sheet's own name is always a whole export.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.finished = True
         self.rows = 0
         self._stack = ExitStack()
         self._xlsx = path.suffix.lower() == ".xlsx"
@@ -102,11 +110,15 @@ class SheetWriter:
             self._sheet = sheet
         else:
             self._file = self._stack.enter_context(
-                atomic_write(self.path, encoding="utf-8-sig", newline="")
+                atomic_write(self.path, encoding="utf-8-sig", newline="", redirect=self.written_to)
             )
             self._writer = csv.writer(self._file)
             self._writer.writerow(EXPORT_HEADERS)
         return self
+
+    def written_to(self) -> Path:
+        """Where the rows go when the block ends: the sheet's name, or its partial one."""
+        return self.path if self.finished else partial_path(self.path)
 
     def append(self, cells: tuple[str, ...]) -> None:
         """One customer's row, cells in EXPORT_HEADERS order ("" for a blank cell)."""
@@ -123,7 +135,7 @@ class SheetWriter:
         tb: TracebackType | None,
     ) -> None:
         if self._book is not None and exc_type is None:
-            with atomic_write(self.path, binary=True) as file:
+            with atomic_write(self.written_to(), binary=True) as file:
                 self._book.save(file)
         # The csv's temporary file: renamed over path, or removed when the block raised.
         self._stack.__exit__(exc_type, exc, tb)

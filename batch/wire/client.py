@@ -42,6 +42,9 @@ import os
 import re
 import time
 from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Self
 
@@ -254,6 +257,7 @@ class Client:
                 status = response.status
                 retry_after = response.headers.get("Retry-After")
                 header_etag = response.headers.get("ETag")
+                date = _service_date(response.headers.get("Date"))
         except _TooLarge as exc:
             why = f"the answer is over {exc.limit >> 20} MiB, more than a {kind} holds: not read"
             return _lost(Fault.DISCONNECTED, why, request_id, correlation_id)
@@ -266,7 +270,8 @@ class Client:
             return _lost(Fault.DISCONNECTED, why, request_id, correlation_id)
         if status == 401:
             self._rejected = token
-        return _reply(status, raw, retry_after, header_etag, request_id, correlation_id)
+        reply = _reply(status, raw, retry_after, header_etag, request_id, correlation_id)
+        return replace(reply, date=date) if date is not None else reply
 
 
 class _TooLarge(Exception):
@@ -329,6 +334,18 @@ def _reply(
         correlation_id=correlation_id,
         data=data,
     )
+
+
+def _service_date(header: str | None) -> datetime | None:
+    """The `Date` header (RFC 9110 section 6.6.1: an HTTP-date, which every origin server with
+    a clock sends) as aware UTC, or None when absent or unreadable."""
+    if not header:
+        return None
+    try:
+        moment = parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _decode(raw: bytes) -> tuple[Mapping[str, object], str]:
