@@ -128,6 +128,18 @@ class Learner:
         state moved aside since has not)."""
         self._planned = (started, full)
 
+    def shift(self, skew: timedelta) -> None:
+        """Keep tonight's times in the service's clock: this machine's is `skew` ahead."""
+        clock = self.clock
+        self.clock = lambda: clock() - skew
+        if self._planned is not None:
+            started, full = self._planned
+            self._planned = (started - skew, full)
+
+    @property
+    def planned_start(self) -> datetime | None:
+        return None if self._planned is None else self._planned[0]
+
     def begin(self) -> None:
         """Begin (or find) the planned state run; nothing is begun for a run that ends before
         its pool starts, so such a run never counts as a full one."""
@@ -228,6 +240,21 @@ class Night:
             return rows
         vouched = {outcome.row for outcome in self.known_outcomes}
         return [row for row in rows if row.number not in vouched]
+
+    def keep_service_time(self, service_date: datetime | None, here: datetime) -> None:
+        """A full night's state times in the service's clock (the pre-flight read's `Date`)
+        when this machine's is off by more than the allowance: the next night's window is
+        compared with the log's operationDate. Logged; a right clock changes nothing."""
+        skew = clock_skew(here, service_date)
+        off = skewed(skew)
+        learner = self.learner
+        if off is None or skew is None or learner is None or not learner.learns:
+            return
+        log.warning("%s", off.reason)
+        learner.shift(skew)
+        started = learner.planned_start
+        if isinstance(self.record, dict) and started is not None and "state_run" in self.record:
+            self.record["state_run"] = started.isoformat()  # what --resume finds the run by
 
     def summary(self) -> dict[str, object]:
         """What the journal's run record keeps for summary.json's `nightly` (nothing when off)."""

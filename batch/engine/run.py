@@ -35,6 +35,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 
@@ -49,7 +50,7 @@ from batch.core.retry import Call, tally_of
 from batch.core.reviewed import ApprovedPlan
 from batch.core.stops import Stop
 from batch.durable.files import remove_leftovers
-from batch.durable.journal import Journal
+from batch.durable.journal import Journal, utc_now
 from batch.durable.lock import RunLock
 from batch.engine.calls import Calls, open_calls
 from batch.engine.interrupt import stop_on_signals
@@ -79,11 +80,12 @@ class RunResult:
 
 @dataclass(frozen=True, slots=True)
 class Preflight:
-    """The pre-flight read as it went: what its calls did, and the country whose rules the
-    first row will want (None: not read, or not known)."""
+    """The pre-flight read as it went: what its calls did, the country whose rules the first
+    row will want (None: not read, or not known), and the service's time it answered at."""
 
     tally: Tally = field(default_factory=Tally)
     country: str | None = None
+    date: datetime | None = None  # the service's clock, from the answer's Date header
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +191,7 @@ async def _begin(
             if night.window is None and prepared.plan is None:
                 to_send = night.to_send(sheet.rows)
                 preflight = await _preflight(calls, to_send, prepared.base_url, env, options.limit)
+                night.keep_service_time(preflight.date, utc_now())
             cleaned = [{"row": c.row, "column": c.column, "what": c.reason} for c in sheet.cleaned]
             record = {**prepared.recorded_options, **night.summary(), "cleaned_cells": cleaned}
             run_id = journal.start_run(sheet, prepared.digest, record)
@@ -384,4 +387,4 @@ async def _preflight(
         raise wrong
     reply = answered.reply
     country = country_after(reply.body, row) if 200 <= reply.status < 300 else None
-    return Preflight(sum(tallies, Tally()), country)
+    return Preflight(sum(tallies, Tally()), country, reply.date)

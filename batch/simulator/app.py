@@ -54,6 +54,7 @@ import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from email.utils import formatdate
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -269,6 +270,9 @@ class Rest:
 
     def _answer(self, call: _Call, status: int, body: bytes, out: dict[str, str]) -> web.Response:
         call.status = status
+        offset = self.sim.config.clock_offset_s
+        if offset:  # a service whose clock is off (aiohttp writes the right time otherwise)
+            out["Date"] = formatdate(time.time() + offset, usegmt=True)
         if self.sim.config.bom:
             body = BOM + body
         return web.Response(status=status, body=body, headers=out)
