@@ -9,9 +9,10 @@ countries whose rules were not checked, the ~900 characters that once shrank the
 --convert-to pdf`) once for each paper: the file names no paper (the printer's is used), so
 the bench writes a copy naming A4 (paperSize 9) and one naming Letter (1).
 
-Prints, for each paper and sheet: the pages, the page size (mm) and the smallest font size
-on them (pt) with its scale of the 11 pt the sheet is written in; then whether any page is
-blank. The sheet of a page is read from its footer ("<sheet>, page N of M"). Needs soffice
+Prints, for each paper and sheet: the pages, the page size (mm), the size most of its text
+is drawn in (pt) with its scale of the 11 pt the sheet is written in, and the smallest size
+(the Summary's chart labels are 10 pt); then how many pages are blank. The sheet of a page
+is read from its footer ("<sheet>, page N of M"). Needs soffice
 (`apt-get install libreoffice-calc`) and pypdf (`pip install -e '.[bench]'`); --keep DIR
 keeps the PDFs (look at a page: `pdftoppm -png -r 60 -f 2 -l 2 DIR/A4.pdf page`).
 """
@@ -25,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -86,23 +87,27 @@ def with_paper(xlsx: Path, target: Path, paper: int) -> None:
             copy.writestr(item, data)
 
 
-def smallest_font(page: object) -> float:
-    """The smallest font size (pt) a page's text is drawn in: Tf size times the text matrix."""
-    sizes: list[float] = []
+def font_sizes(page: object) -> Counter[float]:
+    """Characters drawn in each font size (pt: Tf size times the text matrix), footer aside."""
+    sizes: Counter[float] = Counter()
 
     def visit(text: str, cm: list[float], tm: list[float], font: object, size: float) -> None:
-        if text.strip() and not FOOTER.search(text) and "page" not in text:  # not the footer
-            sizes.append(abs(size * tm[3] * cm[3]) or abs(size * tm[0] * cm[0]))
+        if text.strip() and not FOOTER.search(text) and "page" not in text:
+            drawn = abs(size * tm[3] * cm[3]) or abs(size * tm[0] * cm[0])
+            sizes[round(drawn, 1)] += len(text.strip())
 
     page.extract_text(visitor_text=visit)  # type: ignore[attr-defined]
-    return min(sizes, default=0.0)
+    return sizes
 
 
 def measure(pdf: Path) -> None:
+    """Per sheet: pages, page size, the size most text is drawn in and the smallest."""
     from pypdf import PdfReader
 
     reader = PdfReader(pdf)
-    sheets: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+    pages: dict[str, int] = Counter()
+    paper: dict[str, tuple[float, float]] = {}
+    sizes: dict[str, Counter[float]] = defaultdict(Counter)
     blank = 0
     for page in reader.pages:
         text = page.extract_text() or ""
@@ -111,14 +116,16 @@ def measure(pdf: Path) -> None:
         lines = [line for line in text.splitlines() if line.strip() and not FOOTER.search(line)]
         blank += not lines
         box = page.mediabox
-        mm = (float(box.width) * 25.4 / 72, float(box.height) * 25.4 / 72)
-        sheets[name].append((*mm, smallest_font(page)))
-    for name, pages in sheets.items():
-        width, height = pages[0][0], pages[0][1]
-        smallest = min(p[2] for p in pages)
+        paper[name] = (float(box.width) * 25.4 / 72, float(box.height) * 25.4 / 72)
+        pages[name] += 1
+        sizes[name] += font_sizes(page)
+    for name, count in pages.items():
+        width, height = paper[name]
+        body = sizes[name].most_common(1)[0][0] if sizes[name] else 0.0
+        smallest = min(sizes[name], default=0.0)
         print(
-            f"  {name:24} {len(pages):4} pages  {width:.0f} x {height:.0f} mm"
-            f"  smallest font {smallest:.1f} pt ({smallest / WRITTEN_PT:.0%} of {WRITTEN_PT:g})"
+            f"  {name:22} {count:4} pages  {width:.0f} x {height:.0f} mm  text {body:.1f} pt"
+            f" ({body / WRITTEN_PT:.0%} of {WRITTEN_PT:g}), smallest {smallest:.1f} pt"
         )
     print(f"  blank pages: {blank} of {len(reader.pages)}")
 

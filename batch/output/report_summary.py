@@ -35,7 +35,7 @@ from batch.output.report_xlsx import (
 
 COUNTRIES_SHEET = "Countries not checked"
 SUMMARY_WIDTHS = [34, 50, 8]  # label or status; value or meaning; rows
-_CHART_ROWS = 9  # rows of the sheet the chart covers (4.5 cm at 15 pt a row)
+_CHART_ROWS = 8  # rows of the sheet the chart covers (4 cm at 15 pt a row)
 _DATE_TIME = "yyyy-mm-dd hh:mm:ss"
 _DURATION = "[h]:mm:ss"
 
@@ -127,7 +127,6 @@ def _summary_figures(
         ("Tenant", str(options.get("tenant") or "unknown"), ""),
         ("Cloud", str(options.get("cloud") or "global"), ""),
         ("Base URL", str(options.get("base_url") or "the cloud's"), ""),
-        ("Dry run", "yes: nothing was written" if dry else "no", ""),
         ("Started (UTC)", _utc(info.started_at), _DATE_TIME),
         ("Finished (UTC)", _utc(info.finished_at) or "not finished", _DATE_TIME),
         ("Working time (h:mm:ss)", info.elapsed_s / 86400, _DURATION),
@@ -210,7 +209,7 @@ def _chart(sheet: WriteOnlyWorksheet, first: int, last: int) -> None:
         series.dPt.append(point)
     chart.y_axis.title = "rows"
     chart.x_axis.scaling.orientation = "maxMin"  # statuses top to bottom, as in the table
-    chart.height, chart.width = 4.5, 16  # cm: within the page's width and _CHART_ROWS
+    chart.height, chart.width = 4, 16  # cm: within the page's width and _CHART_ROWS
     sheet.add_chart(chart, f"A{last + 2}")
 
 
