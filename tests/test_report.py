@@ -391,7 +391,10 @@ def test_needs_action_prints_one_page_wide_at_a_readable_size_its_long_text_wrap
     message = sheet["E2"]
     assert message.alignment.wrap_text
     assert sheet.row_dimensions[2].height >= 15 * len(long) / (50 * 1.1)  # every line shows
-    assert sheet["C2"].fill.fgColor.rgb.endswith("F4B084")  # rejected's colour
+    rules = [(str(cf.sqref), r) for cf in sheet.conditional_formatting for r in cf.rules]
+    # the status column of its 8 lines (rows 3-8 never recorded: skipped; 9 invalid) coloured
+    assert {ref for ref, _ in rules} == {"C2:C9"}
+    assert len(rules) == len(Status)
 
 
 def test_needs_action_of_a_run_with_nothing_to_act_on_says_so(tmp_path):

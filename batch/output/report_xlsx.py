@@ -232,6 +232,15 @@ def print_setup(
     sheet.print_title_rows = "1:1"  # the header on every printed page
 
 
+def status_colours(sheet: WriteOnlyWorksheet, column: str, rows: int) -> None:
+    """Each status's colour on the status column's `rows` cells, as conditional formats."""
+    for status, colour in FILLS.items():
+        sheet.conditional_formatting.add(
+            f"{column}2:{column}{max(rows, 1) + 1}",
+            CellIsRule(operator="equal", formula=[f'"{status.value}"'], fill=fill(colour)),
+        )
+
+
 def results_sheet(book: Workbook, change_fields: list[str], rows: int) -> WriteOnlyWorksheet:
     """The Results sheet, its header written: rows lines follow (results_line)."""
     sheet: WriteOnlyWorksheet = book.create_sheet("Results")
@@ -250,12 +259,7 @@ def results_sheet(book: Workbook, change_fields: list[str], rows: int) -> WriteO
     # Status colours as conditional formats on the column, not a style per cell: as fast for
     # 100,000 rows as for 10 (styling every cell costs openpyxl more than writing it), and
     # the colour follows when someone edits a status.
-    column = get_column_letter(RESULT_COLUMNS.index("status") + 1)
-    for status, colour in FILLS.items():
-        sheet.conditional_formatting.add(
-            f"{column}2:{column}{max(rows, 1) + 1}",
-            CellIsRule(operator="equal", formula=[f'"{status.value}"'], fill=fill(colour)),
-        )
+    status_colours(sheet, get_column_letter(RESULT_COLUMNS.index("status") + 1), rows)
     sheet.append(header_row(sheet, headers))
     return sheet
 
@@ -282,6 +286,7 @@ def needs_action_sheet(book: Workbook, rows: int) -> Lines:
     if rows:
         sheet.auto_filter.ref = f"A1:{get_column_letter(len(widths))}{rows + 1}"
     print_setup(sheet, widths, max(rows, 1) + 1, "landscape")
+    status_colours(sheet, get_column_letter(NEEDS_ACTION_COLUMNS.index("status") + 1), rows)
     lines = Lines(sheet, widths)
     lines.append(header_row(sheet, list(NEEDS_ACTION_COLUMNS)))
     if not rows:
@@ -290,13 +295,12 @@ def needs_action_sheet(book: Workbook, rows: int) -> Lines:
 
 
 def needs_action_line(sheet: WriteOnlyWorksheet, o: Outcome, customer_id: str) -> list[object]:
-    """One Needs action line: where the row is, its status in its colour, why, what to do.
+    """One Needs action line: where the row is, its status (coloured by status_colours), why,
+    what to do.
 
     The message and the next step wrap in their cells (a row grows taller, never wider)."""
-    status = WriteOnlyCell(sheet, o.status.value)
-    if o.status in FILLS:
-        status.fill = fill(FILLS[o.status])
-    values: list[object] = [o.row, xlsx_value(sheet, customer_id), status, o.error_code or None]
+    values: list[object] = [o.row, xlsx_value(sheet, customer_id), o.status.value]
+    values.append(xlsx_value(sheet, o.error_code or None))
     for text in (o.message, NEXT_STEPS.get(o.status, "see the message")):
         values.append(text_cell(sheet, text, WRAP))
     return values
