@@ -2,6 +2,7 @@
 
 import csv
 import json
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from batch.core.cells import neutralise, unneutralise
+from batch.core.country_rules import RulesAnswer
 from batch.core.fields import BY_NAME, field_for_header
 from batch.core.model import Change, NotSent, Outcome, Problem, Row, RunStats, Sheet, Status
 from batch.durable.journal import Journal
@@ -20,6 +22,7 @@ from batch.output.report import (
     RESULT_COLUMNS,
     write_report,
 )
+from batch.output.report_xlsx import PRINTABLE, READABLE_SCALE, column_inches
 from batch.sheets.sheet import load_sheet
 
 HEADERS = ("Customer ID", "Street", "City", "Phone", "Notes")
@@ -278,7 +281,7 @@ def test_results_xlsx_streams_the_same_rows_with_before_and_after_values(report)
 
 def test_results_xlsx_opens_on_the_summary_sheet(report):
     book = openpyxl.load_workbook(report / "results.xlsx")
-    assert book.sheetnames == ["Summary", "Results"]
+    assert book.sheetnames == ["Summary", "Needs action", "Results"]
     assert book.active.title == "Summary"
 
 
@@ -304,16 +307,139 @@ def test_results_xlsx_columns_are_wide_enough_for_their_headers(report):
     assert sheet.column_dimensions["B"].width >= 36  # a GUID
 
 
-def test_results_xlsx_prints_landscape_one_page_wide_with_the_header_on_every_page(report):
-    book = openpyxl.load_workbook(report / "results.xlsx")
-    sheet = book["Results"]
-    assert sheet.page_setup.orientation == "landscape"
-    assert (sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight) == (1, 0)
-    assert sheet.sheet_properties.pageSetUpPr.fitToPage is True
+def printed_inches(sheet, last_column: str) -> float:
+    """A sheet's columns A..last_column as printed at 100 %."""
+    letters = [chr(c) for c in range(ord("A"), ord(last_column) + 1)]
+    return sum(column_inches(sheet.column_dimensions[c].width) for c in letters)
+
+
+def test_results_xlsx_prints_landscape_at_a_readable_scale_with_the_key_columns_on_every_page(
+    report,
+):
+    sheet = openpyxl.load_workbook(report / "results.xlsx")["Results"]
+    setup = sheet.page_setup
+    assert setup.orientation == "landscape"
+    assert setup.paperSize is None  # the printer's A4 or Letter
+    # One page wide would print these 18 columns at ~40 %: a readable scale instead, pages
+    # across then down, the header row and row / customer_id / status on every page.
+    assert printed_inches(sheet, "R") * READABLE_SCALE / 100 > PRINTABLE["landscape"][0]
+    assert not sheet.sheet_properties.pageSetUpPr.fitToPage
+    assert setup.scale == READABLE_SCALE >= 75
+    assert setup.pageOrder == "overThenDown"
     assert sheet.print_title_rows == "$1:$1"
-    summary = book["Summary"]
-    assert summary.sheet_properties.pageSetUpPr.fitToPage is True
-    assert summary.page_setup.fitToWidth == 1
+    assert sheet.print_title_cols == "$A:$C"
+    assert sheet.print_area == "'Results'!$A$1:$R$10"  # its cells, no blank page past them
+    # the key columns and the widest column fit one page, with room to spare
+    assert printed_inches(sheet, "C") + column_inches(60) < PRINTABLE["landscape"][0]
+    assert "&P of &N" in sheet.oddFooter.center.text
+
+
+def test_the_summary_prints_on_one_portrait_page_of_a4_or_letter_at_full_size(report):
+    sheet = openpyxl.load_workbook(report / "results.xlsx")["Summary"]
+    setup = sheet.page_setup
+    assert setup.orientation == "portrait" and setup.paperSize is None
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage is True
+    assert (setup.fitToWidth, setup.fitToHeight) == (1, 1)
+    # fit never shrinks it sideways: its columns are narrower than A4's printable width,
+    assert printed_inches(sheet, "C") <= PRINTABLE["portrait"][0]
+    # and its lines (15 pt; the chart under the table) are shorter than Letter's printable page
+    area = sheet.print_area
+    assert area.startswith("'Summary'!$A$1:$C$")
+    last = int(area.rsplit("$", 1)[1])
+    heights = [sheet.row_dimensions[r].height or 15 for r in range(1, last + 1)]
+    assert sum(heights) / 72 <= PRINTABLE["portrait"][1]
+    assert (setup.scale or 100) == 100
+
+
+def needs_action(report: Path) -> list[dict[str, object]]:
+    sheet = openpyxl.load_workbook(report / "results.xlsx")["Needs action"]
+    header, *lines = sheet.iter_rows(values_only=True)
+    return [dict(zip(header, line, strict=True)) for line in lines]
+
+
+def test_needs_action_holds_only_the_rows_to_look_at_with_why_and_what_to_do(report):
+    lines = needs_action(report)
+    assert list(lines[0]) == ["row", "customer_id", "status", "error_code", "message", "what to do"]
+    assert [(line["row"], line["status"]) for line in lines] == [
+        (5, "not_found"),
+        (6, "rejected"),
+        (7, "failed"),
+        (8, "skipped"),
+        (9, "invalid"),
+    ]
+    rejected = lines[1]
+    assert (rejected["error_code"], rejected["message"]) == ("60034", "@invalid postal code")
+    assert "failed.csv" in str(rejected["what to do"])
+    assert "--resume" in str(lines[3]["what to do"])
+    assert lines[4]["customer_id"] == "=cmd|' /C calc'!A0"  # as the sheet had it, as text
+
+
+def test_needs_action_prints_one_page_wide_at_a_readable_size_its_long_text_wrapped(tmp_path):
+    long = "the address does not match the country's rules: " * 6
+    with Journal.open(tmp_path) as journal:
+        journal.start_run(SHEET, "00" * 32, {})
+        journal.record(Outcome(2, IDS[2], Status.REJECTED, message=long))
+        journal.finish_run(RunStats(), 1)
+        write_report(tmp_path, journal)
+    sheet = openpyxl.load_workbook(tmp_path / "results.xlsx")["Needs action"]
+    setup = sheet.page_setup
+    assert setup.orientation == "landscape"
+    assert (setup.fitToWidth, setup.fitToHeight) == (1, 0)
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage is True
+    width = printed_inches(sheet, "F")
+    assert width * READABLE_SCALE / 100 <= PRINTABLE["landscape"][0]  # fitting keeps >= 75 %
+    assert sheet.print_title_rows == "$1:$1"
+    message = sheet["E2"]
+    assert message.alignment.wrap_text
+    assert sheet.row_dimensions[2].height >= 15 * len(long) / (50 * 1.1)  # every line shows
+    rules = [(str(cf.sqref), r) for cf in sheet.conditional_formatting for r in cf.rules]
+    # the status column of its 8 lines (rows 3-8 never recorded: skipped; 9 invalid) coloured
+    assert {ref for ref, _ in rules} == {"C2:C9"}
+    assert len(rules) == len(Status)
+
+
+def test_needs_action_of_a_run_with_nothing_to_act_on_says_so(tmp_path):
+    with Journal.open(tmp_path) as journal:
+        journal.start_run(SHEET, "00" * 32, {})
+        for n in range(2, 9):
+            journal.record(Outcome(n, IDS[n], Status.UNCHANGED))
+        journal.finish_run(RunStats(), 0)
+        write_report(tmp_path, journal)
+    sheet = openpyxl.load_workbook(tmp_path / "results.xlsx")["Needs action"]
+    # rows 9 and 10 of SHEET: invalid (needs action) and duplicate
+    assert [line[0].value for line in sheet.iter_rows(min_row=2)] == [9]
+    with Journal.open(tmp_path / "clean") as journal:
+        journal.start_run(replace(SHEET, not_sent=()), "00" * 32, {})
+        for n in range(2, 9):
+            journal.record(Outcome(n, IDS[n], Status.UNCHANGED))
+        journal.finish_run(RunStats(), 0)
+        write_report(tmp_path / "clean", journal)
+    sheet = openpyxl.load_workbook(tmp_path / "clean" / "results.xlsx")["Needs action"]
+    assert [[c.value for c in line] for line in sheet.iter_rows(min_row=2)] == [
+        [None, "No row needs action.", None, None, None, None][: sheet.max_column]
+    ]
+
+
+def test_countries_not_checked_get_their_own_sheet_and_a_short_line_on_the_summary(tmp_path):
+    why = "Partner Center publishes no rules for it (404)"
+    countries = [f"X{c}" for c in "ABCDEFGHIJKLMNOPQRST"]
+    with Journal.open(tmp_path) as journal:
+        journal.start_run(SHEET, "00" * 32, {})
+        for iso2 in countries:
+            journal.record_rules(RulesAnswer(iso2, None, why))
+        journal.finish_run(RunStats(), 1)
+        write_report(tmp_path, journal)
+    book = openpyxl.load_workbook(tmp_path / "results.xlsx")
+    assert book.sheetnames[-1] == "Countries not checked"
+    figure = summary_sheet(tmp_path)["Countries not checked (rules)"].value
+    assert figure == "20 countries: see the sheet “Countries not checked”"
+    sheet = book["Countries not checked"]
+    assert [(r[0].value, r[1].value) for r in sheet.iter_rows(min_row=2)] == [
+        (iso2, why) for iso2 in countries
+    ]
+    assert sheet.page_setup.orientation == "portrait"
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert summary["countries_not_checked"] == dict.fromkeys(countries, why)
 
 
 def summary_sheet(report: Path) -> dict[str, object]:
@@ -369,13 +495,16 @@ def test_the_summary_sheet_rounds_rates(tmp_path):
 def test_the_summary_sheet_counts_every_status_and_charts_them_in_their_colours(report):
     sheet = openpyxl.load_workbook(report / "results.xlsx")["Summary"]
     start = next(r[0].row for r in sheet.iter_rows() if r[0].value == "Status")
+    assert [c.value for c in sheet[start]] == ["Status", "What it means", "Rows"]
+    # the count in a cell of its own, after the meaning: never read into it ("8the profile")
     counts = {
-        sheet.cell(r, 1).value: sheet.cell(r, 2).value
+        sheet.cell(r, 1).value: sheet.cell(r, 3).value
         for r in range(start + 1, start + 1 + len(Status))
     }
     assert counts == {
         s.value: n for s, n in zip(Status, [2, 1, 0, 1, 1, 1, 1, 1, 1, 0], strict=True)
     }
+    assert sheet.cell(start + 1, 2).value == "the profile was changed"
     assert len(sheet._charts) == 1
     chart = sheet._charts[0]
     assert chart.title is not None

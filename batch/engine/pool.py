@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -47,7 +48,8 @@ class Progress:
     started after a stop); skipped says how many of those. rate: requests/s allowed now;
     measured_rate: requests/s sent of late (None at first); window: customers allowed in flight
     now; eta_s: seconds the rows left should take at the pace of late (None: not known yet, and
-    after a stop); stopped: why the run stopped starting rows (None while it goes on).
+    after a stop); stopped: why the run stopped starting rows (None while it goes on);
+    statuses: how many of the done rows ended in each status (the report counts the same).
     """
 
     done: int
@@ -60,6 +62,7 @@ class Progress:
     measured_rate: float | None = None
     window: int | None = None
     eta_s: float | None = None
+    statuses: Mapping[Status, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +85,13 @@ class PoolResult:
 
 @dataclass(slots=True)
 class Counters:
-    """The pool's counters: rows done (skipped ones among them), customers called, refused, the
-    Tally of the customers done, and the recent results the failure budget judges."""
+    """The pool's counters: rows done (skipped ones among them; each status's count), customers
+    called, refused, the Tally of the customers done, and the recent results the failure budget
+    judges."""
 
     done: int = 0
     skipped: int = 0
+    statuses: Counter[Status] = field(default_factory=Counter)
     called: int = 0
     refused: int = 0
     tally: Tally = field(default_factory=Tally)
@@ -203,6 +208,7 @@ class CustomerPool:
             on_outcome(outcome)
         counters.done += 1
         counters.skipped += outcome.status is Status.SKIPPED
+        counters.statuses[outcome.status] += 1
         if called:
             self.time_left.on_row(self.ctx.calls.pacer.clock.now())
             counters.called += 1
@@ -242,6 +248,7 @@ class CustomerPool:
             measured_rate=pacer.measured_rate,
             window=pacer.window.size,
             eta_s=None if stop.is_set else self.time_left.estimate_s(total - counters.done),
+            statuses=dict(counters.statuses),
         )
 
 

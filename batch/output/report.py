@@ -1,11 +1,12 @@
 """The report files of a run, rendered from its journal (README.md, "The report").
 
     results.csv    one line per input row, in row order: RESULT_COLUMNS
-    results.xlsx   a `Summary` sheet first (what was run, against which tenant and cloud, when,
-                   how long, how many rows changed / failed / need action; a chart coloured by
-                   status), then `Results`: the same rows plus "City (before)"/"City (after)"
-                   for the changed fields; frozen header, filters, status colours, printed
-                   landscape one page wide with the header on every page
+    results.xlsx   `Summary` first (what was run, against which tenant and cloud, when, how
+                   long, how many rows changed / failed / need action; a chart coloured by
+                   status; report_summary.py), `Needs action` (the rows to look at, why and
+                   what to do), `Results` (the same rows as results.csv plus "City (before)"/
+                   "City (after)" for the changed fields; report_xlsx.py), and `Countries not
+                   checked` when some were; each prints on A4 and Letter (report_xlsx.py)
     summary.json   SUMMARY_KEYS
     failed.csv     rows whose status is not ok: the input's headers and values, then `error`
     undo-<run>.csv updated rows: customer_id and the values the changed fields held before;
@@ -37,42 +38,29 @@ import csv
 import json
 from collections import Counter
 from contextlib import AbstractContextManager, nullcontext
-from datetime import datetime
 from pathlib import Path
 from typing import IO
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
-from openpyxl.chart import BarChart, Reference
-from openpyxl.chart.marker import DataPoint
-from openpyxl.formatting.rule import CellIsRule
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from batch.core.cells import CLEAR_TOKEN, neutralise, runs_as_formula
+from batch.core.cells import CLEAR_TOKEN, neutralise
 from batch.core.errors import ConfigError
-from batch.core.export_rows import EXPORT_FIELDS, EXPORT_HEADERS
 from batch.core.fields import CUSTOMER_ID, FIELDS, normalise_header
-from batch.core.model import Outcome, RunStats, Status
+from batch.core.model import Outcome, Status
 from batch.durable.files import atomic_write, private_dir
 from batch.durable.journal import Entry, Journal, RunInfo
-
-RESULT_COLUMNS = (
-    "row",
-    "customer_id",
-    "status",
-    "attempts",
-    "conflicts",
-    "http_status",
-    "error_code",
-    "message",
-    "changed_fields",
-    "request_id",
-    "correlation_id",
-    "duration_ms",
+from batch.output.report_summary import countries_sheet, summary_sheet
+from batch.output.report_xlsx import (
+    RESULT_COLUMNS,
+    needs_action_line,
+    needs_action_sheet,
+    results_line,
+    results_sheet,
+    xlsx_value,
 )
+
+__all__ = ["FILES", "NOT_RECORDED", "RESULT_COLUMNS", "SUMMARY_KEYS", "write_report", "xlsx_value"]
+
 SUMMARY_KEYS = (
     "rows",
     "statuses",
@@ -100,20 +88,6 @@ SUMMARY_KEYS = (
 FILES = ("results.csv", "results.xlsx", "summary.json", "failed.csv", "undo.csv")
 ERROR_COLUMN = "error"
 NOT_RECORDED = "not attempted: the run stopped before this row (pcbatch run --resume continues it)"
-
-_XLSX_MAX = 32767  # characters in one Excel cell
-_FILLS = {
-    Status.UPDATED: "C6EFCE",
-    Status.UNCHANGED: "E7E6E6",
-    Status.WOULD_UPDATE: "DDEBF7",
-    Status.DUPLICATE: "EDEDED",
-    Status.INVALID: "F8CBAD",
-    Status.NOT_FOUND: "FFEB9C",
-    Status.REJECTED: "F4B084",
-    Status.FAILED: "FFC7CE",
-    Status.SKIPPED: "FFE699",
-    Status.CHANGED_SINCE_PLAN: "D9B3FF",
-}
 
 
 def write_report(out_dir: Path, journal: Journal, run_id: int | None = None) -> Path:
@@ -167,14 +141,19 @@ def _write(out_dir: Path, journal: Journal, info: RunInfo) -> None:
         for undo in undos:
             undo.writerow([CUSTOMER_ID, *undo_fields])
         book = Workbook(write_only=True)
-        _summary_sheet(book, info, counts, not_checked)  # first, so Excel opens on it
-        sheet = _results_sheet(book, change_fields, total)
+        summary_sheet(book, info, counts, not_checked)  # first, so Excel opens on it
+        need_action = sum(n for status, n in counts.items() if not status.ok)
+        to_look_at = needs_action_sheet(book, need_action)
+        sheet = results_sheet(book, change_fields, total)
+        if not_checked:
+            countries_sheet(book, not_checked)
         for entry in journal.entries(info.run_id):
             outcome = _outcome_of(entry)
             line = _result_line(entry, outcome)
             results.writerow([neutralise(v) if isinstance(v, str) else v for v in line])
-            sheet.append(_xlsx_line(sheet, line, outcome, change_fields))
+            sheet.append(results_line(sheet, line, outcome, change_fields))
             if not outcome.status.ok:
+                to_look_at.append(needs_action_line(to_look_at.sheet, outcome, str(line[1])))
                 error = (
                     f"{outcome.status}: {outcome.message}" if outcome.message else outcome.status
                 )
@@ -279,270 +258,3 @@ def _atomic(path: Path, encoding: str = "utf-8-sig") -> AbstractContextManager[I
 def _save(book: Workbook, path: Path) -> None:
     with atomic_write(path, binary=True) as file:
         book.save(file)
-
-
-def xlsx_value(sheet: WriteOnlyWorksheet, value: str | float | None) -> object:
-    """A value for a write-only xlsx cell: numbers as numbers, text as text that never runs
-    (the report and `pcbatch export` write every cell through it)."""
-    if not isinstance(value, str):
-        return value
-    text = ILLEGAL_CHARACTERS_RE.sub("\N{REPLACEMENT CHARACTER}", value)[:_XLSX_MAX]
-    if not runs_as_formula(text):
-        return text or None
-    # openpyxl would store `=...` as a formula: force a text cell with Excel's quote prefix,
-    # which is what typing `'=...` in Excel produces; the value stays exact.
-    cell = WriteOnlyCell(sheet, text)
-    cell.data_type = "s"
-    cell.quotePrefix = True
-    return cell
-
-
-def _fill(colour: str) -> PatternFill:
-    return PatternFill(fill_type="solid", start_color=colour, end_color=colour)
-
-
-_BOLD = Font(bold=True)
-_HEADER_FILL = _fill("D9E1F2")
-_FIELD_HEADERS = dict(zip(EXPORT_FIELDS, EXPORT_HEADERS, strict=True))
-# Widths (characters) of the result columns: what they hold, not their header, sets them.
-_WIDTHS = {
-    "row": 7,
-    "customer_id": 38,
-    "status": 14,
-    "attempts": 10,
-    "conflicts": 11,
-    "http_status": 12,
-    "error_code": 12,
-    "message": 60,
-    "changed_fields": 32,
-    "request_id": 38,
-    "correlation_id": 38,
-    "duration_ms": 13,
-}
-_CHANGE_WIDTH = (18, 40)  # a before/after column: at least, at most
-_DATE_TIME = "yyyy-mm-dd hh:mm:ss"
-_DURATION = "[h]:mm:ss"
-
-
-def change_headers(field: str) -> tuple[str, str]:
-    """The Results sheet's headers for a changed field: `City (before)`, `City (after)`."""
-    name = _FIELD_HEADERS.get(field, field)
-    return f"{name} (before)", f"{name} (after)"
-
-
-def _header_row(sheet: WriteOnlyWorksheet, names: list[str]) -> list[WriteOnlyCell]:
-    cells = []
-    for name in names:
-        cell = WriteOnlyCell(sheet, name)
-        cell.font = _BOLD
-        cell.fill = _HEADER_FILL
-        cells.append(cell)
-    return cells
-
-
-def _print_setup(sheet: WriteOnlyWorksheet, landscape: bool) -> None:
-    """Printed one page wide (as many pages down as it takes), landscape or portrait."""
-    sheet.page_setup.orientation = "landscape" if landscape else "portrait"
-    sheet.page_setup.fitToWidth = 1
-    sheet.page_setup.fitToHeight = 0  # 0: no limit on the number of pages down
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
-
-
-def _results_sheet(book: Workbook, change_fields: list[str], rows: int) -> WriteOnlyWorksheet:
-    sheet: WriteOnlyWorksheet = book.create_sheet("Results")
-    headers = [*RESULT_COLUMNS]
-    for name in change_fields:
-        headers += change_headers(name)
-    for i, name in enumerate(headers, start=1):
-        least, most = _CHANGE_WIDTH
-        width = _WIDTHS.get(name) or min(max(len(name) + 4, least), most)
-        sheet.column_dimensions[get_column_letter(i)].width = max(width, len(name) + 4)
-    sheet.freeze_panes = "C2"  # the header, and which row and customer, stay in view
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{rows + 1}"
-    _print_setup(sheet, landscape=True)
-    sheet.print_title_rows = "1:1"  # the header on every printed page
-    # Status colours as conditional formats on the column, not a style per cell: as fast for
-    # 100,000 rows as for 10 (styling every cell costs openpyxl more than writing it), and
-    # the colour follows when someone edits a status.
-    column = get_column_letter(RESULT_COLUMNS.index("status") + 1)
-    for status, colour in _FILLS.items():
-        sheet.conditional_formatting.add(
-            f"{column}2:{column}{max(rows, 1) + 1}",
-            CellIsRule(operator="equal", formula=[f'"{status.value}"'], fill=_fill(colour)),
-        )
-    sheet.append(_header_row(sheet, headers))
-    return sheet
-
-
-def _xlsx_line(
-    sheet: WriteOnlyWorksheet, line: list[str | int], o: Outcome, change_fields: list[str]
-) -> list[object]:
-    values = [xlsx_value(sheet, v) for v in line]
-    changes = {c.field: c for c in o.changes}
-    for name in change_fields:
-        c = changes.get(name)
-        values += [xlsx_value(sheet, c.before), xlsx_value(sheet, c.after)] if c else [None, None]
-    return values
-
-
-# What each status means, for a reader of the Summary sheet (README.md, "Progress, statuses").
-_MEANINGS = {
-    Status.UPDATED: "the profile was changed",
-    Status.UNCHANGED: "already held the values: nothing sent",
-    Status.WOULD_UPDATE: "dry run: would be changed",
-    Status.DUPLICATE: "repeats an earlier row: sent once",
-    Status.INVALID: "needs action: the row is wrong in the sheet",
-    Status.NOT_FOUND: "needs action: no such customer",
-    Status.REJECTED: "needs action: Partner Center refused it",
-    Status.FAILED: "needs action: no answer after every attempt",
-    Status.SKIPPED: "needs action: not attempted (run again with --resume)",
-    Status.CHANGED_SINCE_PLAN: "needs action: moved since the plan was made; nothing written",
-}
-_EXIT_MEANINGS = {
-    0: "every row done",
-    1: "finished; some rows need action (failed.csv)",
-    3: "stopped: credentials refused",
-    75: "stopped early (time limit or failure budget); --resume continues",
-    130: "interrupted; --resume continues",
-}
-
-
-def _utc(text: str | None) -> datetime | None:
-    """A journal time (`2024-05-01T12:00:00.123Z`) as Excel wants it: naive, in UTC."""
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=None)
-
-
-def headline(info: RunInfo, counts: Counter[Status]) -> str:
-    """One sentence saying how the run went, for the top of the Summary sheet."""
-    rows = sum(counts.values())
-    need_action = sum(n for status, n in counts.items() if not status.ok)
-    if info.options.get("dry_run"):
-        done = f"{counts.get(Status.WOULD_UPDATE, 0)} would change (dry run, nothing written)"
-    else:
-        done = f"{counts.get(Status.UPDATED, 0)} changed"
-    failed = counts.get(Status.FAILED, 0)
-    action = f"{need_action} need action (failed.csv)" if need_action else "none needs action"
-    return f"{rows} rows: {done}, {failed} failed, {action}."
-
-
-def _window_text(stats: RunStats) -> str:
-    """The window's mean and largest size, in words."""
-    if stats.window_mean is None:
-        return "not measured"
-    return f"{stats.window_mean:.1f} on average, {stats.window_max} at most"
-
-
-def _nightly_text(nightly: object) -> str:
-    """What a run did with the job's state (summary.json's `nightly`), in words."""
-    if not isinstance(nightly, dict):
-        return "not used"
-    text = str(nightly.get("mode"))
-    if nightly.get("reason"):
-        text += f" ({nightly['reason']})"
-    if nightly.get("known_unchanged"):
-        text += f"; {nightly['known_unchanged']} rows known unchanged from the activity log"
-    return text
-
-
-def _summary_figures(
-    info: RunInfo, counts: Counter[Status], not_checked: dict[str, str]
-) -> list[tuple[str, object, str]]:
-    """(label, value, number format) of every figure on the Summary sheet, in order."""
-    options = info.options
-    dry = bool(options.get("dry_run"))
-    exit_code = info.exit_code
-    if exit_code is None:
-        outcome = "did not end (the process died): pcbatch run --resume continues it"
-    else:
-        outcome = f"{exit_code}: {_EXIT_MEANINGS.get(exit_code, 'nothing sent')}"
-    changed = Status.WOULD_UPDATE if dry else Status.UPDATED
-    stats = info.stats
-    return [
-        ("Input file", info.input_path, ""),
-        ("Tenant", str(options.get("tenant") or "unknown"), ""),
-        ("Cloud", str(options.get("cloud") or "global"), ""),
-        ("Base URL", str(options.get("base_url") or "the cloud's"), ""),
-        ("Dry run", "yes: nothing was written" if dry else "no", ""),
-        ("Started (UTC)", _utc(info.started_at), _DATE_TIME),
-        ("Finished (UTC)", _utc(info.finished_at) or "not finished", _DATE_TIME),
-        ("Working time (h:mm:ss)", info.elapsed_s / 86400, _DURATION),
-        ("Rows", sum(counts.values()), "#,##0"),
-        ("Rows that would change" if dry else "Rows changed", counts.get(changed, 0), "#,##0"),
-        ("Rows failed", counts.get(Status.FAILED, 0), "#,##0"),
-        ("Rows that need action", sum(n for s, n in counts.items() if not s.ok), "#,##0"),
-        ("Exit code", outcome, ""),
-        ("Requests sent", stats.requests, "#,##0"),
-        ("Throttled (429 answers)", stats.throttled, "#,##0"),
-        ("Conflicts (profile changed meanwhile)", stats.conflicts, "#,##0"),
-        ("Retries", stats.retries, "#,##0"),
-        ("Rate at the end (requests/s)", _rounded(stats.rate_final), "0.0"),
-        ("Lowest rate (requests/s)", _rounded(stats.rate_min), "0.0"),
-        ("Requests/s sent (measured)", _rounded(stats.rate_measured), "0.0"),
-        ("Customers in flight (window: mean, most)", _window_text(stats), ""),
-        ("Nightly run (--state)", _nightly_text(options.get("nightly")), ""),
-        (
-            "Countries not checked against their rules",
-            "; ".join(f"{iso2}: {why}" for iso2, why in not_checked.items()) or "none",
-            "",
-        ),
-    ]
-
-
-def _summary_sheet(
-    book: Workbook, info: RunInfo, counts: Counter[Status], not_checked: dict[str, str]
-) -> None:
-    sheet: WriteOnlyWorksheet = book.create_sheet("Summary")
-    sheet.column_dimensions["A"].width = 38
-    sheet.column_dimensions["B"].width = 44
-    sheet.column_dimensions["C"].width = 54
-    _print_setup(sheet, landscape=False)
-    dry = bool(info.options.get("dry_run"))
-    title = WriteOnlyCell(
-        sheet,
-        f"pcbatch {'dry run' if dry else 'run'}: billing profiles from {info.input_path}",
-    )
-    title.font = Font(bold=True, size=14)
-    sheet.append([title])
-    head = WriteOnlyCell(sheet, headline(info, counts))
-    head.font = Font(bold=True, size=12)
-    sheet.append([head])
-    sheet.append([])
-    left = Alignment(horizontal="left")
-    for label, value, number_format in _summary_figures(info, counts, not_checked):
-        guarded = xlsx_value(sheet, value) if isinstance(value, str) else value
-        cell = guarded if isinstance(guarded, Cell) else WriteOnlyCell(sheet, guarded)
-        if number_format and not isinstance(value, str):
-            cell.number_format = number_format
-        cell.alignment = left
-        label_cell = WriteOnlyCell(sheet, label)
-        label_cell.font = _BOLD
-        sheet.append([label_cell, cell])
-    sheet.append([])
-    first = (
-        3 + len(_summary_figures(info, counts, not_checked)) + 2
-    )  # the status table's header row
-    sheet.append(_header_row(sheet, ["Status", "Rows", "What it means"]))
-    for status in Status:
-        label = WriteOnlyCell(sheet, status.value)
-        label.fill = _fill(_FILLS[status])
-        sheet.append([label, counts.get(status, 0), _MEANINGS[status]])
-
-    chart = BarChart()
-    chart.type = "bar"
-    chart.title = "Rows by status"
-    chart.legend = None
-    last = first + len(Status)
-    chart.add_data(Reference(sheet, min_col=2, min_row=first, max_row=last), titles_from_data=True)
-    chart.set_categories(Reference(sheet, min_col=1, min_row=first + 1, max_row=last))
-    series = chart.series[0]
-    for index, status in enumerate(Status):  # each bar in its status's colour
-        point = DataPoint(idx=index)
-        point.graphicalProperties.solidFill = _FILLS[status]
-        point.graphicalProperties.line.solidFill = "7F7F7F"
-        series.dPt.append(point)
-    chart.y_axis.title = "rows"
-    chart.x_axis.scaling.orientation = "maxMin"  # statuses top to bottom, as in the table
-    chart.height, chart.width = 9, 16  # cm
-    sheet.add_chart(chart, f"A{last + 2}")
