@@ -230,7 +230,9 @@ def skewed(skew: timedelta | None) -> FullRun | None:
     if skew is None or abs(skew) <= SKEW:
         return None
     ahead = "ahead of" if skew > timedelta(0) else "behind"
-    by = timedelta(seconds=round(abs(skew).total_seconds()))  # the Date has whole seconds
+    # The Date has whole seconds, cut down: a clock ahead reads up to a second more, so the
+    # skew said is its whole seconds (never 1:00:01 for a clock an hour ahead).
+    by = timedelta(seconds=int(abs(skew).total_seconds()))
     return FullRun(
         f"this machine's clock is {by} {ahead} the service's (its Date header), more"
         f" than the {SKEW} allowed: fix the clock (NTP); the state keeps the service's time"

@@ -47,7 +47,7 @@ from batch.core.cells import CLEAR_TOKEN, neutralise
 from batch.core.errors import ConfigError
 from batch.core.fields import CUSTOMER_ID, FIELDS, normalise_header
 from batch.core.model import Outcome, Status
-from batch.durable.files import atomic_write, private_dir
+from batch.durable.files import atomic_write, check_target, private_dir
 from batch.durable.journal import Entry, Journal, RunInfo
 from batch.output.report_summary import countries_sheet, summary_sheet
 from batch.output.report_xlsx import (
@@ -140,6 +140,7 @@ def _write(out_dir: Path, journal: Journal, info: RunInfo) -> None:
         failed.writerow([neutralise(h) for h in [*failed_headers, ERROR_COLUMN]])
         for undo in undos:
             undo.writerow([CUSTOMER_ID, *undo_fields])
+        check_target(out_dir / "results.xlsx")  # refused before its streamed sheets are begun
         book = Workbook(write_only=True)
         summary_sheet(book, info, counts, not_checked)  # first, so Excel opens on it
         need_action = sum(n for status, n in counts.items() if not status.ok)
