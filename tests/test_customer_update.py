@@ -12,23 +12,23 @@ import pytest
 from batch.core import customer_update as machine
 from batch.core.country_rules import rules_answer
 from batch.core.country_rules_data import PUBLISHED
-from batch.core.customer_update import (
-    UNREAD_PUT,
+from batch.core.customer_update import UNREAD_PUT, Setup
+from batch.core.incremental import PUT_ONTO_KNOWN
+from batch.core.model import Change, KnownProfile, Row, Status
+from batch.core.options import RunOptions
+from batch.core.retry import Action, Call, Decision, Reply, Tries
+from batch.core.update_events import (
     Answered,
     CheckAddress,
     Done,
     FetchRules,
+    NextAction,
     Pause,
     Paused,
     PutProfile,
     ReadProfile,
     RulesReady,
-    Setup,
 )
-from batch.core.incremental import PUT_ONTO_KNOWN
-from batch.core.model import Change, KnownProfile, Row, Status
-from batch.core.options import RunOptions
-from batch.core.retry import Action, Call, Decision, Reply, Tries
 
 POLICY = RunOptions().retry_policy
 CID = "0f8fad5b-d9cb-469f-a165-70867728950e"
@@ -264,7 +264,7 @@ def test_a_country_rules_try_counts_in_the_tally_but_not_in_the_rows_attempts():
 
 def test_each_kind_of_action_is_one_of_the_machines():
     # The driver's match covers exactly these: a new kind would need a new case there.
-    assert set(machine.NextAction.__args__) == {
+    assert set(NextAction.__args__) == {
         ReadProfile,
         PutProfile,
         CheckAddress,

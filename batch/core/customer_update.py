@@ -40,8 +40,9 @@ answer)`, which returns the next state; each try of a call is counted with `trie
 - The same PUT is sent again (same MS-RequestId) only onto the same etag; a profile that moved
   makes it a new PUT (the journal records its changes first: `PutProfile.first`).
 
-`after` works out which action an answer is to by asking `next_action` of the same state, so a
-state and an answer always meet the transition written for them.
+`after` works out which action an answer is to by asking `next_action` of the same state (or is
+told it by the driver), so a state and an answer always meet the transition written for them.
+The actions and answers themselves are core/update_events.py's values.
 """
 
 from __future__ import annotations
@@ -56,6 +57,19 @@ from batch.core.model import Change, KnownProfile, Outcome, Row, Status, Tally
 from batch.core.plan import Next, Step, address_refusal, step_after_get
 from batch.core.retry import Action, Call, Decision, Reply, RetryPolicy, Tries, ending, tally_of
 from batch.core.reviewed import moved_message, moved_since_plan
+from batch.core.update_events import (
+    Answer,
+    Answered,
+    CheckAddress,
+    Done,
+    FetchRules,
+    NextAction,
+    Pause,
+    Paused,
+    PutProfile,
+    ReadProfile,
+    RulesReady,
+)
 
 # Added to the message of a row whose profile could not be read back after a PUT of unknown
 # outcome: the journal holds that PUT's changes, and --resume reports them if they landed.
@@ -89,93 +103,6 @@ class Setup:
     validate_addresses: bool = False
     checks_rules: bool = False
     columns: Mapping[str, str] | None = None
-
-
-# The actions: what the driver performs next.
-
-
-@dataclass(frozen=True, slots=True)
-class ReadProfile:
-    """GET the billing profile, starting the call with `tries`."""
-
-    tries: Tries
-
-
-@dataclass(frozen=True, slots=True)
-class PutProfile:
-    """PUT `resource` with If-Match `etag`. first: a new PUT, whose changes the journal records
-    before it is sent; else the same PUT again, with `request_id` (after a read-back)."""
-
-    resource: Mapping[str, object]
-    etag: str
-    changes: tuple[Change, ...]
-    tries: Tries
-    request_id: str | None
-
-    @property
-    def first(self) -> bool:
-        return self.request_id is None
-
-
-@dataclass(frozen=True, slots=True)
-class CheckAddress:
-    """POST the planned address to the address validation."""
-
-    address: Mapping[str, object]
-    tries: Tries
-
-
-@dataclass(frozen=True, slots=True)
-class FetchRules:
-    """The country's rules (the run's RulesCache fetches them once)."""
-
-    country: str
-
-
-@dataclass(frozen=True, slots=True)
-class Pause:
-    """Wait `seconds` before reading back a PUT whose outcome is unknown."""
-
-    seconds: float
-
-
-@dataclass(frozen=True, slots=True)
-class Done:
-    """The update is over: the row's outcome (duration_ms still 0: the driver times it)."""
-
-    outcome: Outcome
-
-
-NextAction = ReadProfile | PutProfile | CheckAddress | FetchRules | Pause | Done
-
-
-# The answers: what the driver hands back.
-
-
-@dataclass(frozen=True, slots=True)
-class Answered:
-    """One HTTP call as it ended: its last answer, the decision on it, the budgets it left, and
-    whether any try lost its answer after it was sent (then it may have landed)."""
-
-    reply: Reply
-    decision: Decision
-    tries: Tries
-    lost: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class RulesReady:
-    """The country's rules answer (rules, or why there are none)."""
-
-    answer: RulesAnswer
-
-
-@dataclass(frozen=True, slots=True)
-class Paused:
-    """The pause is over."""
-
-
-Answer = Answered | RulesReady | Paused
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from random import Random
 
-from batch.core.customer_update import Answered
 from batch.core.options import RunOptions
 from batch.core.retry import (
     Action,
@@ -33,6 +32,7 @@ from batch.core.retry import (
     decide,
     outcome_unknown,
 )
+from batch.core.update_events import Answered
 from batch.engine.pacing import Pacer
 from batch.wire.auth import TokenProvider
 from batch.wire.client import Client, new_request_id

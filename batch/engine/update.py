@@ -18,7 +18,13 @@ from functools import partial
 
 from batch.core import customer_update as machine
 from batch.core.country_rules import RulesAnswer, rules_answer
-from batch.core.customer_update import (
+from batch.core.customer_update import Setup, State
+from batch.core.errors import AuthFailed, PcbatchError
+from batch.core.model import Change, KnownProfile, Outcome, Row, Tally
+from batch.core.retry import Call, Decision, Reply, Tries
+from batch.core.update_events import (
+    Answer,
+    Answered,
     CheckAddress,
     Done,
     FetchRules,
@@ -27,12 +33,7 @@ from batch.core.customer_update import (
     PutProfile,
     ReadProfile,
     RulesReady,
-    Setup,
-    State,
 )
-from batch.core.errors import AuthFailed, PcbatchError
-from batch.core.model import Change, KnownProfile, Outcome, Row, Tally
-from batch.core.retry import Call, Decision, Reply, Tries
 from batch.engine.calls import Calls
 from batch.engine.rules_cache import RulesCache
 
@@ -113,7 +114,7 @@ async def _perform(
     action: ReadProfile | PutProfile | CheckAddress | FetchRules | Pause,
     flight: Flight,
     ctx: Context,
-) -> machine.Answer:
+) -> Answer:
     client = ctx.calls.client
     customer_id = flight.row.customer_id
     match action:
@@ -146,7 +147,7 @@ async def _call(
     tries: Tries,
     *,
     request_id: str | None = None,
-) -> machine.Answered:
+) -> Answered:
     def counted(reply: Reply, decision: Decision) -> None:
         flight.state = machine.tried(flight.state, reply, decision, call)
 
@@ -176,7 +177,7 @@ async def _rules(flight: Flight, ctx: Context, iso2: str) -> RulesAnswer:
 
 async def fetch_rules(
     calls: Calls, iso2: str, on_try: Callable[[Reply, Decision], None], tries: Tries | None = None
-) -> tuple[RulesAnswer, machine.Answered]:
+) -> tuple[RulesAnswer, Answered]:
     """A country's rules answer (`GET /v1/countryvalidationrules/{iso2}`) through the one call
     path, and the call's answer; on_try sees each try (its caller counts there)."""
     send = partial(calls.client.get_country_rules, iso2)
