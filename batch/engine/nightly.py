@@ -1,6 +1,7 @@
 """`pcbatch run --incremental`: tonight decided before the pool starts, as one value (Night).
 
-The rules are core/incremental.py's; this module carries them out for one run (docs/howto/nightly.md):
+The rules are core/incremental.py's; this module carries them out for one run
+(docs/howto/nightly.md):
 
 1. Open the job's state (--state DIR, durable/state.py) and choose tonight's window, or a full
    run and why (no earlier run, --full-every due, the state older than the log keeps).
