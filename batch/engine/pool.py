@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ from batch.core.stops import RecentResults, Stop, credentials_refused, failure_b
 from batch.core.time_left import TimeLeft
 from batch.engine.update import Context, Finished, Flight, drive, fetch_rules
 from batch.engine.workers import work_through
+
+log = logging.getLogger(__name__)
 
 STATS_EVERY = 25  # customers done between two checkpoints of the counters (one journal write)
 
@@ -152,8 +155,13 @@ class CustomerPool:
             customer_of=lambda row: row.customer_id,
             max_duration=self.options.max_duration,
         )
-        if self._prefetch is not None and not self._prefetch.done():
-            self._prefetch.cancel()  # every customer was cut short before its rules came
+        prefetch = self._prefetch
+        if prefetch is not None and not prefetch.done():
+            prefetch.cancel()  # every customer was cut short before its rules came
+        elif prefetch is not None and not prefetch.cancelled() and prefetch.exception():
+            # A fetch that could not be made (a sign-in that failed): the customers of that
+            # country met the same and fetched again themselves; nothing more to say here.
+            log.debug("the country rules fetched ahead failed: %s", prefetch.exception())
         return PoolResult(self.stats(), self.stop.reason)
 
     async def _fetch_rules(self, iso2: str) -> RulesAnswer:
