@@ -23,6 +23,8 @@ from batch.core.incremental import (
     first_page_url,
     known_unchanged,
     learned,
+    log_lag,
+    log_lagging,
     may_put_onto_known,
     read_audit_page,
     request_windows,
@@ -385,3 +387,47 @@ def test_the_identity_comes_from_the_signed_in_token():
     )
     assert token_identity(_jwt({"azp": "a2"})) == Identity("a2", None)
     assert token_identity("not a token") == Identity()
+
+
+OWN_PUT_AT = LAST + timedelta(minutes=3)  # when pcbatch's PUT of C1 was answered, by this clock
+OWN_PUT = Known(C1, {"city": "Oslo"}, OWN_PUT_AT, wrote_at=OWN_PUT_AT)
+
+
+@pytest.mark.parametrize(
+    ("records", "lag"),
+    [
+        # the service committed a moment before the answer: on time
+        (
+            [record(at=OWN_PUT_AT - timedelta(seconds=1), new={"city": "Oslo"})],
+            timedelta(seconds=1),
+        ),
+        # the log stamps seven minutes early
+        (
+            [record(at=OWN_PUT_AT - timedelta(minutes=7), new={"city": "Oslo"})],
+            timedelta(minutes=7),
+        ),
+        # the nearest of two records with the written values counts (a repeat a day before)
+        (
+            [
+                record(at=OWN_PUT_AT - timedelta(days=1), new={"city": "Oslo"}),
+                record(at=OWN_PUT_AT - timedelta(minutes=2), new={"city": "Oslo"}),
+            ],
+            timedelta(minutes=2),
+        ),
+        # another writer's values, a failed record, a record without new values: no evidence
+        ([record(at=OWN_PUT_AT - timedelta(hours=1), new={"city": "Bergen"})], None),
+        ([record(at=OWN_PUT_AT - timedelta(hours=1), new={"city": "Oslo"}, status="failed")], None),
+        ([record(at=OWN_PUT_AT - timedelta(hours=1))], None),
+    ],
+)
+def test_the_logs_lag_is_read_off_pcbatchs_own_writes(records, lag):
+    assert log_lag(records, {C1: OWN_PUT}) == lag
+
+
+def test_a_log_lagging_beyond_the_allowance_makes_a_full_run_saying_which_way():
+    assert log_lagging(None) is None
+    assert log_lagging(SKEW) is None
+    behind = log_lagging(timedelta(minutes=7))
+    assert isinstance(behind, FullRun) and "0:07:00 behind" in behind.reason
+    ahead = log_lagging(-timedelta(minutes=6))
+    assert isinstance(ahead, FullRun) and "0:06:00 ahead of" in ahead.reason

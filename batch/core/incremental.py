@@ -376,6 +376,41 @@ def seen_already(record: AuditRecord, known: Known | None) -> bool:
     return known is not None and record.operation_date < known.as_of - SKEW
 
 
+def log_lag(records: Iterable[AuditRecord], state: Mapping[str, Known]) -> timedelta | None:
+    """How far the log's operationDate runs behind this machine's clock, read off pcbatch's own
+    writes (rule 1): for each customer the state says pcbatch wrote, the record carrying the
+    values it wrote that lies nearest that time; the median of (wrote_at - operationDate) over
+    those customers. None: no such record (nothing to compare)."""
+    nearest: dict[str, timedelta] = {}
+    for record in records:
+        known = state.get(record.customer_id)
+        if known is None or known.wrote_at is None or record.status.lower() == FAILED:
+            continue
+        if not changes_nothing(record, known, known.values):
+            continue  # not the values pcbatch wrote
+        lag = known.wrote_at - record.operation_date
+        best = nearest.get(record.customer_id)
+        if best is None or abs(lag) < abs(best):
+            nearest[record.customer_id] = lag
+    if not nearest:
+        return None
+    lags = sorted(nearest.values())
+    return lags[len(lags) // 2]
+
+
+def log_lagging(lag: timedelta | None) -> FullRun | None:
+    """A full run when the log's times and this machine's differ by more than SKEW: a change
+    stamped before what the state knows "as of" would be taken as seen already (rule 1)."""
+    if lag is None or abs(lag) <= SKEW:
+        return None
+    early = "behind" if lag > timedelta(0) else "ahead of"
+    by = timedelta(seconds=int(abs(lag).total_seconds()))
+    return FullRun(
+        f"the activity log's times run {by} {early} this machine's record of pcbatch's own"
+        f" writes, more than the {SKEW} allowed: a change could be taken as one already seen"
+    )
+
+
 def changed_customers(
     records: Iterable[AuditRecord], state: Mapping[str, Known], me: Identity
 ) -> dict[str, AuditRecord]:

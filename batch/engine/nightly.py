@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -50,6 +50,8 @@ from batch.core.incremental import (
     clock_skew,
     first_page_url,
     known_unchanged,
+    log_lag,
+    log_lagging,
     may_put_onto_known,
     read_audit_page,
     request_windows,
@@ -176,6 +178,9 @@ async def _decide(
             skew = read.skew
             started -= skew
             learner.clock = lambda: clock() - skew
+        if read.full is None:
+            # The log's own times against this machine's record of its writes (rule 1).
+            read = replace(read, full=log_lagging(log_lag(read.records, learner.known)))
         if read.full is None:
             me = token_identity(await tokens.token())
             changed = changed_customers(read.records, learner.known, me)

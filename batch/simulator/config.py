@@ -79,6 +79,7 @@ class SimConfig:
     hang: float = 0.0  # the answer waits hang_seconds first
     hang_seconds: float = 120.0
     clock_offset_s: float = 0.0  # the service's clock against the real one, in its Date headers
+    audit_offset_s: float = 0.0  # the activity log's operationDate against the service's clock
     concurrent_writer: float = 0.0  # per billing-profile GET: another writer edits it right after
     token_lifetime_s: float = 3600.0
     client_id: str = DEFAULT_CLIENT_ID
@@ -212,6 +213,8 @@ HELP: dict[str, str] = {
     "hang_seconds": "Seconds a hung answer is held back.",
     "clock_offset_s": "Seconds the service's clock is ahead (or, negative, behind) the real "
     "one: the Date header of its answers.",
+    "audit_offset_s": "Seconds the activity log's operationDate runs ahead (or, negative, "
+    "behind) the service's own clock.",
     "concurrent_writer": "Probability that, right after a GET of a billing profile, another "
     "writer edits its email and addressLine2 (the client's PUT then meets a stale etag).",
     "token_lifetime_s": "Seconds an issued bearer token stays valid.",

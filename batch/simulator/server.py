@@ -20,6 +20,7 @@ import secrets
 import threading
 from collections.abc import AsyncIterator, Mapping, MutableSequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 
@@ -73,7 +74,10 @@ class Simulator:
         self.writer_edits = 0  # edits made by the simulated concurrent writer so far
         self.profiles_in_flight = 0
         self.profiles_in_flight_max = 0
-        self.audit = AuditLog()
+        # The log's operationDate: the service's clock, off by config.audit_offset_s when set.
+        self.audit = AuditLog(
+            lambda: datetime.now(UTC) + timedelta(seconds=self.config.audit_offset_s)
+        )
         self.country_rules: dict[str, object] = published_documents()
         self._parsed: dict[str, tuple[object, MarketRules | None]] = {}
         self.throttled_once: set[str] = set()  # customers customer_429_once has answered 429
