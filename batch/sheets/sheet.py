@@ -48,17 +48,16 @@ from batch.core.csvtext import (
     split_sep_line,
 )
 from batch.core.errors import ConfigError, InputError
-from batch.core.fields import (
-    CUSTOMER_ID,
-    HEADER_NAMES,
-    HOUSE_NUMBER,
-    field_for_header,
-    field_names,
-    normalise_header,
-    resembled_field,
-)
 from batch.core.model import Problem, Sheet
 from batch.core.validate import CellMark, validate_rows
+from batch.sheets.header import (
+    HEADER_SEARCH_ROWS,
+    ColumnChoices,
+    columns_of,
+    header_index,
+    no_header_row,
+    refuse_hidden_columns,
+)
 from batch.sheets.rows import Book, RowInfo, SheetRows, column_letters
 from batch.sheets.xlsx import Workbook
 from batch.sheets.zipcheck import check_csv, check_headers
@@ -83,7 +82,6 @@ _FILE_FORMATS: dict[str, Literal["xlsx", "ods", "xls"]] = {
     ".ods": "ods",
     ".xls": "xls",
 }
-HEADER_SEARCH_ROWS = 20  # the header row is looked for in this many rows from the top
 _Line = tuple[int, Mapping[int, str], RowInfo | None]  # (row number, {column: text}, info)
 
 
@@ -127,7 +125,7 @@ class _Reading:
     """How the person asked for the sheet to be read (the options of load_sheet)."""
 
     clear_token: str
-    choices: _Choices
+    choices: ColumnChoices
     include_hidden: bool
     header_row: int | None
 
@@ -163,7 +161,10 @@ def load_sheet(
     if not clear_token.strip():
         raise ConfigError("--clear-token must not be blank: a blank cell already means 'keep'")
     reading = _Reading(
-        clear_token, _Choices(column_map or {}, tuple(ignore_columns)), include_hidden, header_row
+        clear_token,
+        ColumnChoices(column_map or {}, tuple(ignore_columns)),
+        include_hidden,
+        header_row,
     )
     path = Path(path)
     if not path.is_file():
@@ -192,43 +193,6 @@ def input_sha256(path: Path) -> str:
             return hashlib.file_digest(f, "sha256").hexdigest()
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror})") from exc
-
-
-class _Choices:
-    """The person's choices of columns: --map and --ignore-column, matched like headers."""
-
-    def __init__(self, column_map: Mapping[str, str], ignore: tuple[str, ...]) -> None:
-        known = field_names()
-        for column, name in column_map.items():
-            if name not in known:
-                raise ConfigError(
-                    f'--map "{column}={name}": {name} is no field; use one of: ' + ", ".join(known)
-                )
-        self.column_map = dict(column_map)
-        self.ignore = ignore
-        self._map = {normalise_header(c): n for c, n in column_map.items()}
-        self._ignore = {normalise_header(c) for c in ignore}
-
-    def field_of(self, header: str) -> tuple[str | None, bool]:
-        """(field name or None, chosen by the person) for a header; ignored ones: (None, True)."""
-        key = normalise_header(header)
-        if header in self.column_map:
-            return self.column_map[header], True
-        if key in self._map:
-            return self._map[key], True
-        if header in self.ignore or key in self._ignore:
-            return None, True
-        field = field_for_header(header)
-        return (field.name if field else None), False
-
-    def unmatched(self, headers: Iterable[str]) -> list[str]:
-        """The --map and --ignore-column names that match no header."""
-        present = {normalise_header(h) for h in headers} | set(headers)
-        return [
-            c
-            for c in (*self.column_map, *self.ignore)
-            if c not in present and normalise_header(c) not in present
-        ]
 
 
 def _load_csv(path: Path, reading: _Reading, encoding: str | None) -> Sheet:
@@ -294,7 +258,7 @@ def _csv_title_rows(path: Path, text: str, separator: str, reading: _Reading) ->
             break
         top.append((len(top) + 1, {i: cell_text(v) for i, v in enumerate(record)}))
     try:
-        index = _header_index(path, None, top, reading)
+        index = header_index(path, None, top, reading.header_row, reading.choices)
     except InputError:
         return 0, 0  # the same refusal is made by _build, from the same rows
     return (index, lines[index]) if index is not None else (0, 0)
@@ -316,16 +280,17 @@ def _build(
     if reading.header_row is not None:
         while top and top[-1][0] < reading.header_row and (line := next(rows, None)):
             top.append(line)
-    header_at = _header_index(path, sheet_name, [(n, c) for n, c, _ in top], reading)
+    top_cells = [(n, c) for n, c, _ in top]
+    header_at = header_index(path, sheet_name, top_cells, reading.header_row, choices)
     if header_at is None:
         first = top[0][1] if top else {}
-        raise InputError(_no_header_row(path, sheet_name, other_sheets, first, choices))
+        raise InputError(no_header_row(path, sheet_name, other_sheets, first, choices))
     number, first, _ = top[header_at]
     kept = [(i, h) for i, h in sorted(first.items()) if h]
     check_headers(path, ((column_letters(i), h) for i, h in kept))
-    columns = _columns(path, kept, choices)
+    columns = columns_of(path, kept, choices)
     if isinstance(lines, SheetRows) and not reading.include_hidden:
-        _refuse_hidden_columns(path, sheet_name, kept, lines.hidden_columns, choices)
+        refuse_hidden_columns(path, sheet_name, kept, lines.hidden_columns, choices)
     headers = tuple(h for _, h in kept)
     by_index = dict(kept)
     marks: dict[int, dict[str, CellMark]] = {}
@@ -362,159 +327,6 @@ def _build(
         cleaned=tuple(cleaned),
         notes=notes,
     )
-
-
-def _fields_named(cells: Mapping[int, str], choices: _Choices) -> set[str]:
-    """The fields a row's cells name when read as headers."""
-    return {name for text in cells.values() if text and (name := choices.field_of(text)[0])}
-
-
-def _header_index(
-    path: Path,
-    sheet_name: str | None,
-    top: list[tuple[int, Mapping[int, str]]],
-    reading: _Reading,
-) -> int | None:
-    """The position in `top` of the header row; None when no row names a customer id.
-
-    With --header-row, that row (it must name a customer id). Otherwise the row naming a
-    customer id that names the most fields. Refused (InputError) when another row names about
-    as many fields (one fewer or more, two at least), or a row below it names two or more
-    fields it does not: which row holds the headers is then a guess, and a wrong one drops a
-    column silently.
-    """
-    where = f'{path} (sheet "{sheet_name}")' if sheet_name else f"{path}"
-    named = [_fields_named(cells, reading.choices) for _, cells in top]
-    if reading.header_row is not None:
-        at = next((i for i, (n, _) in enumerate(top) if n == reading.header_row), None)
-        if at is None or CUSTOMER_ID not in named[at]:
-            held = (
-                ", ".join(f'"{h}"' for _, h in sorted(top[at][1].items()) if h)
-                if at is not None
-                else ""
-            )
-            raise InputError(
-                f"{where}: --header-row {reading.header_row}: that row names no customer id"
-                f" column (it holds: {held or 'nothing'}); give the row that holds the headers"
-            )
-        return at
-    candidates = [i for i, fields in enumerate(named) if CUSTOMER_ID in fields]
-    if not candidates:
-        return None
-    best = max(candidates, key=lambda i: (len(named[i]), -i))
-    for i, fields in enumerate(named):
-        if i == best or len(fields) < 2:
-            continue
-        close = len(fields) >= len(named[best]) - 1
-        dropped = sorted(fields - named[best]) if i > best else []
-        if close or len(dropped) >= 2:
-            a, b = sorted((best, i))
-            raise InputError(
-                f"{where}: rows {top[a][0]} and {top[b][0]} both look like the header row (row"
-                f" {top[a][0]} names {_listed(named[a])}; row {top[b][0]} names"
-                f" {_listed(named[b])}); say which one holds the headers with --header-row"
-                f" {top[b][0]} (or --header-row {top[a][0]})"
-            )
-    return best
-
-
-def _listed(fields: set[str]) -> str:
-    return ", ".join(sorted(fields))
-
-
-def _refuse_hidden_columns(
-    path: Path,
-    sheet_name: str | None,
-    kept: list[tuple[int, str]],
-    hidden_columns: set[int],
-    choices: _Choices,
-) -> None:
-    """A hidden column that maps to a field: what it holds would be sent though nobody sees it."""
-    hidden = [(i, h) for i, h in kept if i in hidden_columns and choices.field_of(h)[0]]
-    if not hidden:
-        return
-    where = f'{path} (sheet "{sheet_name}")' if sheet_name else f"{path}"
-    names = ", ".join(f'"{h}" ({column_letters(i)})' for i, h in hidden)
-    first = hidden[0][1]
-    raise InputError(
-        f"{where}: column(s) {names} are hidden in the sheet, so nobody sees what they would"
-        f' send; unhide and check them, leave them out with --ignore-column "{first}", or'
-        " send them as they are with --include-hidden"
-    )
-
-
-def _no_header_row(
-    path: Path,
-    sheet_name: str | None,
-    other_sheets: tuple[str, ...],
-    first: Mapping[int, str],
-    choices: _Choices,
-) -> str:
-    """The refusal of a sheet without a header row, saying where one must be, and --sheet."""
-    found = ", ".join(f'"{h}"' for _, h in sorted(first.items()) if h) or "none"
-    aliases = ", ".join(HEADER_NAMES[CUSTOMER_ID][:4])
-    where = f'{path} (sheet "{sheet_name}")' if sheet_name else f"{path}"
-    message = (
-        f"{where}: no header row with a customer id column in the first {HEADER_SEARCH_ROWS}"
-        f" rows (row 1 holds: {found}). Name that column one of: {aliases}, or its Dutch,"
-        " German, French, Spanish, Italian or Portuguese name (case, accents and punctuation"
-        ' are ignored), or say which column it is with --map "Column=customer_id"'
-    )
-    if sheet_name is not None and len(other_sheets) > 1:
-        listed = ", ".join(f'"{n}"' for n in other_sheets)
-        message += f". The workbook's sheets are {listed}: choose one with --sheet NAME"
-    unmatched = choices.unmatched(first.values())
-    if unmatched:
-        message += ". Not found: " + ", ".join(f'"{c}"' for c in unmatched)
-    return message
-
-
-def _columns(path: Path, kept: list[tuple[int, str]], choices: _Choices) -> dict[str, str]:
-    """field -> header, in the sheet's column order; refuses ambiguous or unsure header rows."""
-    unmatched = choices.unmatched(h for _, h in kept)
-    if unmatched:
-        names = ", ".join(f'"{c}"' for c in unmatched)
-        found = ", ".join(f'"{h}"' for _, h in kept)
-        raise InputError(
-            f"{path}: --map/--ignore-column name(s) {names} match no column; the headers are"
-            f" {found}"
-        )
-    columns: dict[str, str] = {}
-    letters: dict[str, str] = {}
-    for index, header in kept:
-        letter = column_letters(index)
-        if header in letters:
-            raise InputError(
-                f'{path}: two columns are named "{header}" ({letters[header]} and {letter});'
-                " rename one of them"
-            )
-        letters[header] = letter
-        name, chosen = choices.field_of(header)
-        if name is None:
-            like = None if chosen else resembled_field(header)
-            if like is not None:
-                raise InputError(
-                    f'{path}: column "{header}" ({letter}) looks like {like} but matches no'
-                    f" field, so it would not be sent; say what it holds with --map"
-                    f' "{header}={like}" (or another field), or leave it out with'
-                    f' --ignore-column "{header}"'
-                )
-            continue
-        if name in columns:
-            other = columns[name]
-            raise InputError(
-                f'{path}: columns "{other}" ({letters[other]}) and "{header}" ({letter}) both'
-                f" hold {name}; keep one of them (or --ignore-column one)"
-            )
-        columns[name] = header
-    if HOUSE_NUMBER in columns and "address_line1" not in columns:
-        header = columns[HOUSE_NUMBER]
-        raise InputError(
-            f'{path}: column "{header}" holds house numbers but no column holds the street;'
-            " a number alone is half an address: add the street column, or --ignore-column"
-            f' "{header}"'
-        )
-    return columns
 
 
 def _refuse_merged_data(path: Path, rows: SheetRows, header_row: int) -> None:
