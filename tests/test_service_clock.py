@@ -53,16 +53,7 @@ def test_an_activity_log_stamped_seven_minutes_early_makes_the_next_night_full(
     sim = make_sim_thread(customers=3, audit_offset_s=-420.0)
     first = night(sim, tmp_path, "Newtown")
     assert first.exit_code == 0, first.output
-    sheet = city_sheet(tmp_path / "second.csv", sim.store.ids(), city="Newtown")
-    args = [
-        "run",
-        str(sheet),
-        "--out",
-        str(tmp_path / "second"),
-        "--state",
-        str(tmp_path / "state"),
-    ]
-    second = invoke([*args, "--incremental", "--rate", "1000", "--no-progress"], sim)
+    second = night(sim, tmp_path, "second", "--incremental", city="Newtown")
     assert second.exit_code == 0, second.output
     nightly = read_summary(tmp_path / "second")["nightly"]
     assert nightly["mode"] == "full"
@@ -74,15 +65,6 @@ def test_an_activity_log_stamped_seven_minutes_early_makes_the_next_night_full(
 def test_a_log_on_time_lets_the_next_night_be_incremental(make_sim_thread, tmp_path):
     sim = make_sim_thread(customers=3)
     assert night(sim, tmp_path, "Newtown").exit_code == 0
-    sheet = city_sheet(tmp_path / "second.csv", sim.store.ids(), city="Newtown")
-    args = [
-        "run",
-        str(sheet),
-        "--out",
-        str(tmp_path / "second"),
-        "--state",
-        str(tmp_path / "state"),
-    ]
-    second = invoke([*args, "--incremental", "--rate", "1000", "--no-progress"], sim)
+    second = night(sim, tmp_path, "second", "--incremental", city="Newtown")
     assert second.exit_code == 0, second.output
     assert read_summary(tmp_path / "second")["nightly"]["mode"] == "incremental"
