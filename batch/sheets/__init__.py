@@ -1,7 +1,8 @@
 """Reading the input: csv through pandas, xlsx through the project's streaming reader.
 
 sheet.py turns a file into a validated core.model.Sheet; xlsx.py streams a workbook's cells
-with their number formats; zipcheck.py refuses a workbook whose zip would exhaust the machine.
+with their number formats (xlsx_parts.py reads which part is which, xlsx_styles.py the formats);
+zipcheck.py refuses a workbook whose zip would exhaust the machine.
 
 May import: batch.core (tests/test_layers.py).
 """
