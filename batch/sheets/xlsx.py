@@ -2,9 +2,9 @@
 
 Why not openpyxl's cells: in read-only mode they take over 10 s for 100,000 rows of 16 columns
 (bench/bench_load.py), a third of that goes to building objects per cell. Here expat streams the
-sheet's XML through small handlers; xlsx_parts.py reads the workbook's small parts (which part
-is which sheet, the shared strings, the styles) and xlsx_styles.py renders each value with its
-number format.
+sheet's XML through small handlers (_PartXml); xlsx_parts.py reads the workbook's small parts
+(which part is which sheet, the shared strings, the styles) and xlsx_styles.py renders each
+value with its number format.
 
 A formula counts as the value saved with it; a formula saved without one, or with the
 placeholder a program writes (openpyxl an empty value, XlsxWriter a 0: both mark the workbook
@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from xml.parsers import expat
@@ -39,7 +39,7 @@ from batch.sheets.rows import (
     mark_cell,
 )
 from batch.sheets.xlsx_parts import local_name, read_book, xml_true
-from batch.sheets.xlsx_styles import rendering, style_formats
+from batch.sheets.xlsx_styles import Render, rendering, style_formats
 from batch.sheets.zipcheck import MAX_CELL_CHARS, cell_too_long, check_parts
 
 __all__ = ["RowInfo", "RowTexts", "SheetEntry", "SheetRows", "Workbook", "column_letters"]
@@ -82,9 +82,7 @@ class Workbook:
             self.sheets, self.active = parts.entries, parts.active
             formats = style_formats(self._zip, parts.styles, path) if parts.styles else []
             self._strings: list[str] = []
-            self._render, self._date_styles, self._odd_styles = rendering(
-                formats, self._strings, parts.date1904
-            )
+            self._rendering = rendering(formats, self._strings, parts.date1904)
             if parts.strings:
                 for _ in self._parse(parts.strings, lambda kind, text, style: "", None):
                     pass  # the shared strings part has no rows; its strings land in _strings
@@ -111,7 +109,7 @@ class Workbook:
         is read, for formulas saved without a real result.
         """
         sheet = SheetRows(iter(()))
-        sheet._rows = self._parse(self._sheets[name], self._render, sheet)
+        sheet._rows = self._parse(self._sheets[name], self._rendering.render, sheet)
         return sheet
 
     def close(self) -> None:
@@ -126,125 +124,17 @@ class Workbook:
     ) -> None:
         self.close()
 
-    def _parse(
-        self, part: str, render: Callable[[str, str, str], str], sheet: SheetRows | None
-    ) -> Iterator[RowTexts]:
+    def _parse(self, part: str, render: Render, sheet: SheetRows | None) -> Iterator[RowTexts]:
         """Streams a sheet part's rows; for the shared-strings part (sheet None), fills _strings.
 
-        expat with small handlers, not a tree: an element object per cell doubles the time.
+        The XML is fed to expat a chunk at a time, empty cells and rows cut out first.
         """
-        path, strings = self.path, self._strings
-        date_styles, all_placeholders = self._date_styles, self._placeholders
-        odd_styles = self._odd_styles
-        local, columns = _LocalNames(), _Columns()
-        done: list[RowTexts] = []
-        cells: dict[int, str] = {}
-        info: RowInfo | None = None
-        placeholders: list[str] = []
-        number = column = 0
-        kind, style = "n", ""
-        texts: list[str] = []
-        has_value = grab = phonetic = formula = False
-
-        def start(name: str, attrs: dict[str, str]) -> None:
-            nonlocal cells, number, column, kind, style, texts, has_value, grab, phonetic, formula
-            nonlocal info
-            tag = local[name]
-            if tag == "c":
-                ref = attrs.get("r")
-                column = columns[ref.rstrip(_DIGITS)] if ref else column + 1
-                kind, style = attrs.get("t", "n"), attrs.get("s", "")
-                has_value = formula = False
-            elif tag == "v":
-                texts, has_value, grab = [], True, True
-            elif tag == "is" or tag == "si":
-                texts, has_value = [], True
-            elif tag == "t":
-                grab = not phonetic  # phonetic guides (rPh) are not part of the text
-            elif tag == "rPh":
-                phonetic = True
-            elif tag == "f":
-                formula = True
-            elif tag == "row":
-                r = attrs.get("r")
-                number = int(r) if r else number + 1
-                cells, column = {}, -1
-                hidden = attrs.get("hidden")
-                info = RowInfo(hidden=True) if hidden and xml_true(hidden) else None
-            elif tag == "col" and sheet is not None and xml_true(attrs.get("hidden", "0")):
-                low, high = int(attrs.get("min", "1")), int(attrs.get("max", "1"))
-                sheet.hidden_columns.update(range(low - 1, min(high, _MAX_COLUMNS)))
-            elif tag == "mergeCell" and sheet is not None:
-                ref = attrs.get("ref", "")
-                first, _, last = ref.partition(":")
-                if last:
-                    sheet.merged.append((ref, _row_of(first), _row_of(last)))
-
-        def end(name: str) -> None:
-            nonlocal grab, phonetic, info
-            tag = local[name]
-            if tag == "v" or tag == "t":
-                grab = False
-            elif tag == "c":
-                if formula:
-                    info = formula_cell(info)
-                elif has_value:
-                    text = render(kind, "".join(texts), style)
-                    if text:
-                        cells[column] = text
-                        if (style in date_styles and kind == "n") or kind == "d":
-                            info = dated_cell(info, text)
-                        elif kind == "n" and style in odd_styles:
-                            info = odd_cell(info)
-            elif tag == "row":
-                if cells or info is not None:
-                    done.append((number, cells, info))
-            elif tag == "si":
-                strings.append(cell_text(decode_escapes("".join(texts))))
-            elif tag == "rPh":
-                phonetic = False
-
-        def data(text: str) -> None:
-            if grab:
-                texts.append(text)
-                long = len(text) > 4096 or not len(texts) & 63  # a cell over Excel's length?
-                if long and sum(map(len, texts)) > MAX_CELL_CHARS:
-                    raise cell_too_long(path, f"{part}, row {number} column {column + 1}")
-
-        def formula_cell(info: RowInfo | None) -> RowInfo | None:
-            if all_placeholders or not has_value or (not texts and kind not in _TEXT_KINDS):
-                # openpyxl saves `<v></v>`, XlsxWriter `<v>0</v>`: no result Excel computed.
-                placeholders.append(f"{column_letters(column)}{number}")
-                return info
-            text = render(kind, "".join(texts), style)
-            if not text:
-                return info
-            cells[column] = text
-            if kind == "e":
-                info = info or RowInfo()
-                info.marks[column] = CellMark(f"{column_letters(column)}{number}", True)
-                return info
-            if (style in date_styles and kind == "n") or kind == "d":
-                return dated_cell(info, text)
-            if kind == "n" and style in odd_styles:
-                return odd_cell(info)
-            return info
-
-        def odd_cell(info: RowInfo | None) -> RowInfo:
-            cell = f"{column_letters(column)}{number}"
-            return mark_cell(info, column, CellMark(cell, number_format=odd_styles[style]))
-
-        def dated_cell(info: RowInfo | None, text: str) -> RowInfo | None:
-            if kind == "n" and not _dated(text):
-                return info  # a number past 9999-12-31 in a date column shows as the number
-            info = info or RowInfo()
-            info.marks[column] = CellMark(f"{column_letters(column)}{number}", date=True)
-            return info
-
+        reader = _PartXml(self, part, render, sheet)
         parser = expat.ParserCreate()  # no namespace processing: names keep their prefix
         parser.buffer_text = True  # one data call per text node, mostly
-        parser.StartElementHandler, parser.EndElementHandler = start, end
-        parser.CharacterDataHandler = data
+        parser.StartElementHandler, parser.EndElementHandler = reader.start, reader.end
+        parser.CharacterDataHandler = reader.data
+        done = reader.done
         try:
             with self._zip.open(part) as source:
                 carry = b""
@@ -259,17 +149,158 @@ class Workbook:
                     done.clear()
                 parser.Parse(carry, True)
         except (*_DAMAGED, zipfile.BadZipFile) as exc:
-            raise InputError(f"{path}: the sheet is damaged ({exc}); save it again") from exc
+            raise InputError(f"{self.path}: the sheet is damaged ({exc}); save it again") from exc
         yield from done
-        if placeholders:
-            named = ", ".join(placeholders[:_PLACEHOLDERS_NAMED])
-            more = len(placeholders) - _PLACEHOLDERS_NAMED
-            named += f" and {more} more" if more > 0 else ""
-            raise InputError(
-                f"{path}: formulas saved without the result Excel would show (the program that"
-                f" wrote the file did not compute them) in {named}; open the file in Excel or"
-                " LibreOffice and save it, or paste the values in place of the formulas"
-            )
+        if reader.placeholders:
+            raise _placeholders_refused(self.path, reader.placeholders)
+
+
+class _PartXml:
+    """expat's handlers for one part: a sheet part's rows, handed on in `done` (the reader
+    empties it), or the shared-strings part's strings, appended to the workbook's list.
+
+    Handlers and the state of the row and cell being read, not a tree: an element object per
+    cell doubles the time. A formula's result, a cell's marks and the sheet's own elements
+    (hidden columns, merged ranges) have methods of their own, called for those only.
+    """
+
+    def __init__(self, book: Workbook, part: str, render: Render, sheet: SheetRows | None) -> None:
+        self.path, self.part, self.sheet, self.strings = book.path, part, sheet, book._strings
+        self.render = render
+        _, self.date_styles, self.odd_styles = book._rendering
+        self.all_placeholders = book._placeholders  # every saved result is one (read_book)
+        self.local, self.columns = _LocalNames(), _Columns()
+        self.done: list[RowTexts] = []
+        self.placeholders: list[str] = []  # formula cells saved without a real result
+        self.cells: dict[int, str] = {}  # the row being read's
+        self.info: RowInfo | None = None
+        self.number = self.column = 0
+        self.kind, self.style = "n", ""  # the cell being read's type and style
+        self.texts: list[str] = []
+        self.has_value = self.grab = self.phonetic = self.formula = False
+
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        """An element opens."""
+        tag = self.local[name]
+        if tag == "c":
+            ref = attrs.get("r")
+            self.column = self.columns[ref.rstrip(_DIGITS)] if ref else self.column + 1
+            self.kind, self.style = attrs.get("t", "n"), attrs.get("s", "")
+            self.has_value = self.formula = False
+        elif tag == "v":
+            self.texts, self.has_value, self.grab = [], True, True
+        elif tag == "is" or tag == "si":
+            self.texts, self.has_value = [], True
+        elif tag == "t":
+            self.grab = not self.phonetic  # phonetic guides (rPh) are not part of the text
+        elif tag == "rPh":
+            self.phonetic = True
+        elif tag == "f":
+            self.formula = True
+        elif tag == "row":
+            r = attrs.get("r")
+            self.number = int(r) if r else self.number + 1
+            self.cells, self.column = {}, -1
+            hidden = attrs.get("hidden")
+            self.info = RowInfo(hidden=True) if hidden and xml_true(hidden) else None
+        elif self.sheet is not None:
+            _sheet_element(tag, attrs, self.sheet)
+
+    def end(self, name: str) -> None:
+        """An element closes: a cell's text is rendered, a row handed on."""
+        tag = self.local[name]
+        if tag == "v" or tag == "t":
+            self.grab = False
+        elif tag == "c":
+            if self.formula:
+                self._formula_cell()
+            elif self.has_value:
+                kind, style = self.kind, self.style
+                text = self.render(kind, "".join(self.texts), style)
+                if text:
+                    self.cells[self.column] = text
+                    if (style in self.date_styles and kind == "n") or kind == "d":
+                        self._dated_cell(text)
+                    elif kind == "n" and style in self.odd_styles:
+                        self._odd_cell()
+        elif tag == "row":
+            if self.cells or self.info is not None:
+                self.done.append((self.number, self.cells, self.info))
+        elif tag == "si":
+            self.strings.append(cell_text(decode_escapes("".join(self.texts))))
+        elif tag == "rPh":
+            self.phonetic = False
+
+    def data(self, text: str) -> None:
+        """Text: kept when it is a value's, refused past Excel's length of a cell."""
+        if self.grab:
+            texts = self.texts
+            texts.append(text)
+            long = len(text) > 4096 or not len(texts) & 63  # a cell over Excel's length?
+            if long and sum(map(len, texts)) > MAX_CELL_CHARS:
+                where = f"{self.part}, row {self.number} column {self.column + 1}"
+                raise cell_too_long(self.path, where)
+
+    def _formula_cell(self) -> None:
+        """A formula's cell: its saved result, marked as an error value, a date or a number
+        format rendered inexactly; a result saved as a placeholder is noted instead."""
+        kind, style, column = self.kind, self.style, self.column
+        if (
+            self.all_placeholders
+            or not self.has_value
+            or (not self.texts and kind not in _TEXT_KINDS)
+        ):
+            # openpyxl saves `<v></v>`, XlsxWriter `<v>0</v>`: no result Excel computed.
+            self.placeholders.append(f"{column_letters(column)}{self.number}")
+            return
+        text = self.render(kind, "".join(self.texts), style)
+        if not text:
+            return
+        self.cells[column] = text
+        if kind == "e":
+            mark = CellMark(f"{column_letters(column)}{self.number}", True)
+            self.info = mark_cell(self.info, column, mark)
+        elif (style in self.date_styles and kind == "n") or kind == "d":
+            self._dated_cell(text)
+        elif kind == "n" and style in self.odd_styles:
+            self._odd_cell()
+
+    def _odd_cell(self) -> None:
+        """The cell holds a number whose format cells.number_shown cannot render exactly."""
+        cell = f"{column_letters(self.column)}{self.number}"
+        mark = CellMark(cell, number_format=self.odd_styles[self.style])
+        self.info = mark_cell(self.info, self.column, mark)
+
+    def _dated_cell(self, text: str) -> None:
+        """The cell holds a date (or a time) with this text."""
+        if self.kind == "n" and not _dated(text):
+            return  # a number past 9999-12-31 in a date column shows as the number
+        mark = CellMark(f"{column_letters(self.column)}{self.number}", date=True)
+        self.info = mark_cell(self.info, self.column, mark)
+
+
+def _sheet_element(tag: str, attrs: dict[str, str], sheet: SheetRows) -> None:
+    """A sheet's own element, outside its rows: a range of hidden columns, a merged range."""
+    if tag == "col" and xml_true(attrs.get("hidden", "0")):
+        low, high = int(attrs.get("min", "1")), int(attrs.get("max", "1"))
+        sheet.hidden_columns.update(range(low - 1, min(high, _MAX_COLUMNS)))
+    elif tag == "mergeCell":
+        ref = attrs.get("ref", "")
+        first, _, last = ref.partition(":")
+        if last:
+            sheet.merged.append((ref, _row_of(first), _row_of(last)))
+
+
+def _placeholders_refused(path: Path, cells: list[str]) -> InputError:
+    """The refusal of a sheet whose formula `cells` were saved without a real result."""
+    named = ", ".join(cells[:_PLACEHOLDERS_NAMED])
+    more = len(cells) - _PLACEHOLDERS_NAMED
+    named += f" and {more} more" if more > 0 else ""
+    return InputError(
+        f"{path}: formulas saved without the result Excel would show (the program that"
+        f" wrote the file did not compute them) in {named}; open the file in Excel or"
+        " LibreOffice and save it, or paste the values in place of the formulas"
+    )
 
 
 class _LocalNames(dict[str, str]):

@@ -17,6 +17,7 @@ from batch.sheets.xlsx_parts import local_name
 from batch.sheets.zipcheck import check_small_part
 
 _PAST_LAST_DATE = 2958466  # day 2958465 is 9999-12-31, Excel's last date
+Render = Callable[[str, str, str], str]  # render(cell type, raw text, style index) -> its text
 
 
 def style_formats(book_zip: zipfile.ZipFile, part: str, path: Path) -> list[str]:
@@ -51,7 +52,7 @@ class Rendering(NamedTuple):
     text; the style indexes (as in `s`) of date and time formats; {style index: number format}
     of the formats cells.number_shown cannot render exactly."""
 
-    render: Callable[[str, str, str], str]
+    render: Render
     date_styles: frozenset[str]
     odd_styles: dict[str, str]
 
@@ -71,9 +72,7 @@ def rendering(formats: list[str], strings: list[str], date1904: bool) -> Renderi
     return Rendering(_renderer(formats, kinds, strings, date1904), frozenset(date_styles), odd)
 
 
-def _renderer(
-    formats: list[str], kinds: list[str], strings: list[str], date1904: bool
-) -> Callable[[str, str, str], str]:
+def _renderer(formats: list[str], kinds: list[str], strings: list[str], date1904: bool) -> Render:
     """render(cell type, raw text, style index) -> the cell's text; `kinds`: per style, `d`
     for a date format, `t` for a duration, "" for the others."""
     from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
