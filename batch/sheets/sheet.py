@@ -11,11 +11,12 @@
   number format, so `02134` stays `02134` (pandas' Excel reader drops number formats). Rows
   hidden in the sheet end `skipped` unless include_hidden; a merged range over data rows is
   refused, naming it; formula errors and dates are marked for validate.py.
-- csv (also .txt and .tsv, as Excel's "Unicode Text" is saved): pandas, every field as text.
-  csvtext.py decides the encoding (UTF-8 with or without a byte-order mark, UTF-16 with one,
-  Windows-1252 only when sure) and the separator (`sep=` first line, else the one of `,` `;` tab
-  `|` used most). The `'` that guards a value starting with `=`, `+`, `-` or `@` against formula
-  injection (cells.neutralise: failed.csv, undo.csv) is dropped, so those files feed back.
+- csv (also .txt and .tsv, as Excel's "Unicode Text" is saved): csvsheet.py, every field as
+  text through pandas; csvtext.py decides the encoding (UTF-8 with or without a byte-order mark,
+  UTF-16 with one, Windows-1252 only when sure) and the separator (`sep=` first line, else the
+  one of `,` `;` tab `|` used most). The `'` that guards a value starting with `=`, `+`, `-` or
+  `@` against formula injection (cells.neutralise: failed.csv, undo.csv) is dropped, so those
+  files feed back.
 - The header row, among the first 20 rows, is the one naming a customer-id column that names the
   most fields (title rows and a group row above it, such as a merged "Customer" / "Billing
   address" row, are passed over; Sheet.header_row says which). Two rows that name about as
@@ -39,17 +40,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from batch.core.cells import CLEAR_TOKEN, cell_text, unneutralise
-from batch.core.csvtext import (
-    CsvTextError,
-    decode,
-    detect_separator,
-    normalise_line_ends,
-    split_sep_line,
-)
+from batch.core.cells import CLEAR_TOKEN
 from batch.core.errors import ConfigError, InputError
 from batch.core.model import Problem, Sheet
 from batch.core.validate import CellMark, validate_rows
+from batch.sheets.csvsheet import csv_rows
 from batch.sheets.header import (
     HEADER_SEARCH_ROWS,
     ColumnChoices,
@@ -60,7 +55,7 @@ from batch.sheets.header import (
 )
 from batch.sheets.rows import Book, RowInfo, SheetRows, column_letters
 from batch.sheets.xlsx import Workbook
-from batch.sheets.zipcheck import check_csv, check_headers
+from batch.sheets.zipcheck import check_headers
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 WORKBOOK_SUFFIXES = (*XLSX_SUFFIXES, ".ods", ".xls")
@@ -175,7 +170,8 @@ def load_sheet(
     if suffix in CSV_SUFFIXES:
         if sheet is not None:
             raise InputError(f"{path}: a csv file has no sheets; leave out --sheet")
-        return _load_csv(path, reading, encoding)
+        rows = csv_rows(path, encoding, reading.header_row, reading.choices)
+        return _build(path, "csv", None, (), rows, reading, ())
     if suffix not in WORKBOOK_SUFFIXES:
         raise InputError(
             f"{path}: unknown file type {suffix or '(none)'}; pcbatch reads .xlsx, .xlsm, .ods,"
@@ -193,75 +189,6 @@ def input_sha256(path: Path) -> str:
             return hashlib.file_digest(f, "sha256").hexdigest()
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror})") from exc
-
-
-def _load_csv(path: Path, reading: _Reading, encoding: str | None) -> Sheet:
-    """A csv file, every field as text."""
-    import csv
-    import io
-
-    import pandas as pd  # here: `pcbatch --help` should not wait for pandas
-
-    try:
-        text, _encoding = decode(path.read_bytes(), encoding)
-        text, separator = split_sep_line(normalise_line_ends(text))
-        separator = separator or detect_separator(text)
-        check_csv(path, text, separator)  # Excel's limits, before pandas reads it
-    except CsvTextError as exc:
-        raise InputError(f"{path}: {exc}") from exc
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror})") from exc
-    try:
-        titles, title_lines = _csv_title_rows(path, text, separator, reading)
-    except csv.Error as exc:
-        raise InputError(f"{path}: not a well-formed csv file ({exc}); check the quotes") from exc
-    try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            sep=separator,
-            skiprows=title_lines,  # pandas wants as many fields on every line as on the first
-            header=None,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            skip_blank_lines=False,  # blank lines still count in row numbers
-        )
-    except pd.errors.EmptyDataError:
-        lines: list[list[str]] = []
-    except (pd.errors.ParserError, ValueError, OverflowError) as exc:
-        raise InputError(f"{path}: not a well-formed csv file ({exc}); check the quotes") from exc
-    else:
-        lines = frame.to_numpy(dtype=object).tolist()  # plain lists of str: no numpy past here
-    # A `'` that report.py put before `=`, `+`, `-` or `@` in failed.csv/undo.csv comes off again.
-    texts = (
-        (n, {i: unneutralise(cell_text(v)) for i, v in enumerate(line)}, None)
-        for n, line in enumerate(lines, start=titles + 1)
-    )
-    return _build(path, "csv", None, (), texts, reading, ())
-
-
-def _csv_title_rows(path: Path, text: str, separator: str, reading: _Reading) -> tuple[int, int]:
-    """(rows, physical lines) above a csv's header row (chosen as for a workbook); (0, 0) when
-    no row of the first HEADER_SEARCH_ROWS names a customer id (the refusal comes later)."""
-    import csv
-    import io
-
-    reader = csv.reader(io.StringIO(text), delimiter=separator)
-    top: list[tuple[int, dict[int, str]]] = []
-    lines: list[int] = []
-    while len(top) < HEADER_SEARCH_ROWS or (
-        reading.header_row is not None and len(top) < reading.header_row
-    ):
-        lines.append(reader.line_num)
-        record = next(reader, None)
-        if record is None:
-            break
-        top.append((len(top) + 1, {i: cell_text(v) for i, v in enumerate(record)}))
-    try:
-        index = header_index(path, None, top, reading.header_row, reading.choices)
-    except InputError:
-        return 0, 0  # the same refusal is made by _build, from the same rows
-    return (index, lines[index]) if index is not None else (0, 0)
 
 
 def _build(
