@@ -203,42 +203,24 @@ def _build(
     """The Sheet from the file's rows: the header row (found near the top), then the data."""
     choices = reading.choices
     rows = iter(lines)
-    top = list(itertools.islice(rows, HEADER_SEARCH_ROWS))
-    if reading.header_row is not None:
-        while top and top[-1][0] < reading.header_row and (line := next(rows, None)):
-            top.append(line)
-    top_cells = [(n, c) for n, c, _ in top]
-    header_at = header_index(path, sheet_name, top_cells, reading.header_row, choices)
-    if header_at is None:
-        first = top[0][1] if top else {}
-        raise InputError(no_header_row(path, sheet_name, other_sheets, first, choices))
+    top, header_at = _find_header(path, sheet_name, other_sheets, rows, reading)
     number, first, _ = top[header_at]
     kept = [(i, h) for i, h in sorted(first.items()) if h]
     check_headers(path, ((column_letters(i), h) for i, h in kept))
     columns = columns_of(path, kept, choices)
     if isinstance(lines, SheetRows) and not reading.include_hidden:
         refuse_hidden_columns(path, sheet_name, kept, lines.hidden_columns, choices)
-    headers = tuple(h for _, h in kept)
-    by_index = dict(kept)
     marks: dict[int, dict[str, CellMark]] = {}
     hidden: set[int] = set()
-
-    def records() -> Iterator[tuple[int, dict[str, str]]]:
-        for n, cells, info in itertools.chain(top[header_at + 1 :], rows):
-            if info is not None:
-                if info.hidden and not reading.include_hidden:
-                    hidden.add(n)
-                if info.marks:
-                    marks[n] = {by_index[i]: m for i, m in info.marks.items() if i in by_index}
-            if cells:
-                yield n, {h: cells.get(i, "") for i, h in kept}
-
     cleaned: list[Problem] = []
+    data = itertools.chain(top[header_at + 1 :], rows)
+    records = _records(data, kept, reading.include_hidden, marks, hidden)
     valid, rejected = validate_rows(
-        records(), columns, reading.clear_token, marks=marks, hidden=hidden, cleaned=cleaned
+        records, columns, reading.clear_token, marks=marks, hidden=hidden, cleaned=cleaned
     )
     if isinstance(lines, SheetRows):
         _refuse_merged_data(path, lines, number)
+    headers = tuple(h for _, h in kept)
     known = set(columns.values())
     unknown = tuple(h for h in headers if h not in known and choices.field_of(h) == (None, False))
     return Sheet(
@@ -254,6 +236,49 @@ def _build(
         cleaned=tuple(cleaned),
         notes=notes,
     )
+
+
+def _find_header(
+    path: Path,
+    sheet_name: str | None,
+    other_sheets: tuple[str, ...],
+    rows: Iterator[_Line],
+    reading: _Reading,
+) -> tuple[list[_Line], int]:
+    """(the rows read from the top, the header row's position among them). The header row is
+    looked for in the first HEADER_SEARCH_ROWS rows, or down to --header-row when that is
+    further down; InputError when no row names a customer id."""
+    top = list(itertools.islice(rows, HEADER_SEARCH_ROWS))
+    if reading.header_row is not None:
+        while top and top[-1][0] < reading.header_row and (line := next(rows, None)):
+            top.append(line)
+    top_cells = [(n, c) for n, c, _ in top]
+    header_at = header_index(path, sheet_name, top_cells, reading.header_row, reading.choices)
+    if header_at is None:
+        first = top[0][1] if top else {}
+        raise InputError(no_header_row(path, sheet_name, other_sheets, first, reading.choices))
+    return top, header_at
+
+
+def _records(
+    lines: Iterable[_Line],
+    kept: list[tuple[int, str]],
+    include_hidden: bool,
+    marks: dict[int, dict[str, CellMark]],
+    hidden: set[int],
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """The data rows with a value, as {header: text} of the `kept` (column, header)s; fills
+    `marks` (by row, by header) and `hidden` (the rows hidden in the sheet, unless
+    include_hidden) as they are read."""
+    by_index = dict(kept)
+    for n, cells, info in lines:
+        if info is not None:
+            if info.hidden and not include_hidden:
+                hidden.add(n)
+            if info.marks:
+                marks[n] = {by_index[i]: m for i, m in info.marks.items() if i in by_index}
+        if cells:
+            yield n, {h: cells.get(i, "") for i, h in kept}
 
 
 def _refuse_merged_data(path: Path, rows: SheetRows, header_row: int) -> None:
