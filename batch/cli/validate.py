@@ -89,11 +89,6 @@ def validate(
       pcbatch validate customers.xlsx --online
       pcbatch validate customers.xlsx --format json
     """
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
     from batch.sheets.sheet import load_sheet, sheet_warnings
 
     loaded = load_sheet(
@@ -110,16 +105,42 @@ def validate(
     warnings = sheet_warnings(loaded)
     for warning in [] if as_json else warnings:
         click.echo(f"pcbatch: warning: {printable(warning)}", err=True)
-    where = f'{input_file} (sheet "{loaded.sheet_name}")' if loaded.sheet_name else f"{input_file}"
     countries = sorted({c for c in (_country(r) for r in loaded.rows) if c is not None})
     if online:
         found = _fetch_rules(countries, base_url, cloud)
     else:
         found = {c: Rules(shipped_rules(c), None) for c in countries}
-    by_rules = _country_problems(loaded, found)
+    findings = _findings(loaded, _country_problems(loaded, found))
     notes = _notes(loaded.rows, found, online)
     for note in [] if as_json else notes:
         click.echo(f"pcbatch: note: {note}", err=True)
+    if as_json:
+        report = _json_report(input_file, loaded.sheet_name, findings, warnings, notes)
+        click.echo(json.dumps(report, ensure_ascii=False))
+    else:
+        _print_findings(input_file, loaded.sheet_name, findings)
+    ctx.exit(findings.exit_code)
+
+
+@dataclass(frozen=True, slots=True)
+class _Findings:
+    """What validate found: every problem, by row, and how many rows end which way."""
+
+    problems: list[Problem]
+    total: int
+    valid: int
+    invalid: int  # by the loader's checks or by the country's rules
+    duplicate: int  # identical to an earlier row: not sent twice
+    hidden: int  # hidden in the sheet: not sent
+
+    @property
+    def exit_code(self) -> int:
+        """1 when some row is invalid or hidden (not sent), else 0."""
+        return 1 if self.invalid or self.hidden else 0
+
+
+def _findings(loaded: Sheet, by_rules: Mapping[int, list[Problem]]) -> _Findings:
+    """The loader's problems and the country rules' (by row number, rows with some) together."""
     problems = sorted(
         [p for rejected in loaded.not_sent for p in rejected.problems]
         + [p for row_problems in by_rules.values() for p in row_problems],
@@ -127,45 +148,64 @@ def validate(
     )
     invalid = [r for r in loaded.not_sent if r.status is Status.INVALID]
     hidden = sum(r.status is Status.SKIPPED for r in loaded.not_sent)
-    duplicates = len(loaded.not_sent) - len(invalid) - hidden
-    invalid_count = len(invalid) + len(by_rules)
-    exit_code = 1 if invalid_count or hidden else 0
-    total = len(loaded.rows) + len(loaded.not_sent)
-    if as_json:
-        report = {
-            "input": str(input_file),
-            "sheet": loaded.sheet_name,
-            "rows": total,
-            "valid": len(loaded.rows) - len(by_rules),
-            "invalid": invalid_count,
-            "duplicate": duplicates,
-            "hidden": hidden,
-            "exit_code": exit_code,
-            "problems": [_problem_object(p) for p in problems],
-            "warnings": warnings,
-            "notes": notes,
-        }
-        click.echo(json.dumps(report, ensure_ascii=False))
-        ctx.exit(exit_code)
+    return _Findings(
+        problems,
+        total=len(loaded.rows) + len(loaded.not_sent),
+        valid=len(loaded.rows) - len(by_rules),
+        invalid=len(invalid) + len(by_rules),
+        duplicate=len(loaded.not_sent) - len(invalid) - hidden,
+        hidden=hidden,
+    )
+
+
+def _json_report(
+    input_file: Path,
+    sheet_name: str | None,
+    findings: _Findings,
+    warnings: list[str],
+    notes: list[str],
+) -> dict[str, object]:
+    """The one JSON object of `--format json`."""
+    return {
+        "input": str(input_file),
+        "sheet": sheet_name,
+        "rows": findings.total,
+        "valid": findings.valid,
+        "invalid": findings.invalid,
+        "duplicate": findings.duplicate,
+        "hidden": findings.hidden,
+        "exit_code": findings.exit_code,
+        "problems": [_problem_object(p) for p in findings.problems],
+        "warnings": warnings,
+        "notes": notes,
+    }
+
+
+def _print_findings(input_file: Path, sheet_name: str | None, findings: _Findings) -> None:
+    """The table of problems (row, column, value, what to do), then the counts, for people."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     console = Console(highlight=False)
-    if problems:
+    if findings.problems:
         table = Table(box=box.SIMPLE_HEAD)
         table.add_column("Row", justify="right", no_wrap=True)
         table.add_column("Column", no_wrap=True)
         table.add_column("Value", no_wrap=True)
         table.add_column("Problem", overflow="fold")  # fold: never cut an example GUID short
-        for p in problems:
+        for p in findings.problems:
             cells = (p.column, _cut(p.value), p.reason)
             table.add_row(str(p.row), *(Text(printable(text)) for text in cells))
         console.print(table)
-    counts = f"{total} row{'' if total == 1 else 's'}: {len(loaded.rows) - len(by_rules)} valid"
-    counts += f", {invalid_count} invalid"
-    if duplicates:
-        counts += f", {duplicates} duplicate (not sent twice)"
-    if hidden:
-        counts += f", {hidden} hidden (not sent; --include-hidden sends them)"
+    where = f'{input_file} (sheet "{sheet_name}")' if sheet_name else f"{input_file}"
+    counts = f"{_rows(findings.total)}: {findings.valid} valid, {findings.invalid} invalid"
+    if findings.duplicate:
+        counts += f", {findings.duplicate} duplicate (not sent twice)"
+    if findings.hidden:
+        counts += f", {findings.hidden} hidden (not sent; --include-hidden sends them)"
     console.print(Text(printable(f"{where}: {counts}")), soft_wrap=True)
-    ctx.exit(exit_code)
 
 
 def _problem_object(problem: Problem) -> dict[str, object]:
