@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
@@ -13,8 +14,12 @@ from click.core import ParameterSource
 from batch.cli.options import SHEET_READING, table_options
 from batch.cli.run import console_for, log_finished, print_summary, run_watched, summary_object
 from batch.core.errors import ConfigError
-from batch.core.options import merge_options
+from batch.core.options import RunOptions, merge_options
 from batch.core.reviewed import HASH_NAME, PLAN_NAME, REVIEW_NAME
+
+if TYPE_CHECKING:
+    from batch.core.reviewed import ApprovedPlan
+    from batch.engine.run import RunResult
 
 # The options of `run` that make sense for a plan: how to read the sheet, where and how fast
 # to read the profiles, and the run's own (--out is PLAN_DIR).
@@ -60,29 +65,15 @@ def plan(ctx: click.Context, input_path: Path, **flags: object) -> None:
       pcbatch plan customers.xlsx --out plans/move
       pcbatch apply plans/move --expect-plan 3f2a...
     """
-    given: dict[str, object] = {
-        name: value
-        for name, value in flags.items()
-        if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
-    }
-    if given.get("out") is None:
-        raise ConfigError("pcbatch plan needs --out PLAN_DIR: the folder the plan is written to")
-    options = merge_options({}, {**given, "input": input_path, "dry_run": True})
+    options = _plan_options(ctx, input_path, flags)
     assert options.out is not None
 
     from batch.durable.files import private_dir
-    from batch.engine.reviewed import ProfileRecorder, check_no_plan, write_plan
+    from batch.engine.reviewed import check_no_plan, write_plan
 
     check_no_plan(options.out)  # a plan is immutable: refused before anything is read
     private_dir(options.out)
-    console = console_for(options)
-    recorder = ProfileRecorder(options.out)
-    try:
-        result = asyncio.run(
-            run_watched(options, dict(os.environ), console, on_outcome=[recorder.on_outcome])
-        )
-    finally:
-        recorder.close()
+    result = _recorded_dry_run(options, options.out)
     log_finished(result)
     if result.stopped is not None:
         print_summary(result, options.log_format)
@@ -92,9 +83,40 @@ def plan(ctx: click.Context, input_path: Path, **flags: object) -> None:
             err=True,
         )
         ctx.exit(result.exit_code)
-    made = write_plan(options.out)
-    where = options.out
-    if options.log_format == "json":
+    _print_plan(result, write_plan(options.out), options.out, options.log_format)
+    ctx.exit(result.exit_code)
+
+
+def _plan_options(ctx: click.Context, input_path: Path, flags: dict[str, object]) -> RunOptions:
+    """The dry run's options: those given on the command line; ConfigError without --out."""
+    given: dict[str, object] = {
+        name: value
+        for name, value in flags.items()
+        if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
+    }
+    if given.get("out") is None:
+        raise ConfigError("pcbatch plan needs --out PLAN_DIR: the folder the plan is written to")
+    return merge_options({}, {**given, "input": input_path, "dry_run": True})
+
+
+def _recorded_dry_run(options: RunOptions, plan_dir: Path) -> RunResult:
+    """The dry run, each profile it reads recorded in PLAN_DIR for write_plan."""
+    from batch.engine.reviewed import ProfileRecorder
+
+    console = console_for(options)
+    recorder = ProfileRecorder(plan_dir)
+    try:
+        return asyncio.run(
+            run_watched(options, dict(os.environ), console, on_outcome=[recorder.on_outcome])
+        )
+    finally:
+        recorder.close()
+
+
+def _print_plan(result: RunResult, made: ApprovedPlan, where: Path, log_format: str) -> None:
+    """The dry run's summary and the plan written: its file, sha256, review sheet and the
+    command that applies it (one JSON object with --log-format json)."""
+    if log_format == "json":
         found = summary_object(result)
         found.update(
             event="plan",
@@ -111,4 +133,3 @@ def plan(ctx: click.Context, input_path: Path, **flags: object) -> None:
         click.echo(f"sha256: {made.sha256} (in {where / HASH_NAME})")
         click.echo(f"review: {where / REVIEW_NAME}")
         click.echo(f"apply it: pcbatch apply {where} --expect-plan {made.sha256}")
-    ctx.exit(result.exit_code)
