@@ -63,8 +63,9 @@ from aiohttp import web
 from batch.simulator import addresses, auditlog, customers, faults, rules
 from batch.simulator.buckets import retry_after
 from batch.simulator.config import LoggedRequest, is_customer_id, is_loopback
+from batch.simulator.oauth import OAuthEndpoints
 from batch.simulator.store import dumps
-from batch.simulator.tokens import OAuthEndpoints, jwt_claims
+from batch.simulator.tokens import jwt_claims
 
 if TYPE_CHECKING:
     from batch.simulator.server import Simulator
