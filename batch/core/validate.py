@@ -9,9 +9,8 @@ Rules (README.md, "Values"):
 - Any other Excel error value (`#REF!`, `#VALUE!`...) is a problem in any column.
 - `customer_id` must be a GUID, any case, braces allowed; only `canonical_guid`'s lower-case output
   ever leaves this module, so text such as `../../v1/customers/<guid>` can never reach a URL.
-- `country`: ISO 3166-1 alpha-2, any case, sent upper case. `postal_code` of a row whose country
-  is the US or a territory with US ZIP codes (PR, VI, GU, AS, MP): 5 digits or ZIP+4. A row
-  without a country cell keeps the profile's country, unknown offline, so its ZIP is not checked.
+- The address (address_checks.py): the country an ISO code, a US row's ZIP code, no whole address
+  in the street cell, the house number joined into the street.
 - Lengths are fields.py's, counted in UTF-16 code units as the .NET service counts them.
 - Phone numbers and postal codes in scientific notation (`4.255551E+09`, what Excel writes to a
   csv for a long number) lost their digits before they reached us: a problem.
@@ -26,14 +25,9 @@ Rules (README.md, "Values"):
   or street Excel turned into a date) is a problem, both naming the cell.
 - Hidden rows (a filter, or hidden by hand) end `skipped` unchecked, unless the caller sends them.
 - One field, one value: a cell holding a line break (Alt+Enter, or `_x000D_`, which is decoded
-  first in every format) is a problem, saying where the second line goes; so is a street cell
-  that also holds the row's own postal code, or its city or a country name after a comma: a
-  whole address in one cell (`Nieuwe Gracht 9, 3512 LC Utrecht`), to be split.
+  first in every format) is a problem, saying where the second line goes.
 - A number shown with a format pcbatch cannot render exactly (CellMark.number_format) is a
   problem naming the format: the plain number is not what the person saw.
-- A house-number column is joined into address line 1 as the row's country writes addresses
-  (fields.join_house_number); a number without a street, or without a known country, is a
-  problem: never half an address.
 """
 
 from __future__ import annotations
@@ -42,6 +36,7 @@ import re
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from batch.core.address_checks import address_problems, country_value
 from batch.core.cells import (
     clean_invisible,
     decode_escapes,
@@ -49,41 +44,12 @@ from batch.core.cells import (
     excel_error,
     is_clear,
 )
-from batch.core.fields import (
-    BY_NAME,
-    COUNTRY_NAMES,
-    CUSTOMER_ID,
-    HOUSE_NUMBER,
-    Field,
-    join_house_number,
-    normalise_header,
-)
+from batch.core.fields import BY_NAME, CUSTOMER_ID, Field
 from batch.core.ids import canonical_guid
 from batch.core.model import NotSent, Problem, Row, Status
 
-_US_ZIP = re.compile(r"[0-9]{5}(-[0-9]{4})?", re.ASCII)
 _SCIENTIFIC = re.compile(r"[+-]?[0-9]+([.,][0-9]+)?[eE][+-]?[0-9]+", re.ASCII)
-_US_ZIP_COUNTRIES = frozenset({"US", "PR", "VI", "GU", "AS", "MP"})
 _NUMBERS_ONLY = frozenset({"phone_number", "postal_code"})
-
-# ISO 3166-1 alpha-2, officially assigned codes (249), as of 2024.
-_ISO_CODES = """
-    AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR
-    BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ
-    EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW
-    GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY
-    KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV
-    MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY
-    QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG
-    TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM
-    ZW
-"""
-ISO_COUNTRIES: frozenset[str] = frozenset(_ISO_CODES.split())
-_COUNTRY_HINTS = {  # the codes people write instead
-    "UK": "the United Kingdom is GB",
-    "EL": "Greece is GR",
-    "USA": "the United States is US",
-}
 
 _GUID_EXAMPLE = "0f8fad5b-d9cb-469f-a165-70867728950e"
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -223,20 +189,7 @@ def _check(
             values[spec.name] = value
         else:
             problems.append(Problem(number, header, text, reason))
-    street = values.get("address_line1")
-    if street:
-        why = _whole_address(street, values)
-        if why is not None:
-            header = next(h for f, h in specs if f.name == "address_line1")
-            problems.append(Problem(number, header, street, why))
-    if HOUSE_NUMBER in values:
-        problem = _join_house_number(number, values, cells, specs)
-        if problem is not None:
-            problems.append(problem)
-    zip_reason = _zip_problem(values)
-    if zip_reason is not None:
-        header = next(h for f, h in specs if f.name == "postal_code")
-        problems.append(Problem(number, header, cells[header], zip_reason))
+    problems.extend(address_problems(number, values, cells, specs))
     return _Checked(number, id_text, customer_id, values, cells, problems)
 
 
@@ -284,37 +237,6 @@ def _line_break_problem(spec: Field) -> str:
     )
 
 
-def _whole_address(street: str, values: Mapping[str, str | None]) -> str | None:
-    """Why a street cell looks like a whole address (it holds the row's postal code, or its city
-    or a country name after a comma), or None."""
-    found: list[str] = []
-    postal = (values.get("postal_code") or "").strip()
-    squeezed = postal.replace(" ", "").casefold()
-    # The cheap test first: a regular expression per row only when the digits are there at all.
-    if len(squeezed) >= 4 and squeezed in street.replace(" ", "").casefold():
-        spaced = r"\s*".join(re.escape(part) for part in postal.split())
-        match = re.search(rf"(?<![\w-]){spaced}(?![\w-])", street, re.IGNORECASE)
-        if match is not None and match.start() > 0:
-            found.append(f'its postal code "{postal}"')
-    later = (
-        [normalise_header(p) for p in re.split(r"[,;]", street)[1:]]
-        if "," in street or (";" in street)
-        else []
-    )
-    city = normalise_header(values.get("city") or "")
-    if city and any(city == p or p.endswith(city) for p in later):
-        found.append(f'its city "{values.get("city")}"')
-    if any(p in COUNTRY_NAMES for p in later):
-        found.append("a country name")
-    if not found:
-        return None
-    return (
-        f"looks like a whole address in one cell (it holds {' and '.join(found)}); put only"
-        " the street and number here, and the postal code, city and country in their own"
-        " columns"
-    )
-
-
 def _formula_error(mark: CellMark, clear_token: str) -> str:
     """Why an error value a formula produced is no value (and never clears a field)."""
     return (
@@ -329,55 +251,6 @@ def _date_problem(mark: CellMark) -> str:
         f"cell {mark.cell} holds a date where text belongs (Excel turned what was typed into a"
         " date); format the column as text and type the value again"
     )
-
-
-def _join_house_number(
-    number: int,
-    values: dict[str, str | None],
-    cells: Mapping[str, str],
-    specs: list[tuple[Field, str]],
-) -> Problem | None:
-    """Joins the house number into address_line1 in place, or says why it cannot."""
-    house = values.pop(HOUSE_NUMBER)
-    header = next(h for f, h in specs if f.name == HOUSE_NUMBER)
-    text = cells.get(header, "")
-    if house is None:
-        return Problem(number, header, text, "a house number cannot be cleared; clear the street")
-    street = values.get("address_line1")
-    if not street:
-        street_header = next((h for f, h in specs if f.name == "address_line1"), "street")
-        return Problem(
-            number,
-            header,
-            text,
-            f"a house number without a street ({street_header} is blank or cleared): fill in"
-            " the street, or leave the number blank (half an address is never sent)",
-        )
-    country = values.get("country")
-    if not country:
-        return Problem(
-            number,
-            header,
-            text,
-            "a house number needs the row's country to be joined with the street (the order"
-            " differs by country): fill in the Country column, or put the number in the street",
-        )
-    joined = join_house_number(street, house, country)
-    if joined is None:
-        return Problem(
-            number,
-            header,
-            text,
-            f"pcbatch does not know where {country} writes the house number; put it into the"
-            " street column as it should appear",
-        )
-    limit = BY_NAME["address_line1"].max_len or 0
-    if len(joined.encode("utf-16-le")) // 2 > limit:
-        return Problem(
-            number, header, text, f"street and number together exceed {limit} characters"
-        )
-    values["address_line1"] = joined
-    return None
 
 
 def _id_problem(text: str, clear_token: str) -> str:
@@ -416,8 +289,7 @@ def _cell(spec: Field, text: str, clear_token: str) -> tuple[str | None, str | N
                 f" (to clear the field, type {clear_token})"
             )
     if spec.name == "country":
-        code = text.upper()
-        return (code, None) if code in ISO_COUNTRIES else (None, _country_problem(code))
+        return country_value(text)
     if spec.name in _NUMBERS_ONLY and _SCIENTIFIC.fullmatch(text):
         return None, (
             "a number in scientific notation: its digits were lost when the file was saved;"
@@ -431,27 +303,6 @@ def _cell(spec: Field, text: str, clear_token: str) -> tuple[str | None, str | N
                 f"{length} characters long; Partner Center takes at most {spec.max_len}: shorten it"
             )
     return text, None
-
-
-def _country_problem(code: str) -> str:
-    """Why a country cell is not an ISO code, with the likely right one when we know it."""
-    hint = _COUNTRY_HINTS.get(code, "two letters such as US, GB or DE")
-    return f"not an ISO 3166-1 alpha-2 country code ({hint})"
-
-
-def _zip_problem(values: Mapping[str, str | None]) -> str | None:
-    """Why the row's postal code is not a US ZIP code, when the row sets a US country."""
-    zip_code = values.get("postal_code")
-    if not zip_code or values.get("country") not in _US_ZIP_COUNTRIES:
-        return None
-    if _US_ZIP.fullmatch(zip_code):
-        return None
-    reason = "not a US ZIP code (5 digits or ZIP+4 like 98052-6399)"
-    if zip_code.isdigit() and len(zip_code) < 5:
-        return reason + "; if the leading zero was lost, format the column as text or 00000"
-    if zip_code.isdigit() and len(zip_code) == 9:
-        return reason + "; write ZIP+4 with its hyphen, or format the column as 00000-0000"
-    return reason
 
 
 def _mark_duplicates(checked: list[_Checked], columns: Mapping[str, str]) -> None:
