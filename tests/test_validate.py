@@ -348,7 +348,7 @@ def test_a_header_is_known_only_when_its_letters_spell_an_alias(header):
 
 
 def test_a_formula_error_never_clears_and_a_typed_one_does():
-    from batch.core.validate import CellMark
+    from batch.core.cell_marks import CellMark
 
     records = [(2, {"Customer ID": A, "Phone": "#N/A"}), (3, {"Customer ID": B, "Phone": "#N/A"})]
     columns = {"customer_id": "Customer ID", "phone_number": "Phone"}

@@ -20,14 +20,11 @@ Rules (README.md, "Values"):
 - Invisible characters: zero-width ones are removed and no-break spaces made plain spaces in
   every value read (cells.clean_invisible); each such cell is listed in `cleaned`. A customer id
   that is still no GUID names the first character that does not belong in one.
-- What the reader knows beyond a cell's text (CellMark): an error value a formula produced never
-  clears (a failed lookup is no decision to clear), and a date where text belongs (a postal code
-  or street Excel turned into a date) is a problem, both naming the cell.
+- What the reader knows beyond a cell's text (cell_marks.CellMark): a formula's error value, a
+  date where text belongs, a number format not rendered: each a problem naming the cell.
 - Hidden rows (a filter, or hidden by hand) end `skipped` unchecked, unless the caller sends them.
 - One field, one value: a cell holding a line break (Alt+Enter, or `_x000D_`, which is decoded
   first in every format) is a problem, saying where the second line goes.
-- A number shown with a format pcbatch cannot render exactly (CellMark.number_format) is a
-  problem naming the format: the plain number is not what the person saw.
 """
 
 from __future__ import annotations
@@ -37,6 +34,7 @@ from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from batch.core.address_checks import address_problems, country_value
+from batch.core.cell_marks import CellMark, formula_error_problem, mark_problem
 from batch.core.cells import (
     clean_invisible,
     decode_escapes,
@@ -56,22 +54,6 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 _GUID_CHARS = _HEX | frozenset("-{}")
 _OTHERS_NAMED = 5  # rows of the same customer named in a message; the rest are counted
 HIDDEN_REASON = "hidden in the sheet (by a filter or by hand): not sent; --include-hidden sends it"
-
-
-@dataclass(frozen=True, slots=True)
-class CellMark:
-    """What the reader knows about a cell beyond its text: where it is, and what made it.
-
-    cell: its reference, e.g. `C7`. formula_error: an error value computed by a formula.
-    date: Excel holds a date there (the text is its ISO form).
-    number_format: a number shown with a format pcbatch cannot render exactly (the text is
-    the plain number, which the person did not see): the format's code.
-    """
-
-    cell: str
-    formula_error: bool = False
-    date: bool = False
-    number_format: str | None = None
 
 
 def validate_rows(
@@ -151,7 +133,7 @@ def _check(
     marks: Mapping[str, CellMark] | None,
     cleaned: list[Problem],
 ) -> _Checked:
-    """One row's own checks: customer id, every known cell, the house number, the US ZIP rule."""
+    """One row's own checks: customer id, every known cell, the address (address_checks.py)."""
     problems: list[Problem] = []
     id_text = cells.get(id_header, "")
     id_clean, done = clean_invisible(id_text)
@@ -161,7 +143,7 @@ def _check(
     if customer_id is None:
         mark = marks.get(id_header) if marks else None
         if mark is not None and mark.formula_error:
-            reason = _formula_error(mark, clear_token)
+            reason = formula_error_problem(mark, clear_token)
         else:
             reason = _id_problem(id_clean, clear_token)
         problems.append(Problem(number, id_header, id_text, reason))
@@ -176,7 +158,7 @@ def _check(
             text, mark = _clean_marked(number, header, text, marks, cleaned)
             if mark is not None:
                 problems.append(
-                    Problem(number, header, cells.get(header, ""), _mark_problem(mark, clear_token))
+                    Problem(number, header, cells.get(header, ""), mark_problem(mark, clear_token))
                 )
                 continue
             if not text:
@@ -210,19 +192,6 @@ def _clean_marked(
     return clean, None
 
 
-def _mark_problem(mark: CellMark, clear_token: str) -> str:
-    """Why a marked cell is no value: a formula's error, a date, a format not rendered."""
-    if mark.formula_error:
-        return _formula_error(mark, clear_token)
-    if mark.date:
-        return _date_problem(mark)
-    return (
-        f'cell {mark.cell} shows a number with the format "{mark.number_format}", which pcbatch'
-        " cannot render exactly as Excel shows it (it depends on the language settings or the"
-        " column width); format the column as text and type the value as it should be sent"
-    )
-
-
 _LINE_BREAK = re.compile(r"[\r\n\v\f\x85\u2028\u2029]")
 _NEXT_LINE = {"address_line1": "Address Line 2", "address_line2": "Address Line 3"}
 
@@ -234,22 +203,6 @@ def _line_break_problem(spec: Field) -> str:
     return (
         "holds a line break (Alt+Enter, or text pasted from an e-mail or a CRM), which the"
         f" billing profile cannot show; {advice}"
-    )
-
-
-def _formula_error(mark: CellMark, clear_token: str) -> str:
-    """Why an error value a formula produced is no value (and never clears a field)."""
-    return (
-        f"cell {mark.cell}: its formula gives an Excel error value (a lookup that found nothing?),"
-        f" which never clears a field; fix the formula, or type {clear_token} as text to clear it"
-    )
-
-
-def _date_problem(mark: CellMark) -> str:
-    """Why a date cannot stand where text belongs."""
-    return (
-        f"cell {mark.cell} holds a date where text belongs (Excel turned what was typed into a"
-        " date); format the column as text and type the value again"
     )
 
 

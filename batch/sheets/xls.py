@@ -17,10 +17,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from batch.core.cell_marks import CellMark
 from batch.core.cells import cell_text
 from batch.core.errors import InputError
 from batch.core.number_format import format_renderable, number_shown
-from batch.core.validate import CellMark
 from batch.sheets.rows import (
     RowInfo,
     RowTexts,

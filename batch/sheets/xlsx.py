@@ -31,10 +31,10 @@ from types import TracebackType
 from xml.etree import ElementTree
 from xml.parsers import expat
 
+from batch.core.cell_marks import CellMark
 from batch.core.cells import cell_text, decode_escapes
 from batch.core.errors import InputError
 from batch.core.number_format import format_renderable
-from batch.core.validate import CellMark
 from batch.sheets.rows import (
     RowInfo,
     RowTexts,
