@@ -134,19 +134,9 @@ def _check(
     cleaned: list[Problem],
 ) -> _Checked:
     """One row's own checks: customer id, every known cell, the address (address_checks.py)."""
-    problems: list[Problem] = []
     id_text = cells.get(id_header, "")
-    id_clean, done = clean_invisible(id_text)
-    if done is not None:
-        cleaned.append(Problem(number, id_header, id_text, done))
-    customer_id = canonical_guid(id_clean)
-    if customer_id is None:
-        mark = marks.get(id_header) if marks else None
-        if mark is not None and mark.formula_error:
-            reason = formula_error_problem(mark, clear_token)
-        else:
-            reason = _id_problem(id_clean, clear_token)
-        problems.append(Problem(number, id_header, id_text, reason))
+    customer_id, id_problem = _customer_id(number, id_header, id_text, clear_token, marks, cleaned)
+    problems: list[Problem] = [] if id_problem is None else [id_problem]
     values: dict[str, str | None] = {}
     for spec, header in specs:
         text = cells.get(header, "")
@@ -173,6 +163,29 @@ def _check(
             problems.append(Problem(number, header, text, reason))
     problems.extend(address_problems(number, values, cells, specs))
     return _Checked(number, id_text, customer_id, values, cells, problems)
+
+
+def _customer_id(
+    number: int,
+    id_header: str,
+    id_text: str,
+    clear_token: str,
+    marks: Mapping[str, CellMark] | None,
+    cleaned: list[Problem],
+) -> tuple[str | None, Problem | None]:
+    """(the canonical GUID of the customer id cell, None), or (None, why it is none)."""
+    id_clean, done = clean_invisible(id_text)
+    if done is not None:
+        cleaned.append(Problem(number, id_header, id_text, done))
+    customer_id = canonical_guid(id_clean)
+    if customer_id is not None:
+        return customer_id, None
+    mark = marks.get(id_header) if marks else None
+    if mark is not None and mark.formula_error:
+        reason = formula_error_problem(mark, clear_token)
+    else:
+        reason = _id_problem(id_clean, clear_token)
+    return None, Problem(number, id_header, id_text, reason)
 
 
 def _clean_marked(
