@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from batch.core.cell_marks import CellMark
 from batch.core.cells import CLEAR_TOKEN, cell_text, unneutralise
 from batch.core.csvtext import (
     CsvTextError,
@@ -49,7 +50,7 @@ from batch.core.csvtext import (
 )
 from batch.core.errors import ConfigError, InputError
 from batch.core.model import Problem, Sheet
-from batch.core.validate import CellMark, validate_rows
+from batch.core.validate import validate_rows
 from batch.sheets.header import (
     HEADER_SEARCH_ROWS,
     ColumnChoices,

@@ -31,9 +31,10 @@ from types import TracebackType
 from xml.etree import ElementTree
 from xml.parsers import expat
 
-from batch.core.cells import cell_text, decode_escapes, format_renderable
+from batch.core.cell_marks import CellMark
+from batch.core.cells import cell_text, decode_escapes
 from batch.core.errors import InputError
-from batch.core.validate import CellMark
+from batch.core.number_format import format_renderable
 from batch.sheets.rows import (
     RowInfo,
     RowTexts,
@@ -231,7 +232,7 @@ class Workbook:
     ) -> tuple[Callable[[str, str, str], str], frozenset[str], dict[str, str]]:
         """(render(cell type, raw text, style index) -> the cell's text, the style indexes
         (as in `s`) of date and time formats, {style index: number format} of the formats
-        cells.number_shown cannot render exactly), for this workbook."""
+        number_format.number_shown cannot render exactly), for this workbook."""
         from openpyxl.styles.numbers import is_date_format, is_timedelta_format
         from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
 
