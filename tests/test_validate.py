@@ -8,8 +8,9 @@ from hypothesis import strategies as st
 
 from batch.core.address_checks import ISO_COUNTRIES
 from batch.core.fields import FIELDS, INPUT_FIELDS, field_for_header
+from batch.core.ids import canonical_guid
 from batch.core.model import Problem, Row, Status
-from batch.core.validate import canonical_guid, validate_rows
+from batch.core.validate import validate_rows
 
 A = "0f8fad5b-d9cb-469f-a165-70867728950e"
 B = "7c9e6679-7425-40de-944b-e07fc1f90ae7"

@@ -33,8 +33,9 @@ from urllib.parse import unquote, urlsplit
 from batch.core.cells import CLEAR_TOKEN, cell_text
 from batch.core.echo import escape_controls
 from batch.core.fields import CUSTOMER_ID, FIELDS, UPDATABLE, Field
+from batch.core.ids import canonical_guid
 from batch.core.plan import current_value
-from batch.core.validate import canonical_guid, validate_rows
+from batch.core.validate import validate_rows
 
 MAX_PAGE_SIZE = 500  # customers per page; Partner-Center-PowerShell GetPartnerCustomer.cs
 CONTINUATION_HEADER = "MS-ContinuationToken"

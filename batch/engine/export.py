@@ -43,11 +43,11 @@ from batch.core.export_rows import (
     first_page_url,
     read_page,
 )
+from batch.core.ids import canonical_guid
 from batch.core.model import RunStats, Tally
 from batch.core.options import RunOptions, resolve_base_url
 from batch.core.retry import Action, Call, Decision, Reply, describe, tally_of
 from batch.core.stops import Stop
-from batch.core.validate import canonical_guid
 from batch.durable.files import remove_leftovers
 from batch.engine.calls import Calls, open_calls
 from batch.engine.interrupt import stop_on_signals
