@@ -17,7 +17,8 @@ from cryptography.x509.oid import NameOID
 from support import app_env, token_requests
 
 from batch.core.errors import AuthFailed, ConfigError
-from batch.wire.auth_msal import Authority, LoginHttp, certificate_credential, resolve_authority
+from batch.wire.auth_msal import certificate_credential
+from batch.wire.authority import Authority, LoginHttp, resolve_authority
 from batch.wire.credentials import provider_from_env
 
 

@@ -7,14 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batch.core.cells import (
-    EXCEL_ERRORS,
-    cell_text,
-    excel_error,
-    format_renderable,
-    is_clear,
-    number_shown,
-)
+from batch.core.cells import EXCEL_ERRORS, cell_text, excel_error, is_clear
+from batch.core.number_format import format_renderable, number_shown
 
 
 @given(st.integers(0, 10**15))

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from batch.cli import cli
 from batch.core.destinations import STAND_IN_CLIENT_ID, STAND_IN_KEY_ID, is_real_token
 from batch.simulator.config import DEFAULT_CLIENT_ID
-from batch.wire.auth_msal import Authority, LoginHttp
+from batch.wire.authority import Authority, LoginHttp
 from tests.support import app_env, city_sheet
 
 REAL_APP = "3f1b6a7e-2c4d-4e5f-8a9b-0c1d2e3f4a5b"  # a GUID: a real Entra app's client id

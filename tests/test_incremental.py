@@ -1,4 +1,5 @@
-"""The pure rules of incremental runs (batch/core/incremental.py), case by case."""
+"""The pure rules of incremental runs (batch/core/incremental.py) and of reading the activity
+log they decide from (batch/core/activity_log.py), case by case."""
 
 from __future__ import annotations
 
@@ -9,13 +10,12 @@ from itertools import pairwise
 
 import pytest
 
+from batch.core.activity_log import AuditRecord, Identity, read_audit_page, token_identity
 from batch.core.incremental import (
     MARGIN,
     MAX_REQUEST_SPAN,
     SKEW,
-    AuditRecord,
     FullRun,
-    Identity,
     Known,
     Window,
     changed_customers,
@@ -26,9 +26,7 @@ from batch.core.incremental import (
     log_lag,
     log_lagging,
     may_put_onto_known,
-    read_audit_page,
     request_windows,
-    token_identity,
 )
 from batch.core.model import KnownProfile, Outcome, Row, Status
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from batch.cli.run import RunDisplay, _setup_logging, run_watched
+from batch.cli.run import _setup_logging, run_watched
+from batch.cli.run_display import RunDisplay
 from batch.core.model import Status
 from batch.core.options import RunOptions
 from batch.engine.pool import Progress

@@ -6,9 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from batch.core.address_checks import ISO_COUNTRIES
 from batch.core.fields import FIELDS, INPUT_FIELDS, field_for_header
+from batch.core.ids import canonical_guid
 from batch.core.model import Problem, Row, Status
-from batch.core.validate import ISO_COUNTRIES, canonical_guid, validate_rows
+from batch.core.validate import validate_rows
 
 A = "0f8fad5b-d9cb-469f-a165-70867728950e"
 B = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
@@ -347,7 +349,7 @@ def test_a_header_is_known_only_when_its_letters_spell_an_alias(header):
 
 
 def test_a_formula_error_never_clears_and_a_typed_one_does():
-    from batch.core.validate import CellMark
+    from batch.core.cell_marks import CellMark
 
     records = [(2, {"Customer ID": A, "Phone": "#N/A"}), (3, {"Customer ID": B, "Phone": "#N/A"})]
     columns = {"customer_id": "Customer ID", "phone_number": "Phone"}

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
+import dataclasses
 import os
+import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from batch.core.errors import ConfigError
 from batch.durable.files import check_target
+
+if TYPE_CHECKING:
+    from batch.simulator import SimConfig, Simulator
+    from batch.simulator.config import LoggedRequest
 
 # Requests `pcbatch simulate` keeps in its log: a long rehearsal must not grow without bound.
 LOG_LIMIT = 10_000
@@ -93,13 +102,23 @@ def simulate(
       PC_BASE_URL=http://127.0.0.1:8479 PC_ACCESS_TOKEN=<the printed token> \\
         pcbatch run customers.xlsx --dry-run
     """
-    import collections
-    import contextlib
-    import dataclasses
-    import signal
+    config, made_up = _config(settings)
+    if state_out is not None:
+        _check_writable(Path(state_out))
+    if write_sheet is not None:
+        from batch.output.export_writer import check_output
 
-    from batch.simulator import SimConfig, run_simulator
-    from batch.simulator.config import FROM_ENVIRONMENT, LoggedRequest
+        check_output(write_sheet, overwrite=True)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how it is meant to stop
+        asyncio.run(_serve(config, host, port, state_out, write_sheet, made_up))
+    click.echo("pcbatch simulator stopped.", err=True)
+
+
+def _config(settings: dict[str, object]) -> tuple[SimConfig, list[str]]:
+    """The SimConfig the flags and the environment ask for, and the names of the secrets the
+    environment left unset (made up at start, so to be printed)."""
+    from batch.simulator import SimConfig
+    from batch.simulator.config import FROM_ENVIRONMENT
 
     settings["stale_etag_status"] = int(str(settings["stale_etag_status"]))
     if settings["no_relationship"] is not None:
@@ -110,73 +129,85 @@ def simulate(
         settings[name] = os.environ.get(variable) or ""  # "": random at start, printed below
     made_up = [name for name in FROM_ENVIRONMENT if not settings[name]]
     config = dataclasses.replace(SimConfig(), **settings)  # type: ignore[arg-type]
-    if state_out is not None:
-        _check_writable(Path(state_out))
-    if write_sheet is not None:
-        from batch.output.export_writer import check_output
+    return config, made_up
 
-        check_output(write_sheet, overwrite=True)
 
-    async def serve() -> None:
-        log: collections.deque[LoggedRequest] = collections.deque(maxlen=LOG_LIMIT)
-        async with run_simulator(config, host, port, log) as sim:
-            stop = asyncio.Event()
-            # Before the banner: a signal sent as soon as it shows must still write the state.
-            # Not every platform has add_signal_handler; Ctrl-C works everywhere regardless.
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError, RuntimeError):
-                    asyncio.get_running_loop().add_signal_handler(signum, stop.set)
-            ids = sim.store.ids()
-            if write_sheet is not None:
-                from batch.output.export_writer import write_sheet as write_profiles
+async def _serve(
+    config: SimConfig,
+    host: str,
+    port: int,
+    state_out: str | None,
+    write_sheet: Path | None,
+    made_up: list[str],
+) -> None:
+    """Serve until SIGINT or SIGTERM: the sheet written and the banner printed first, the
+    state written last."""
+    from batch.simulator import run_simulator
 
-                store = sim.store
-                rows = write_profiles(write_sheet, ((cid, store.profile(cid)) for cid in ids))
-                click.echo(f"Sheet of {rows} customers written to {write_sheet}", err=True)
-            click.echo(f"pcbatch simulator: {len(ids)} customers at {sim.base_url}")
-            click.echo(f"  base URL:       {sim.base_url}")
-            click.echo(f"  access token:   {sim.token}  (valid {config.token_lifetime_s:g} s)")
-            click.echo(
-                f"  token endpoint: {sim.base_url}/{config.tenant_id}/oauth2/v2.0/token"
-                f"  (client id {config.client_id})"
-            )
-            # Made up at this start: print them, or nobody could sign in. A value given in the
-            # environment is the caller's and stays unprinted.
-            if "client_secret" in made_up:
-                click.echo(
-                    f"  client secret:  {config.client_secret}  (random; set"
-                    " $PCSIM_CLIENT_SECRET to choose it)"
-                )
-            if "refresh_token" in made_up:
-                click.echo(
-                    f"  refresh token:  {config.refresh_token}  (random; set"
-                    " $PCSIM_REFRESH_TOKEN to choose it)"
-                )
-            if ids:
-                more = ", ..." if len(ids) > 3 else ""
-                click.echo(f"  customers:      {', '.join(ids[:3])}{more}")
-            click.echo("Try, in another terminal:")
-            click.echo(
-                f"  PC_BASE_URL={sim.base_url} PC_ACCESS_TOKEN={sim.token}"
-                " pcbatch run customers.xlsx --dry-run"
-            )
-            click.echo("Ctrl-C stops it.")
-            try:
-                await stop.wait()
-            finally:
-                if state_out is not None:
-                    try:
-                        sim.export_state(Path(state_out))
-                    except OSError as exc:
-                        raise ConfigError(
-                            f"cannot write the simulator's state to {state_out}:"
-                            f" {exc.strerror or exc}"
-                        ) from exc
-                    click.echo(f"State of {len(ids)} customers written to {state_out}", err=True)
+    log: collections.deque[LoggedRequest] = collections.deque(maxlen=LOG_LIMIT)
+    async with run_simulator(config, host, port, log) as sim:
+        stop = asyncio.Event()
+        # Before the banner: a signal sent as soon as it shows must still write the state.
+        # Not every platform has add_signal_handler; Ctrl-C works everywhere regardless.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+        ids = sim.store.ids()
+        if write_sheet is not None:
+            from batch.output.export_writer import write_sheet as write_profiles
 
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how it is meant to stop
-        asyncio.run(serve())
-    click.echo("pcbatch simulator stopped.", err=True)
+            store = sim.store
+            rows = write_profiles(write_sheet, ((cid, store.profile(cid)) for cid in ids))
+            click.echo(f"Sheet of {rows} customers written to {write_sheet}", err=True)
+        _print_banner(sim, config, ids, made_up)
+        try:
+            await stop.wait()
+        finally:
+            if state_out is not None:
+                _write_state(sim, state_out, len(ids))
+
+
+def _print_banner(sim: Simulator, config: SimConfig, ids: list[str], made_up: list[str]) -> None:
+    """Where the stand-in is, how to sign in to it, and an example run."""
+    click.echo(f"pcbatch simulator: {len(ids)} customers at {sim.base_url}")
+    click.echo(f"  base URL:       {sim.base_url}")
+    click.echo(f"  access token:   {sim.token}  (valid {config.token_lifetime_s:g} s)")
+    click.echo(
+        f"  token endpoint: {sim.base_url}/{config.tenant_id}/oauth2/v2.0/token"
+        f"  (client id {config.client_id})"
+    )
+    # Made up at this start: print them, or nobody could sign in. A value given in the
+    # environment is the caller's and stays unprinted.
+    if "client_secret" in made_up:
+        click.echo(
+            f"  client secret:  {config.client_secret}  (random; set"
+            " $PCSIM_CLIENT_SECRET to choose it)"
+        )
+    if "refresh_token" in made_up:
+        click.echo(
+            f"  refresh token:  {config.refresh_token}  (random; set"
+            " $PCSIM_REFRESH_TOKEN to choose it)"
+        )
+    if ids:
+        more = ", ..." if len(ids) > 3 else ""
+        click.echo(f"  customers:      {', '.join(ids[:3])}{more}")
+    click.echo("Try, in another terminal:")
+    click.echo(
+        f"  PC_BASE_URL={sim.base_url} PC_ACCESS_TOKEN={sim.token}"
+        " pcbatch run customers.xlsx --dry-run"
+    )
+    click.echo("Ctrl-C stops it.")
+
+
+def _write_state(sim: Simulator, state_out: str, customers: int) -> None:
+    """--state-out: every profile written to the file, on the way out."""
+    try:
+        sim.export_state(Path(state_out))
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the simulator's state to {state_out}: {exc.strerror or exc}"
+        ) from exc
+    click.echo(f"State of {customers} customers written to {state_out}", err=True)
 
 
 def _check_writable(path: Path) -> None:

@@ -11,7 +11,7 @@ its URI must be printable ASCII without dot segments (`..`), its continuation to
 value (visible ASCII, at most MAX_TOKEN characters), and, given a PageTrail (one per listing),
 its token must be new and the page within the trail's limit (MAX_PAGES): a service that goes in
 circles or never ends makes a problem, never an endless listing. The activity log's pages
-(incremental.read_audit_page) are read by the same next_page.
+(activity_log.read_audit_page) are read by the same next_page.
 
 A billing profile becomes one row under EXPORT_HEADERS (the headers `pcbatch run` reads, one per
 field it can write; id, etag and the other read-only parts are no columns). A cell is written
@@ -33,8 +33,9 @@ from urllib.parse import unquote, urlsplit
 from batch.core.cells import CLEAR_TOKEN, cell_text
 from batch.core.echo import escape_controls
 from batch.core.fields import CUSTOMER_ID, FIELDS, UPDATABLE, Field
+from batch.core.ids import canonical_guid
 from batch.core.plan import current_value
-from batch.core.validate import canonical_guid, validate_rows
+from batch.core.validate import validate_rows
 
 MAX_PAGE_SIZE = 500  # customers per page; Partner-Center-PowerShell GetPartnerCustomer.cs
 CONTINUATION_HEADER = "MS-ContinuationToken"

@@ -9,7 +9,7 @@ normalised forms. A field's `path` is its place in the billing-profile JSON (cam
 service answers). Lengths are the documented ones (utility-resources "Address"); the docs give no
 length for city, state, postal code, region, phone, e-mail or company name.
 
-`house_number` is an input column but not a profile field: validate.py joins it into
+`house_number` is an input column but not a profile field: address_checks.py joins it into
 `address_line1` the way the row's country writes addresses (`HOUSE_NUMBER_FIRST`).
 
 `resembled_field` tells whether an unknown header looks like one of these fields (an alias inside
@@ -267,7 +267,7 @@ FIELDS: tuple[Field, ...] = (
     Field("email", _aliases(HEADER_NAMES["email"]), ("email",)),
     Field("company_name", _aliases(HEADER_NAMES["company_name"]), ("companyName",)),
 )
-# An input column that is no profile field: joined into address line 1 (validate.py).
+# An input column that is no profile field: joined into address line 1 (address_checks.py).
 HOUSE_NUMBER_FIELD = Field(HOUSE_NUMBER, _aliases(HEADER_NAMES[HOUSE_NUMBER]), (), max_len=200)
 INPUT_FIELDS: tuple[Field, ...] = (*FIELDS, HOUSE_NUMBER_FIELD)
 
@@ -280,7 +280,7 @@ assert len(_BY_ALIAS) == sum(len(f.aliases) for f in INPUT_FIELDS), "an alias na
 # HOUSE_NUMBER_AFTER put it after (`Hoofdstraat 12`), with a comma where the postal service
 # writes one (`Calle Mayor, 5`; Correos, Correios). Source: each country's postal addressing
 # rules as the Universal Postal Union's "Postal addressing systems" country sheets give them.
-# A country in neither set: the row is refused (validate.py), never guessed.
+# A country in neither set: the row is refused (address_checks.py), never guessed.
 HOUSE_NUMBER_FIRST: frozenset[str] = frozenset(
     {"US", "CA", "GB", "IE", "AU", "NZ", "FR", "LU", "MC", "ZA", "SG", "PR", "VI", "GU"}
 )
@@ -356,7 +356,7 @@ def resembled_field(header: str) -> str | None:
 
 
 # Country names as people write them at the end of an address (English and the country's own
-# languages), normalised: a street cell ending in one holds a whole address (validate.py).
+# languages), normalised: a street cell ending in one holds a whole address (address_checks.py).
 _COUNTRY_NAMES_WRITTEN = (
     "Netherlands", "The Netherlands", "Nederland", "Holland", "Belgium", "België", "Belgique",
     "Belgien", "Germany", "Deutschland", "Austria", "Österreich", "Switzerland", "Schweiz",

@@ -14,11 +14,8 @@ The rules, in order:
    (90 days, docs; the state is then older than the log). Else the log is read from the last
    run's start minus MARGIN to now, in requests of at most 30 days each (request_windows,
    first_page_url), every request paged.
-2. read_audit_page: a page of the log -> records and the next page. A failed operation's
-   record is skipped before anything else is looked at (it changed nothing; the service writes
-   failed add_customer records without a customerId). A page that cannot be trusted otherwise
-   (an item of a change without its customer or date, a next link without its token or leaving
-   the REST root) is a `problem`: a gap, and the run falls back to a full one.
+2. read_audit_page (activity_log.py): a page of the log -> records and the next page; a page
+   that cannot be trusted is a `problem`: a gap, and the run falls back to a full one.
 3. changed_customers: every customer a record names as changed (billing profile updated,
    customer added, deleted or its relationship removed), except records that change nothing
    the state knows (changes_nothing: the billing profile the record carries has, in every field
@@ -61,14 +58,11 @@ anyway, code 27002) instead of fetching them again. A full run always fetches th
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from batch.core.export_rows import NextPage, PageTrail, next_page
-from batch.core.fields import UPDATABLE
-from batch.core.json_read import claims_of, key_of
+from batch.core.activity_log import FAILED, AuditRecord, Identity
 from batch.core.model import KnownProfile, Outcome, Row, Status
 
 SKEW = timedelta(minutes=5)
@@ -91,23 +85,10 @@ USABLE_RETENTION = RETENTION - timedelta(days=1)
 MAX_REQUEST_SPAN = timedelta(days=30)
 REQUEST_STEP = MAX_REQUEST_SPAN - timedelta(days=1)
 PAGE_SIZE = 500
-MAX_PAGES = 10_000  # 5 million records: a log longer than that is taken as a loop (a gap)
 # --full-every N: a run more than N days less half a day after the last full run is full, so a
 # job that starts a little earlier each night still has its full run on the Nth night.
 FULL_EVERY_SLACK = timedelta(hours=12)
 RULES_KEPT_FOR = timedelta(days=7)
-BILLING_PROFILE_UPDATE = "update_customer_billing_profile"
-FAILED = "failed"  # operationStatus of an operation that did not happen (auditing-resources.md)
-BILLING_PROFILE_OBJECT = "customerbillingprofile"  # Attributes.ObjectType, lower case
-# Operations that change a customer a billing-profile job sends to (auditing-resources.md).
-CHANGES = frozenset(
-    {
-        BILLING_PROFILE_UPDATE,
-        "add_customer",
-        "delete_customer",
-        "remove_partner_customer_relationship",
-    }
-)
 KNOWN_MESSAGE = "known unchanged from the activity log: no call made"
 PUT_ONTO_KNOWN = (
     "sent onto the profile the job's state kept (the activity log shows no change since): no GET"
@@ -130,50 +111,6 @@ class Known:
     as_of: datetime
     wrote_at: datetime | None = None
     profile: KnownProfile | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AuditRecord:
-    """One record of the activity log, as far as incremental runs read it.
-
-    new_values: the fields of the billing profile in resourceNewValue (None: not carried, or
-    not a billing-profile update's).
-    """
-
-    customer_id: str
-    operation_type: str
-    operation_date: datetime
-    status: str
-    application_id: str | None = None
-    user_principal_name: str | None = None
-    new_values: Mapping[str, str | None] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AuditPage:
-    """The records of a page, its next page, and a problem that makes the log a gap."""
-
-    records: tuple[AuditRecord, ...]
-    next: NextPage | None
-    problem: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """Who pcbatch signs in as: the token's application id and user (either may be unknown)."""
-
-    application_id: str | None = None
-    user_principal_name: str | None = None
-
-    def made(self, record: AuditRecord) -> bool:
-        """True when the record names this identity as its maker."""
-        mine, theirs = self.user_principal_name, record.user_principal_name
-        if mine and theirs:
-            return mine.lower() == theirs.lower() and record.application_id in (
-                None,
-                self.application_id,
-            )
-        return bool(self.application_id) and record.application_id == self.application_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,80 +204,6 @@ def first_page_url(base_url: str, begin: datetime) -> str:
     root = base_url.rstrip("/")
     day = begin.astimezone(UTC).strftime("%Y-%m-%d")
     return f"{root}/v1/auditrecords?startDate={day}&size={PAGE_SIZE}"
-
-
-def read_audit_page(body: object, base_url: str, trail: PageTrail | None = None) -> AuditPage:
-    """The records of one page of the log and its next page (rule 2).
-
-    trail: the reading's PageTrail (export_rows): a repeated token or too many pages is a problem.
-    """
-    if not isinstance(body, Mapping) or not isinstance(body.get("items"), list):
-        return AuditPage((), None, "the activity log answered without a list of items")
-    records: list[AuditRecord] = []
-    for item in body["items"]:
-        if not isinstance(item, Mapping):
-            return AuditPage((), None, "the activity log sent an item that is no record")
-        status = str(item.get("operationStatus") or "")
-        if status.lower() == FAILED:
-            # First: a failed operation changed nothing, and the service writes some without
-            # a customerId (failed add_customer records; Partner-Smart-Office's
-            # AuditRecordConverter keeps only `OperationStatus == Succeeded` records with a
-            # customerId, src/SmartOffice.Functions/ResourceConverters/AuditRecordConverter.cs).
-            continue
-        operation = item.get("operationType")
-        if operation not in CHANGES:
-            continue
-        customer_id = item.get("customerId")
-        when = _date(item.get("operationDate"))
-        if not isinstance(customer_id, str) or not customer_id or when is None:
-            return AuditPage((), None, f"a {operation} record without its customer or date")
-        new_value = item.get("resourceNewValue") if operation == BILLING_PROFILE_UPDATE else None
-        records.append(
-            AuditRecord(
-                customer_id=customer_id.lower(),
-                operation_type=str(operation),
-                operation_date=when,
-                status=status,
-                application_id=_text(item.get("applicationId")),
-                user_principal_name=_text(item.get("userPrincipalName")),
-                new_values=profile_values(new_value),
-            )
-        )
-    following, problem = next_page(body, base_url, trail)
-    if problem is not None:
-        return AuditPage(
-            (), None, f"the activity log's next-page link cannot be followed: {problem}"
-        )
-    return AuditPage(tuple(records), following)
-
-
-def profile_values(new_value: object) -> dict[str, str | None] | None:
-    """The billing-profile fields of a record's resourceNewValue, or None when it carries none.
-
-    resourceNewValue is documented as a string (auditing-resources.md, "AuditRecord"): the
-    resource as JSON, PascalCase with nulls written (the throttling guide's add_customer record
-    carries its BillingProfile so); a decoded object is read too, keys in any case, a null, an
-    empty or a missing field alike meaning no value. A document whose Attributes.ObjectType is
-    not CustomerBillingProfile is no billing profile: None.
-    """
-    document: object = new_value
-    if isinstance(new_value, str):
-        try:
-            document = json.loads(new_value)
-        except ValueError:
-            return None
-    if not isinstance(document, Mapping):
-        return None
-    kind = key_of(key_of(document, "attributes"), "objectType")
-    if kind is not None and str(kind).lower() != BILLING_PROFILE_OBJECT:
-        return None
-    values: dict[str, str | None] = {}
-    for field in UPDATABLE:
-        node: object = document
-        for key in field.path:
-            node = key_of(node, key)
-        values[field.name] = None if node is None or node == "" else str(node)
-    return values
 
 
 def changes_nothing(record: AuditRecord, known: Known | None, fields: Iterable[str]) -> bool:
@@ -480,38 +343,7 @@ def confirmed_as_of(log_read_at: datetime) -> datetime:
     return log_read_at - LOG_LAG
 
 
-def token_identity(access_token: str) -> Identity:
-    """The application (`appid`, or `azp`) and user (`upn`) a JWT access token names; unknown
-    parts None. Read, not verified: the service verifies it, this only tells records apart."""
-    claims = claims_of(access_token)
-    return Identity(
-        _text(claims.get("appid")) or _text(claims.get("azp")), _text(claims.get("upn"))
-    )
-
-
 def _changes_row(row: Row, known: Known, changed: Mapping[str, AuditRecord]) -> bool:
     """True when the log shows the row's customer changed in a field the row sets."""
     record = changed.get(row.customer_id)
     return record is not None and not changes_nothing(record, known, row.values)
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _date(value: object) -> datetime | None:
-    """operationDate (`2020-09-02T23:26:19.7753934Z`: seven fractional digits) as UTC."""
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    head, dot, rest = text.partition(".")
-    if dot:
-        digits = len(rest) - len(rest.lstrip("0123456789"))
-        text = f"{head}.{rest[:digits][:6].ljust(6, '0')}{rest[digits:]}"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

@@ -3,7 +3,7 @@
 Rules (README.md, "Durable runs: journal, resume, lock, stops", `--resume`):
 
 - `--resume` continues the last run in --out's journal. The rows it sends are the ones not done
-  yet: never recorded, or last `failed` or `skipped` (journal.FINAL). A row that ended
+  yet: never recorded, or last `failed` or `skipped` (journal_reader.FINAL). A row that ended
   `updated`, `unchanged`, `invalid`, `duplicate`, `not_found` or `rejected` is never sent again.
 - The rows come from the journal, as the input was read when the run started. An input file
   that changed since (another sha256) is refused, unless --force: then the journal's rows are

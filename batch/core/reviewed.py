@@ -185,18 +185,37 @@ def read_plan(
     """
     digest = sha256_of(data)
     if expect is not None:
-        wanted = expect.strip().lower()
-        if not _HEX.match(wanted):
-            raise ConfigError(
-                f"--expect-plan {expect!r} is not a sha256: give the 64 hex digits "
-                f"`pcbatch plan` printed (they are in {HASH_NAME} beside the plan)"
-            )
-        if wanted != digest:
-            raise ConfigError(
-                f"{where} is not the approved plan: its sha256 is {digest}, --expect-plan "
-                f"says {wanted}; nothing was sent. Apply the plan that was approved, or have "
-                "this one reviewed"
-            )
+        _check_expected(digest, expect, where)
+    _check_hash_file(digest, hash_text, where)
+    plan = _parse_plan(data, digest, where)
+    age = now - plan.planned_at
+    if age > max_age:
+        raise ConfigError(
+            f"{where} was planned {_age_text(age)} ago ({plan.planned_at.isoformat()}), more than "
+            f"--max-plan-age {_age_text(max_age)}: its etags and the reviewed values are likely "
+            "stale; nothing was sent. Make a new plan, or give a longer --max-plan-age"
+        )
+    return plan
+
+
+def _check_expected(digest: str, expect: str, where: str) -> None:
+    """Refuses an --expect-plan that is no sha256, and a plan whose sha256 is not that one."""
+    wanted = expect.strip().lower()
+    if not _HEX.match(wanted):
+        raise ConfigError(
+            f"--expect-plan {expect!r} is not a sha256: give the 64 hex digits "
+            f"`pcbatch plan` printed (they are in {HASH_NAME} beside the plan)"
+        )
+    if wanted != digest:
+        raise ConfigError(
+            f"{where} is not the approved plan: its sha256 is {digest}, --expect-plan "
+            f"says {wanted}; nothing was sent. Apply the plan that was approved, or have "
+            "this one reviewed"
+        )
+
+
+def _check_hash_file(digest: str, hash_text: str | None, where: str) -> None:
+    """Refuses a plan without plan.json.sha256 beside it, or whose bytes no longer have its hash."""
     written = (hash_text or "").split()
     if not written:
         raise ConfigError(
@@ -209,6 +228,10 @@ def read_plan(
             f"says {written[0]}; nothing was sent. A plan is never edited: make a new one "
             "with `pcbatch plan` and have it reviewed"
         )
+
+
+def _parse_plan(data: bytes, digest: str, where: str) -> ApprovedPlan:
+    """The plan file's bytes as an ApprovedPlan; refuses what is no complete plan of this format."""
     try:
         document = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
@@ -216,10 +239,9 @@ def read_plan(
     if not isinstance(document, dict) or document.get("format") != PLAN_FORMAT:
         raise ConfigError(f"{where} is not a {PLAN_FORMAT} plan; nothing was sent")
     try:
-        planned_at = datetime.fromisoformat(str(document["planned_at"]))
-        plan = ApprovedPlan(
+        return ApprovedPlan(
             digest,
-            planned_at,
+            datetime.fromisoformat(str(document["planned_at"])),
             dict(document["source"]),
             dict(document["target"]),
             tuple(_planned_row(c) for c in document["changes"]),
@@ -232,14 +254,6 @@ def read_plan(
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{where} is not a complete plan ({exc!r}); nothing was sent") from None
-    age = now - planned_at
-    if age > max_age:
-        raise ConfigError(
-            f"{where} was planned {_age_text(age)} ago ({planned_at.isoformat()}), more than "
-            f"--max-plan-age {_age_text(max_age)}: its etags and the reviewed values are likely "
-            "stale; nothing was sent. Make a new plan, or give a longer --max-plan-age"
-        )
-    return plan
 
 
 def moved_since_plan(current: Mapping[str, object], planned: Sequence[Change]) -> tuple[Moved, ...]:

@@ -9,9 +9,8 @@ Rules (README.md, "Values"):
 - Any other Excel error value (`#REF!`, `#VALUE!`...) is a problem in any column.
 - `customer_id` must be a GUID, any case, braces allowed; only `canonical_guid`'s lower-case output
   ever leaves this module, so text such as `../../v1/customers/<guid>` can never reach a URL.
-- `country`: ISO 3166-1 alpha-2, any case, sent upper case. `postal_code` of a row whose country
-  is the US or a territory with US ZIP codes (PR, VI, GU, AS, MP): 5 digits or ZIP+4. A row
-  without a country cell keeps the profile's country, unknown offline, so its ZIP is not checked.
+- The address (address_checks.py): the country an ISO code, a US row's ZIP code, no whole address
+  in the street cell, the house number joined into the street.
 - Lengths are fields.py's, counted in UTF-16 code units as the .NET service counts them.
 - Phone numbers and postal codes in scientific notation (`4.255551E+09`, what Excel writes to a
   csv for a long number) lost their digits before they reached us: a problem.
@@ -21,19 +20,11 @@ Rules (README.md, "Values"):
 - Invisible characters: zero-width ones are removed and no-break spaces made plain spaces in
   every value read (cells.clean_invisible); each such cell is listed in `cleaned`. A customer id
   that is still no GUID names the first character that does not belong in one.
-- What the reader knows beyond a cell's text (CellMark): an error value a formula produced never
-  clears (a failed lookup is no decision to clear), and a date where text belongs (a postal code
-  or street Excel turned into a date) is a problem, both naming the cell.
+- What the reader knows beyond a cell's text (cell_marks.CellMark): a formula's error value, a
+  date where text belongs, a number format not rendered: each a problem naming the cell.
 - Hidden rows (a filter, or hidden by hand) end `skipped` unchecked, unless the caller sends them.
 - One field, one value: a cell holding a line break (Alt+Enter, or `_x000D_`, which is decoded
-  first in every format) is a problem, saying where the second line goes; so is a street cell
-  that also holds the row's own postal code, or its city or a country name after a comma: a
-  whole address in one cell (`Nieuwe Gracht 9, 3512 LC Utrecht`), to be split.
-- A number shown with a format pcbatch cannot render exactly (CellMark.number_format) is a
-  problem naming the format: the plain number is not what the person saw.
-- A house-number column is joined into address line 1 as the row's country writes addresses
-  (fields.join_house_number); a number without a street, or without a known country, is a
-  problem: never half an address.
+  first in every format) is a problem, saying where the second line goes.
 """
 
 from __future__ import annotations
@@ -42,6 +33,8 @@ import re
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from batch.core.address_checks import address_problems, country_value
+from batch.core.cell_marks import CellMark, formula_error_problem, mark_problem
 from batch.core.cells import (
     clean_invisible,
     decode_escapes,
@@ -49,63 +42,18 @@ from batch.core.cells import (
     excel_error,
     is_clear,
 )
-from batch.core.fields import (
-    BY_NAME,
-    COUNTRY_NAMES,
-    CUSTOMER_ID,
-    HOUSE_NUMBER,
-    Field,
-    join_house_number,
-    normalise_header,
-)
+from batch.core.fields import BY_NAME, CUSTOMER_ID, Field
 from batch.core.ids import canonical_guid
 from batch.core.model import NotSent, Problem, Row, Status
 
-_US_ZIP = re.compile(r"[0-9]{5}(-[0-9]{4})?", re.ASCII)
 _SCIENTIFIC = re.compile(r"[+-]?[0-9]+([.,][0-9]+)?[eE][+-]?[0-9]+", re.ASCII)
-_US_ZIP_COUNTRIES = frozenset({"US", "PR", "VI", "GU", "AS", "MP"})
 _NUMBERS_ONLY = frozenset({"phone_number", "postal_code"})
-
-# ISO 3166-1 alpha-2, officially assigned codes (249), as of 2024.
-_ISO_CODES = """
-    AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR
-    BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ
-    EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW
-    GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY
-    KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV
-    MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY
-    QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG
-    TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM
-    ZW
-"""
-ISO_COUNTRIES: frozenset[str] = frozenset(_ISO_CODES.split())
-_COUNTRY_HINTS = {  # the codes people write instead
-    "UK": "the United Kingdom is GB",
-    "EL": "Greece is GR",
-    "USA": "the United States is US",
-}
 
 _GUID_EXAMPLE = "0f8fad5b-d9cb-469f-a165-70867728950e"
 _HEX = frozenset("0123456789abcdefABCDEF")
 _GUID_CHARS = _HEX | frozenset("-{}")
 _OTHERS_NAMED = 5  # rows of the same customer named in a message; the rest are counted
 HIDDEN_REASON = "hidden in the sheet (by a filter or by hand): not sent; --include-hidden sends it"
-
-
-@dataclass(frozen=True, slots=True)
-class CellMark:
-    """What the reader knows about a cell beyond its text: where it is, and what made it.
-
-    cell: its reference, e.g. `C7`. formula_error: an error value computed by a formula.
-    date: Excel holds a date there (the text is its ISO form).
-    number_format: a number shown with a format pcbatch cannot render exactly (the text is
-    the plain number, which the person did not see): the format's code.
-    """
-
-    cell: str
-    formula_error: bool = False
-    date: bool = False
-    number_format: str | None = None
 
 
 def validate_rows(
@@ -185,20 +133,10 @@ def _check(
     marks: Mapping[str, CellMark] | None,
     cleaned: list[Problem],
 ) -> _Checked:
-    """One row's own checks: customer id, every known cell, the house number, the US ZIP rule."""
-    problems: list[Problem] = []
+    """One row's own checks: customer id, every known cell, the address (address_checks.py)."""
     id_text = cells.get(id_header, "")
-    id_clean, done = clean_invisible(id_text)
-    if done is not None:
-        cleaned.append(Problem(number, id_header, id_text, done))
-    customer_id = canonical_guid(id_clean)
-    if customer_id is None:
-        mark = marks.get(id_header) if marks else None
-        if mark is not None and mark.formula_error:
-            reason = _formula_error(mark, clear_token)
-        else:
-            reason = _id_problem(id_clean, clear_token)
-        problems.append(Problem(number, id_header, id_text, reason))
+    customer_id, id_problem = _customer_id(number, id_header, id_text, clear_token, marks, cleaned)
+    problems: list[Problem] = [] if id_problem is None else [id_problem]
     values: dict[str, str | None] = {}
     for spec, header in specs:
         text = cells.get(header, "")
@@ -210,7 +148,7 @@ def _check(
             text, mark = _clean_marked(number, header, text, marks, cleaned)
             if mark is not None:
                 problems.append(
-                    Problem(number, header, cells.get(header, ""), _mark_problem(mark, clear_token))
+                    Problem(number, header, cells.get(header, ""), mark_problem(mark, clear_token))
                 )
                 continue
             if not text:
@@ -223,21 +161,31 @@ def _check(
             values[spec.name] = value
         else:
             problems.append(Problem(number, header, text, reason))
-    street = values.get("address_line1")
-    if street:
-        why = _whole_address(street, values)
-        if why is not None:
-            header = next(h for f, h in specs if f.name == "address_line1")
-            problems.append(Problem(number, header, street, why))
-    if HOUSE_NUMBER in values:
-        problem = _join_house_number(number, values, cells, specs)
-        if problem is not None:
-            problems.append(problem)
-    zip_reason = _zip_problem(values)
-    if zip_reason is not None:
-        header = next(h for f, h in specs if f.name == "postal_code")
-        problems.append(Problem(number, header, cells[header], zip_reason))
+    problems.extend(address_problems(number, values, cells, specs))
     return _Checked(number, id_text, customer_id, values, cells, problems)
+
+
+def _customer_id(
+    number: int,
+    id_header: str,
+    id_text: str,
+    clear_token: str,
+    marks: Mapping[str, CellMark] | None,
+    cleaned: list[Problem],
+) -> tuple[str | None, Problem | None]:
+    """(the canonical GUID of the customer id cell, None), or (None, why it is none)."""
+    id_clean, done = clean_invisible(id_text)
+    if done is not None:
+        cleaned.append(Problem(number, id_header, id_text, done))
+    customer_id = canonical_guid(id_clean)
+    if customer_id is not None:
+        return customer_id, None
+    mark = marks.get(id_header) if marks else None
+    if mark is not None and mark.formula_error:
+        reason = formula_error_problem(mark, clear_token)
+    else:
+        reason = _id_problem(id_clean, clear_token)
+    return None, Problem(number, id_header, id_text, reason)
 
 
 def _clean_marked(
@@ -257,19 +205,6 @@ def _clean_marked(
     return clean, None
 
 
-def _mark_problem(mark: CellMark, clear_token: str) -> str:
-    """Why a marked cell is no value: a formula's error, a date, a format not rendered."""
-    if mark.formula_error:
-        return _formula_error(mark, clear_token)
-    if mark.date:
-        return _date_problem(mark)
-    return (
-        f'cell {mark.cell} shows a number with the format "{mark.number_format}", which pcbatch'
-        " cannot render exactly as Excel shows it (it depends on the language settings or the"
-        " column width); format the column as text and type the value as it should be sent"
-    )
-
-
 _LINE_BREAK = re.compile(r"[\r\n\v\f\x85\u2028\u2029]")
 _NEXT_LINE = {"address_line1": "Address Line 2", "address_line2": "Address Line 3"}
 
@@ -282,102 +217,6 @@ def _line_break_problem(spec: Field) -> str:
         "holds a line break (Alt+Enter, or text pasted from an e-mail or a CRM), which the"
         f" billing profile cannot show; {advice}"
     )
-
-
-def _whole_address(street: str, values: Mapping[str, str | None]) -> str | None:
-    """Why a street cell looks like a whole address (it holds the row's postal code, or its city
-    or a country name after a comma), or None."""
-    found: list[str] = []
-    postal = (values.get("postal_code") or "").strip()
-    squeezed = postal.replace(" ", "").casefold()
-    # The cheap test first: a regular expression per row only when the digits are there at all.
-    if len(squeezed) >= 4 and squeezed in street.replace(" ", "").casefold():
-        spaced = r"\s*".join(re.escape(part) for part in postal.split())
-        match = re.search(rf"(?<![\w-]){spaced}(?![\w-])", street, re.IGNORECASE)
-        if match is not None and match.start() > 0:
-            found.append(f'its postal code "{postal}"')
-    later = (
-        [normalise_header(p) for p in re.split(r"[,;]", street)[1:]]
-        if "," in street or (";" in street)
-        else []
-    )
-    city = normalise_header(values.get("city") or "")
-    if city and any(city == p or p.endswith(city) for p in later):
-        found.append(f'its city "{values.get("city")}"')
-    if any(p in COUNTRY_NAMES for p in later):
-        found.append("a country name")
-    if not found:
-        return None
-    return (
-        f"looks like a whole address in one cell (it holds {' and '.join(found)}); put only"
-        " the street and number here, and the postal code, city and country in their own"
-        " columns"
-    )
-
-
-def _formula_error(mark: CellMark, clear_token: str) -> str:
-    """Why an error value a formula produced is no value (and never clears a field)."""
-    return (
-        f"cell {mark.cell}: its formula gives an Excel error value (a lookup that found nothing?),"
-        f" which never clears a field; fix the formula, or type {clear_token} as text to clear it"
-    )
-
-
-def _date_problem(mark: CellMark) -> str:
-    """Why a date cannot stand where text belongs."""
-    return (
-        f"cell {mark.cell} holds a date where text belongs (Excel turned what was typed into a"
-        " date); format the column as text and type the value again"
-    )
-
-
-def _join_house_number(
-    number: int,
-    values: dict[str, str | None],
-    cells: Mapping[str, str],
-    specs: list[tuple[Field, str]],
-) -> Problem | None:
-    """Joins the house number into address_line1 in place, or says why it cannot."""
-    house = values.pop(HOUSE_NUMBER)
-    header = next(h for f, h in specs if f.name == HOUSE_NUMBER)
-    text = cells.get(header, "")
-    if house is None:
-        return Problem(number, header, text, "a house number cannot be cleared; clear the street")
-    street = values.get("address_line1")
-    if not street:
-        street_header = next((h for f, h in specs if f.name == "address_line1"), "street")
-        return Problem(
-            number,
-            header,
-            text,
-            f"a house number without a street ({street_header} is blank or cleared): fill in"
-            " the street, or leave the number blank (half an address is never sent)",
-        )
-    country = values.get("country")
-    if not country:
-        return Problem(
-            number,
-            header,
-            text,
-            "a house number needs the row's country to be joined with the street (the order"
-            " differs by country): fill in the Country column, or put the number in the street",
-        )
-    joined = join_house_number(street, house, country)
-    if joined is None:
-        return Problem(
-            number,
-            header,
-            text,
-            f"pcbatch does not know where {country} writes the house number; put it into the"
-            " street column as it should appear",
-        )
-    limit = BY_NAME["address_line1"].max_len or 0
-    if len(joined.encode("utf-16-le")) // 2 > limit:
-        return Problem(
-            number, header, text, f"street and number together exceed {limit} characters"
-        )
-    values["address_line1"] = joined
-    return None
 
 
 def _id_problem(text: str, clear_token: str) -> str:
@@ -416,8 +255,7 @@ def _cell(spec: Field, text: str, clear_token: str) -> tuple[str | None, str | N
                 f" (to clear the field, type {clear_token})"
             )
     if spec.name == "country":
-        code = text.upper()
-        return (code, None) if code in ISO_COUNTRIES else (None, _country_problem(code))
+        return country_value(text)
     if spec.name in _NUMBERS_ONLY and _SCIENTIFIC.fullmatch(text):
         return None, (
             "a number in scientific notation: its digits were lost when the file was saved;"
@@ -431,27 +269,6 @@ def _cell(spec: Field, text: str, clear_token: str) -> tuple[str | None, str | N
                 f"{length} characters long; Partner Center takes at most {spec.max_len}: shorten it"
             )
     return text, None
-
-
-def _country_problem(code: str) -> str:
-    """Why a country cell is not an ISO code, with the likely right one when we know it."""
-    hint = _COUNTRY_HINTS.get(code, "two letters such as US, GB or DE")
-    return f"not an ISO 3166-1 alpha-2 country code ({hint})"
-
-
-def _zip_problem(values: Mapping[str, str | None]) -> str | None:
-    """Why the row's postal code is not a US ZIP code, when the row sets a US country."""
-    zip_code = values.get("postal_code")
-    if not zip_code or values.get("country") not in _US_ZIP_COUNTRIES:
-        return None
-    if _US_ZIP.fullmatch(zip_code):
-        return None
-    reason = "not a US ZIP code (5 digits or ZIP+4 like 98052-6399)"
-    if zip_code.isdigit() and len(zip_code) < 5:
-        return reason + "; if the leading zero was lost, format the column as text or 00000"
-    if zip_code.isdigit() and len(zip_code) == 9:
-        return reason + "; write ZIP+4 with its hyphen, or format the column as 00000-0000"
-    return reason
 
 
 def _mark_duplicates(checked: list[_Checked], columns: Mapping[str, str]) -> None:

@@ -11,7 +11,7 @@ Order and promises:
 - Every call, list pages included, goes through the one call path (engine/calls.py: the --rate
   ceiling, the adaptive rate, a 429 read as one customer's quota or the partner's as a run reads
   it, retry.decide: 429 waits Retry-After, 5xx and lost answers back off, a 401 renews the token
-  once), and the customers through the one pool (engine/workers.py). Only GETs: never a PUT.
+  once), and the customers through the one pool (engine/pool.py). Only GETs: never a PUT.
 - A customer whose profile cannot be read goes to the side file with its error; the others
   are written, and the export exits 1. A list page that cannot be read ends the listing (the
   customers read so far are written; exit 1). Credentials refused (a 401 after renewal, or a
@@ -43,16 +43,16 @@ from batch.core.export_rows import (
     first_page_url,
     read_page,
 )
+from batch.core.ids import canonical_guid
 from batch.core.model import RunStats, Tally
 from batch.core.options import RunOptions, resolve_base_url
 from batch.core.retry import Action, Call, Decision, Reply, describe, tally_of
 from batch.core.stops import Stop
-from batch.core.validate import canonical_guid
 from batch.durable.files import remove_leftovers
 from batch.engine.calls import Calls, open_calls
 from batch.engine.interrupt import stop_on_signals
 from batch.engine.pacing import pacer_for
-from batch.engine.workers import work_through
+from batch.engine.pool import work_through
 from batch.output.export_writer import (
     ErrorsWriter,
     SheetWriter,

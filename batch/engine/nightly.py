@@ -35,14 +35,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 
+from batch.core.activity_log import MAX_PAGES, AuditRecord, read_audit_page, token_identity
 from batch.core.country_rules import RulesAnswer
 from batch.core.errors import PcbatchError
 from batch.core.export_rows import PageTrail
 from batch.core.incremental import (
     KNOWN_MESSAGE,
-    MAX_PAGES,
     RULES_KEPT_FOR,
-    AuditRecord,
     FullRun,
     Window,
     changed_customers,
@@ -53,10 +52,8 @@ from batch.core.incremental import (
     log_lag,
     log_lagging,
     may_put_onto_known,
-    read_audit_page,
     request_windows,
     skewed,
-    token_identity,
 )
 from batch.core.model import KnownProfile, Outcome, Row, Status
 from batch.core.options import RunOptions

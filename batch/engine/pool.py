@@ -1,9 +1,24 @@
-"""The run's customers through the one pool: each row's update, its outcome to the subscribers.
+"""The one pool of workers (run and export), and the run's customers through it.
 
-- The rows go through workers.work_through (the window's customers in flight, one Stop); each
-  customer's update is update.drive, paced and retried by the one call path.
-- Outcomes go to the subscribers in their order (the journal first: durable before progress;
-  then the job state, the log: output/row_log.py), then the progress display sees the
+    await work_through(items, perform, pacer=pacer, stop=stop, workers=options.concurrency,
+                       not_started=skip)            # export's customers, and CustomerPool's rows
+    ended = await CustomerPool(rows, ctx, options, subscribers, stop).run()
+
+The loop (work_through):
+- `workers` tasks take items in turn; a worker starts one only while fewer than the Pacer's
+  window are in flight (a customer waiting its own Retry-After, pacing.Pacer.waiting_alone,
+  takes no room meanwhile) and `may_start()` agrees (the export's read-ahead); it waits for room
+  on an event set whenever an item ends or the window changes.
+- `perform(item)` does the item and hands its result on itself; it is cancelled by Stop.now (a
+  second signal), and then owes its item an outcome before the cancel goes on.
+- Once the Stop is set (or --max-duration reached, measured on the Pacer's clock) no item
+  starts: a list's items each go to `not_started`, and after a cancel those left too; an
+  asynchronous source (the export's customer list) is not read further.
+
+The run's rows (CustomerPool):
+- Each customer's update is update.drive, paced and retried by the one call path.
+- Outcomes go to the subscribers in their order (the journal first, JournalSink: durable
+  before progress; then the job state, the log: output/row_log.py), then the progress sees the
   counters. Every STATS_EVERY customers done, the stats subscribers get the counters so far
   (the journal keeps them, so a process killed mid-run does not take its session's counters
   with it).
@@ -23,8 +38,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from batch.core import customer_update as machine
 from batch.core.country_rules import RulesAnswer
@@ -33,14 +49,100 @@ from batch.core.model import Change, KnownProfile, Outcome, Row, RunStats, Statu
 from batch.core.options import RunOptions
 from batch.core.resume import settle
 from batch.core.retry import Decision, Reply, tally_of
-from batch.core.stops import RecentResults, Stop, credentials_refused, failure_budget_spent
+from batch.core.stops import (
+    RecentResults,
+    Stop,
+    credentials_refused,
+    failure_budget_spent,
+    max_duration_reached,
+)
 from batch.core.time_left import TimeLeft
+from batch.durable.journal import Journal
+from batch.engine.pacing import Pacer
 from batch.engine.update import Context, Finished, Flight, drive, fetch_rules
-from batch.engine.workers import work_through
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 STATS_EVERY = 25  # customers done between two checkpoints of the counters (one journal write)
+
+
+async def work_through(
+    items: Iterator[T] | AsyncIterator[T],
+    perform: Callable[[T], Awaitable[None]],
+    *,
+    pacer: Pacer,
+    stop: Stop,
+    workers: int,
+    not_started: Callable[[T], None],
+    customer_of: Callable[[T], str | None] = lambda _: None,
+    may_start: Callable[[], bool] | None = None,
+    max_duration: float | None = None,
+) -> None:
+    """Perform every item (see the module's rules); returns when all have ended."""
+    listing = isinstance(items, AsyncIterator)
+    in_flight: dict[object, str | None] = {}  # one key per item in flight -> its customer
+    room = asyncio.Event()
+    taking = asyncio.Lock()  # an async generator serves one worker at a time
+    clock = pacer.clock
+    started = clock.now()
+
+    def busy() -> int:  # items in flight that take room in the window
+        return sum(c is None or not pacer.waiting_alone(c) for c in in_flight.values())
+
+    def full() -> bool:
+        return busy() >= pacer.window.size or (may_start is not None and not may_start())
+
+    async def take() -> T | None:
+        if not listing:
+            assert isinstance(items, Iterator)
+            return next(items, None)
+        assert isinstance(items, AsyncIterator)
+        async with taking:
+            return await anext(items, None)
+
+    async def worker() -> None:
+        while True:
+            while full() and not stop.is_set:
+                room.clear()
+                await room.wait()
+            if stop.is_set and listing:
+                return
+            item = await take()
+            if item is None:
+                return
+            reached = max_duration_reached(clock.now() - started, max_duration)
+            if reached is not None:
+                stop.set(reached)
+            if stop.is_set:
+                not_started(item)
+                continue
+            key = object()
+            in_flight[key] = customer_of(item)
+            try:
+                await perform(item)
+            finally:
+                del in_flight[key]
+                room.set()
+
+    pacer.attach(busy, room.set)
+    tasks: list[asyncio.Task[None]] = []
+
+    def cancel() -> None:
+        for task in tasks:
+            task.cancel()  # a cancelled task ends alone: a TaskGroup lets the others run on
+
+    stop.cancel = cancel
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(max(workers, 1)):
+                tasks.append(group.create_task(worker()))
+    finally:
+        stop.cancel = None
+    if not listing:
+        assert isinstance(items, Iterator)
+        for item in items:  # left by workers cancelled by Stop.now
+            not_started(item)
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,3 +364,35 @@ class CustomerPool:
 
 def _skipped(row: Row, why: str) -> Outcome:
     return Outcome(row.number, row.customer_id, Status.SKIPPED, message=why)
+
+
+class JournalSink:
+    """The journal as the pool's subscriber: each outcome committed before the row counts as
+    done (durable before progress), each PUT's changes before it is sent, the counters every
+    few customers. A journal that cannot be written stops the run (--resume re-plans the rows
+    it did not record); one that cannot record a PUT keeps that PUT from being sent."""
+
+    __slots__ = ("journal", "preflight", "stop")
+
+    def __init__(self, journal: Journal, stop: Stop, preflight: Tally) -> None:
+        self.journal = journal
+        self.stop = stop
+        self.preflight = preflight
+
+    def before_put(self, row: Row, changes: tuple[Change, ...], etag: str) -> None:
+        # Committed before the PUT is sent: after a crash, --resume knows it may have landed.
+        # A journal that cannot be written raises here: the PUT is not sent, the run stops.
+        self.journal.record_put(row.number, changes, etag=etag)
+
+    def record(self, outcome: Outcome) -> None:
+        try:
+            self.journal.record(outcome)
+        except PcbatchError as exc:  # disk full: stop; --resume re-plans unrecorded rows
+            self.stop.set(exc)
+
+    def checkpoint(self, stats: RunStats) -> None:
+        # The session's counters so far: kept if the process is killed before the end.
+        try:
+            self.journal.record_stats(stats.plus(self.preflight))
+        except PcbatchError as exc:
+            self.stop.set(exc)

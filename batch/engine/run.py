@@ -56,7 +56,7 @@ from batch.engine.calls import Calls, open_calls
 from batch.engine.interrupt import stop_on_signals
 from batch.engine.nightly import Night, plan_night
 from batch.engine.pacing import pacer_for
-from batch.engine.pool import CustomerPool, PoolResult, Progress, Subscribers
+from batch.engine.pool import CustomerPool, JournalSink, PoolResult, Progress, Subscribers
 from batch.engine.prepare import Prepared, check_against_report, load, prepare
 from batch.engine.rules_cache import RulesCache
 from batch.engine.update import Context
@@ -329,38 +329,6 @@ def _warm_report() -> None:
     threading.Thread(
         target=importlib.import_module, args=("batch.output.report",), daemon=True
     ).start()
-
-
-class JournalSink:
-    """The journal as the pool's subscriber: each outcome committed before the row counts as
-    done (durable before progress), each PUT's changes before it is sent, the counters every
-    few customers. A journal that cannot be written stops the run (--resume re-plans the rows
-    it did not record); one that cannot record a PUT keeps that PUT from being sent."""
-
-    __slots__ = ("journal", "preflight", "stop")
-
-    def __init__(self, journal: Journal, stop: Stop, preflight: Tally) -> None:
-        self.journal = journal
-        self.stop = stop
-        self.preflight = preflight
-
-    def before_put(self, row: Row, changes: tuple[Change, ...], etag: str) -> None:
-        # Committed before the PUT is sent: after a crash, --resume knows it may have landed.
-        # A journal that cannot be written raises here: the PUT is not sent, the run stops.
-        self.journal.record_put(row.number, changes, etag=etag)
-
-    def record(self, outcome: Outcome) -> None:
-        try:
-            self.journal.record(outcome)
-        except PcbatchError as exc:  # disk full: stop; --resume re-plans unrecorded rows
-            self.stop.set(exc)
-
-    def checkpoint(self, stats: RunStats) -> None:
-        # The session's counters so far: kept if the process is killed before the end.
-        try:
-            self.journal.record_stats(stats.plus(self.preflight))
-        except PcbatchError as exc:
-            self.stop.set(exc)
 
 
 async def _preflight(

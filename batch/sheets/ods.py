@@ -26,9 +26,9 @@ from pathlib import Path
 from types import TracebackType
 from xml.parsers import expat
 
+from batch.core.cell_marks import CellMark
 from batch.core.cells import cell_text, excel_error
 from batch.core.errors import InputError
-from batch.core.validate import CellMark
 from batch.sheets.rows import RowInfo, RowTexts, SheetEntry, SheetRows, column_letters, mark_cell
 from batch.sheets.zipcheck import check_parts
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Literal, Protocol
 
-from batch.core.validate import CellMark
+from batch.core.cell_marks import CellMark
 
 Visibility = Literal["visible", "hidden", "veryHidden"]
 

@@ -40,10 +40,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from batch.core.cell_marks import CellMark
 from batch.core.cells import CLEAR_TOKEN
 from batch.core.errors import ConfigError, InputError
 from batch.core.model import Problem, Sheet
-from batch.core.validate import CellMark, validate_rows
+from batch.core.validate import validate_rows
 from batch.sheets.csvsheet import csv_rows
 from batch.sheets.header import (
     HEADER_SEARCH_ROWS,

@@ -1,11 +1,11 @@
 """An Excel 97-2003 workbook (.xls, BIFF8) reader, through xlrd: each row as Excel shows it.
 
 xlrd reads the cells with their number formats when asked (`formatting_info=True`: the
-formats, hidden rows and columns, merged ranges); cells.number_shown renders each number with
-its format exactly as for xlsx, and a format it cannot render exactly marks the cell. xlrd
-tells a date by its format (`XL_CELL_DATE`); it is marked as for xlsx. An error value cannot be
-told from one typed by hand in BIFF8 as xlrd reads it, so every error value is taken as a
-formula's: it never clears a field (type the clear token as text to clear one). Sheet
+formats, hidden rows and columns, merged ranges); number_format.number_shown renders each
+number with its format exactly as for xlsx, and a format it cannot render exactly marks the
+cell. xlrd tells a date by its format (`XL_CELL_DATE`); it is marked as for xlsx. An error
+value cannot be told from one typed by hand in BIFF8 as xlrd reads it, so every error value is
+taken as a formula's: it never clears a field (type the clear token as text to clear one). Sheet
 visibility is xlrd's `visibility` (0 visible, 1 hidden, 2 very hidden) and the active sheet the
 one with `sheet_visible` set (the one Excel shows when it opens the file).
 """
@@ -17,9 +17,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from batch.core.cells import cell_text, format_renderable, number_shown
+from batch.core.cell_marks import CellMark
+from batch.core.cells import cell_text
 from batch.core.errors import InputError
-from batch.core.validate import CellMark
+from batch.core.number_format import format_renderable, number_shown
 from batch.sheets.rows import (
     RowInfo,
     RowTexts,

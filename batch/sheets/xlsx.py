@@ -27,9 +27,9 @@ from pathlib import Path
 from types import TracebackType
 from xml.parsers import expat
 
+from batch.core.cell_marks import CellMark
 from batch.core.cells import cell_text, decode_escapes
 from batch.core.errors import InputError
-from batch.core.validate import CellMark
 from batch.sheets.rows import (
     RowInfo,
     RowTexts,
@@ -266,7 +266,7 @@ class _PartXml:
             self._odd_cell()
 
     def _odd_cell(self) -> None:
-        """The cell holds a number whose format cells.number_shown cannot render exactly."""
+        """The cell holds a number whose format number_format.number_shown cannot render exactly."""
         cell = f"{column_letters(self.column)}{self.number}"
         mark = CellMark(cell, number_format=self.odd_styles[self.style])
         self.info = mark_cell(self.info, self.column, mark)

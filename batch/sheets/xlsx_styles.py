@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import NamedTuple
 from xml.etree import ElementTree
 
-from batch.core.cells import cell_text, decode_escapes, format_renderable
+from batch.core.cells import cell_text, decode_escapes
+from batch.core.number_format import format_renderable
 from batch.sheets.xlsx_parts import local_name
 from batch.sheets.zipcheck import check_small_part
 
@@ -50,7 +51,7 @@ def style_formats(book_zip: zipfile.ZipFile, part: str, path: Path) -> list[str]
 class Rendering(NamedTuple):
     """How a workbook's cells read: render(cell type, raw text, style index) -> the cell's
     text; the style indexes (as in `s`) of date and time formats; {style index: number format}
-    of the formats cells.number_shown cannot render exactly."""
+    of the formats number_format.number_shown cannot render exactly."""
 
     render: Render
     date_styles: frozenset[str]

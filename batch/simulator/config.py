@@ -30,7 +30,7 @@ DEFAULT_CLIENT_ID = "pcbatch-sim-client"
 # A customer id as the stand-in takes it: 8-4-4-4-12 lower-case hexadecimal digits, no braces,
 # the form pcbatch puts in a URL. The service's own parser may take more spellings; the stand-in
 # takes only this one, so that a client sending another is caught (400, code 900118 "Invalid
-# Customer Id", app.py).
+# Customer Id", handlers.py).
 _CUSTOMER_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _PROBABILITIES = (
     "fail_500",

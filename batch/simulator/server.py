@@ -8,8 +8,8 @@
 
 It binds loopback addresses only (127.0.0.0/8, ::1, localhost): tokens and customer data never
 cross a network. Port 0 picks a free port; `sim.base_url` tells which. It answers only requests
-whose Host names a loopback address and its own port (app.py: DNS rebinding). A config without a
-client secret or refresh token gets random ones at start (written into `sim.config`).
+whose Host names a loopback address and its own port (hostguard.py: DNS rebinding). A config
+without a client secret or refresh token gets random ones at start (written into `sim.config`).
 """
 
 from __future__ import annotations

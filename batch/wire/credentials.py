@@ -13,7 +13,7 @@ Credential sets (README.md, "Credentials"; environment only, never flags), first
     the token cache of `pcbatch login`            app+user for a person (batch.wire.login), when
                                                   no secret, certificate or refresh token is set
 
-$PC_AUTHORITY replaces the cloud's login host (auth_msal.resolve_authority). A set that is
+$PC_AUTHORITY replaces the cloud's login host (authority.resolve_authority). A set that is
 incomplete, or no set at all, is a ConfigError naming the variables (never their values).
 
 Where they may go (core.destinations): a real app's credentials (a GUID client id, never the

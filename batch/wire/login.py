@@ -32,8 +32,9 @@ from batch.core.echo import redact_urls
 from batch.core.errors import AuthFailed, ConfigError
 from batch.durable.files import atomic_write, private_dir
 from batch.wire.auth import Grant, RenewingToken, SignInError
-from batch.wire.auth_msal import SCOPE_USER, Authority, MsalFetch, call_msal, grant_of, msal_app
-from batch.wire.auth_msal import resolve_authority as _resolve
+from batch.wire.auth_msal import SCOPE_USER, MsalFetch, call_msal, grant_of, msal_app
+from batch.wire.authority import Authority
+from batch.wire.authority import resolve_authority as _resolve
 from batch.wire.token_store import describe, marker, persistence, store_kind
 
 log = logging.getLogger(__name__)
