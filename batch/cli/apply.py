@@ -8,9 +8,8 @@ import os
 from pathlib import Path
 
 import click
-from click.core import ParameterSource
 
-from batch.cli.options import table_options
+from batch.cli.options import given_on_command_line, table_options
 from batch.cli.run import console_for, log_finished, print_summary, run_watched
 from batch.core.errors import ConfigError
 from batch.core.options import merge_options, resolve_base_url
@@ -78,11 +77,7 @@ def apply(
     """
     from batch.engine.reviewed import APPLIED_NAME, load_plan
 
-    given: dict[str, object] = {
-        name: value
-        for name, value in flags.items()
-        if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
-    }
+    given = given_on_command_line(ctx, flags)
     env = dict(os.environ)
     approved = load_plan(plan_dir, expect=expect_plan, max_age=parse_duration(max_plan_age))
     given.setdefault("out", plan_dir / APPLIED_NAME)

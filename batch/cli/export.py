@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from click.core import ParameterSource
 
-from batch.cli.options import table_options
+from batch.cli.options import given_on_command_line, table_options
 from batch.cli.run import console_for
 from batch.core.options import RunOptions, merge_options
 
@@ -70,11 +69,7 @@ def export(
       pcbatch export customers.xlsx
       pcbatch export today.csv --customers failed.csv --rate 5
     """
-    given = {
-        name: value
-        for name, value in flags.items()
-        if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
-    }
+    given = given_on_command_line(ctx, flags)
     options = merge_options({}, given)
     result = asyncio.run(_export(options, output, customers_sheet, overwrite, console_for(options)))
     s = result.stats

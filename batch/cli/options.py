@@ -7,11 +7,12 @@ call the service). Each one's type, bounds, default and help come from the table
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from batch.core.option_spec import Kind, OptionSpec
 from batch.core.options import RUN_OPTIONS
@@ -115,3 +116,13 @@ def table_options(names: Iterable[str] | None = None) -> Callable[[_Command], _C
         return command
 
     return add_all
+
+
+def given_on_command_line(ctx: click.Context, flags: Mapping[str, object]) -> dict[str, object]:
+    """The options of `flags` the command line gave (not their defaults): what a job file's
+    values and RunOptions' defaults give way to."""
+    return {
+        name: value
+        for name, value in flags.items()
+        if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
+    }

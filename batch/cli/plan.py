@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from click.core import ParameterSource
 
-from batch.cli.options import SHEET_READING, table_options
+from batch.cli.options import SHEET_READING, given_on_command_line, table_options
 from batch.cli.run import console_for, log_finished, print_summary, run_watched, summary_object
 from batch.core.errors import ConfigError
 from batch.core.options import RunOptions, merge_options
@@ -89,11 +88,7 @@ def plan(ctx: click.Context, input_path: Path, **flags: object) -> None:
 
 def _plan_options(ctx: click.Context, input_path: Path, flags: dict[str, object]) -> RunOptions:
     """The dry run's options: those given on the command line; ConfigError without --out."""
-    given: dict[str, object] = {
-        name: value
-        for name, value in flags.items()
-        if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
-    }
+    given = given_on_command_line(ctx, flags)
     if given.get("out") is None:
         raise ConfigError("pcbatch plan needs --out PLAN_DIR: the folder the plan is written to")
     return merge_options({}, {**given, "input": input_path, "dry_run": True})

@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from click.core import ParameterSource
 
-from batch.cli.options import table_options
+from batch.cli.options import given_on_command_line, table_options
 from batch.cli.run_display import RunDisplay
 from batch.core.echo import printable
 from batch.core.errors import PcbatchError
@@ -280,11 +279,7 @@ def run(ctx: click.Context, input_path: Path | None, job: Path | None, **flags: 
       pcbatch run --job jobs/nightly-billing.toml
     """
     force = bool(flags.pop("force"))  # never from a job file (see _FORCE)
-    given: dict[str, object] = {
-        name: value
-        for name, value in flags.items()
-        if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
-    }
+    given = given_on_command_line(ctx, flags)
     if input_path is not None:
         given["input"] = input_path
     job_values: dict[str, object] = {}
