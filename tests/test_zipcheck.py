@@ -98,3 +98,30 @@ def test_the_ratio_limit_applies_just_above_it(tmp_path):
         assert info.file_size > MAX_RATIO * info.compress_size
         with pytest.raises(InputError, match=r"dense\.xml would unzip from"):
             check_parts(archive, tmp_path / "a.zip")
+
+
+def test_a_sheet_formatted_far_below_its_data_is_refused_saying_how_to_mend_it(
+    tmp_path, monkeypatch
+):
+    # A range formatted down the sheet writes every styled empty cell: a million rows of them
+    # unzip to some 400 MB, over the limit. The limit is lowered here so that a small file
+    # shows the same refusal.
+    monkeypatch.setattr("batch.sheets.zipcheck.MAX_PART_BYTES", 200_000)
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Customer ID", "City"])
+    sheet.append([GUID, "Newtown"])
+    bold = openpyxl.styles.Font(bold=True)
+    for row in sheet.iter_rows(min_row=3, max_row=6_000, max_col=4):
+        for cell in row:
+            cell.font = bold
+    path = tmp_path / "formatted.xlsx"
+    book.save(path)
+
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.output
+    assert "formatted.xlsx: the part xl/worksheets/sheet1.xml would unzip to" in lines[0]
+    assert "delete the empty rows under the data" in lines[0]

@@ -59,11 +59,7 @@ def check_parts(archive: zipfile.ZipFile, path: Path) -> None:
         size, packed = info.file_size, info.compress_size
         total += size
         if size > MAX_PART_BYTES:
-            raise InputError(
-                f"{path}: the part {info.filename} would unzip to {_mb(size)}, over the "
-                f"{_mb(MAX_PART_BYTES)} pcbatch reads: this is not a workbook it can use "
-                "(split the sheet, or save it again from Excel)"
-            )
+            raise InputError(_too_big(path, info.filename, size))
         if size > RATIO_FLOOR_BYTES and size > MAX_RATIO * max(packed, 1):
             raise InputError(
                 f"{path}: the part {info.filename} would unzip from {_mb(packed)} to "
@@ -80,6 +76,23 @@ def check_parts(archive: zipfile.ZipFile, path: Path) -> None:
     for info in archive.infolist():
         if info.filename.endswith((".xml", ".rels")):
             _check_prolog(archive, info, path)
+
+
+def _too_big(path: Path, part: str, size: int) -> str:
+    """Why a part over MAX_PART_BYTES is refused, and what to do. A sheet that large has over
+    400,000 rows of data, or (more often) cells formatted far below its data: a range
+    formatted down to row 1,048,576 writes every styled empty cell."""
+    said = f"{path}: the part {part} would unzip to {_mb(size)}, over the {_mb(MAX_PART_BYTES)}"
+    if part.startswith("xl/worksheets/"):
+        return (
+            f"{said} pcbatch reads: its cells go on far below the data, or it holds over "
+            "400,000 rows; delete the empty rows under the data (or copy the rows with data "
+            "into a new workbook), or split the sheet"
+        )
+    return (
+        f"{said} pcbatch reads: this is not a workbook it can use (split the sheet, or save it "
+        "again from Excel)"
+    )
 
 
 def check_small_part(archive: zipfile.ZipFile, part: str, path: Path) -> None:
