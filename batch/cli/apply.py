@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from batch.cli.options import given_on_command_line, table_options
+from batch.cli.options import CALLING, RUN_OWN, given_on_command_line, table_options
 from batch.cli.run import console_for, log_finished, print_summary, run_watched
 from batch.core.errors import ConfigError
 from batch.core.options import merge_options, resolve_base_url
@@ -17,22 +17,7 @@ from batch.core.reviewed import DEFAULT_MAX_AGE_TEXT, PLAN_NAME, parse_duration
 
 # The options of `run` that make sense for applying a plan: where and how fast to write, and
 # the run's own. How the sheet is read, --limit and --dry-run are the plan's business.
-APPLY_OPTIONS = (
-    "base_url",
-    "cloud",
-    "concurrency",
-    "fixed_concurrency",
-    "rate",
-    "max_attempts",
-    "timeout",
-    "max_duration",
-    "failure_budget",
-    "out",
-    "resume",
-    "log_format",
-    "quiet",
-    "no_progress",
-)
+APPLY_OPTIONS = (*CALLING, *RUN_OWN)
 
 
 @click.command("apply")

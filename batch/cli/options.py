@@ -38,6 +38,19 @@ SHEET_READING = (
     "header_row",
 )
 
+# How a command calls the service: where, how fast, how many tries (`plan` and `apply`).
+CALLING = (
+    "base_url",
+    "cloud",
+    "concurrency",
+    "fixed_concurrency",
+    "rate",
+    "max_attempts",
+    "timeout",
+)
+# A run's own: when it stops, where its journal goes, how it speaks (`plan` and `apply`).
+RUN_OWN = ("max_duration", "failure_budget", "out", "resume", "log_format", "quiet", "no_progress")
+
 
 class _FromTable(click.ParamType):
     """A value read by the spec itself (`--map "COLUMN=FIELD"` -> a pair)."""

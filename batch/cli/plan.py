@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from batch.cli.options import SHEET_READING, given_on_command_line, table_options
+from batch.cli.options import (
+    CALLING,
+    RUN_OWN,
+    SHEET_READING,
+    given_on_command_line,
+    table_options,
+)
 from batch.cli.run import console_for, log_finished, print_summary, run_watched, summary_object
 from batch.core.errors import ConfigError
 from batch.core.options import RunOptions, merge_options
@@ -22,25 +28,7 @@ if TYPE_CHECKING:
 
 # The options of `run` that make sense for a plan: how to read the sheet, where and how fast
 # to read the profiles, and the run's own (--out is PLAN_DIR).
-PLAN_OPTIONS = (
-    *SHEET_READING,
-    "base_url",
-    "cloud",
-    "concurrency",
-    "fixed_concurrency",
-    "rate",
-    "max_attempts",
-    "timeout",
-    "validate_addresses",
-    "limit",
-    "max_duration",
-    "failure_budget",
-    "out",
-    "resume",
-    "log_format",
-    "quiet",
-    "no_progress",
-)
+PLAN_OPTIONS = (*SHEET_READING, *CALLING, "validate_addresses", "limit", *RUN_OWN)
 
 
 @click.command("plan")
