@@ -160,16 +160,24 @@ def clock_skew(here: datetime, service_date: datetime | None) -> timedelta | Non
     return None if service_date is None else here - service_date
 
 
+def _past_allowance(offset: timedelta | None) -> timedelta | None:
+    """How far `offset` is off, in whole seconds, when that is more than SKEW (else None).
+
+    Cut down to whole seconds: a Date header has whole seconds, so a clock ahead reads up to
+    a second more (never 1:00:01 said for a clock an hour ahead)."""
+    if offset is None or abs(offset) <= SKEW:
+        return None
+    return timedelta(seconds=int(abs(offset).total_seconds()))
+
+
 def skewed(skew: timedelta | None) -> FullRun | None:
     """A full run when this machine's clock and the service's differ by more than SKEW: the
     windows and "known as of" compare this clock with the log's operationDate, so a skew
     beyond the allowance could skip a change; never silently (rule 1)."""
-    if skew is None or abs(skew) <= SKEW:
+    by = _past_allowance(skew)
+    if by is None:
         return None
     ahead = "ahead of" if skew > timedelta(0) else "behind"
-    # The Date has whole seconds, cut down: a clock ahead reads up to a second more, so the
-    # skew said is its whole seconds (never 1:00:01 for a clock an hour ahead).
-    by = timedelta(seconds=int(abs(skew).total_seconds()))
     return FullRun(
         f"this machine's clock is {by} {ahead} the service's (its Date header), more"
         f" than the {SKEW} allowed: fix the clock (NTP); the state keeps the service's time"
@@ -264,10 +272,10 @@ def log_lag(records: Iterable[AuditRecord], state: Mapping[str, Known]) -> timed
 def log_lagging(lag: timedelta | None) -> FullRun | None:
     """A full run when the log's times and this machine's differ by more than SKEW: a change
     stamped before what the state knows "as of" would be taken as seen already (rule 1)."""
-    if lag is None or abs(lag) <= SKEW:
+    by = _past_allowance(lag)
+    if by is None:
         return None
     early = "behind" if lag > timedelta(0) else "ahead of"
-    by = timedelta(seconds=int(abs(lag).total_seconds()))
     return FullRun(
         f"the activity log's times run {by} {early} this machine's record of pcbatch's own"
         f" writes, more than the {SKEW} allowed: a change could be taken as one already seen"
