@@ -28,16 +28,13 @@ from types import TracebackType
 from typing import IO, Any, Self
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from batch.core.cells import neutralise
 from batch.core.errors import ConfigError
 from batch.core.export_rows import EXPORT_HEADERS, export_row
 from batch.durable.files import atomic_write, check_target
-from batch.output.report import xlsx_value
+from batch.output.report_xlsx import header_row, set_widths, xlsx_value
 
 SUFFIXES = (".xlsx", ".csv")
 SHEET_TITLE = "Customers"
@@ -97,16 +94,9 @@ class SheetWriter:
         if self._xlsx:
             self._book = Workbook(write_only=True)
             sheet: WriteOnlyWorksheet = self._book.create_sheet(SHEET_TITLE)
-            for i in range(1, len(EXPORT_HEADERS) + 1):
-                sheet.column_dimensions[get_column_letter(i)].width = 38 if i == 1 else 20
+            set_widths(sheet, [38.0] + [20.0] * (len(EXPORT_HEADERS) - 1))
             sheet.freeze_panes = "A2"
-            bold = Font(bold=True)
-            heads = []
-            for header in EXPORT_HEADERS:
-                cell = WriteOnlyCell(sheet, header)
-                cell.font = bold
-                heads.append(cell)
-            sheet.append(heads)
+            sheet.append(header_row(sheet, list(EXPORT_HEADERS)))
             self._sheet = sheet
         else:
             self._file = self._stack.enter_context(

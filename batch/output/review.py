@@ -12,14 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from batch.core.reviewed import ApprovedPlan
 from batch.durable.files import atomic_write
-from batch.output.report import xlsx_value
+from batch.output.report_xlsx import header_row, set_widths, xlsx_value
 
 _WIDTHS = {"Summary": (26, 80), "Changes": (8, 38, 18, 36, 36), "Not planned": (8, 38, 18, 80)}
 
@@ -83,13 +80,6 @@ def _sheet(book: Workbook, title: str, headers: tuple[str, ...]) -> WriteOnlyWor
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
     sheet.print_title_rows = "1:1"
     sheet.freeze_panes = "A2"
-    for number, width in enumerate(_WIDTHS[title], start=1):
-        sheet.column_dimensions[get_column_letter(number)].width = width
-    bold = Font(bold=True)
-    cells = []
-    for header in headers:
-        cell = WriteOnlyCell(sheet, header)
-        cell.font = bold
-        cells.append(cell)
-    sheet.append(cells)
+    set_widths(sheet, list(_WIDTHS[title]))
+    sheet.append(header_row(sheet, list(headers)))
     return sheet
